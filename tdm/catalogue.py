@@ -1,0 +1,155 @@
+"""The closed catalogue of generator names.
+
+A repository file names a generator by a plain string looked up here; nothing
+in a schema or template can name a Python module, class or callable.  Faker
+methods are reached only through :data:`FAKER_METHODS`; values that could
+belong to a real person (e-mail, phone, card, IP address, host) come from
+tdm's own safe-by-construction generators instead of Faker's.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from faker import Faker
+from faker.config import AVAILABLE_LOCALES
+
+from tdm import rng
+
+#: pool size per Faker method: values are drawn from a pool built once per run
+POOL_SIZE = 2048
+
+#: Faker methods a schema may name, all producing strings
+FAKER_METHODS: frozenset[str] = frozenset(
+    """
+    first_name last_name first_name_male first_name_female prefix suffix user_name
+    company company_suffix job catch_phrase bs
+    street_address street_name building_number secondary_address city state state_abbr
+    postcode zipcode country country_code address
+    word sentence paragraph text color_name safe_color_name currency_code currency_name
+    file_name file_extension mime_type language_name license_plate ean13 ean8 isbn10 isbn13
+    """.split()
+)
+
+#: built-in generators and what JSON type each produces (None: depends on params)
+BUILTINS: dict[str, str | None] = {
+    "sequence": None,
+    "uuid": "string",
+    "choice": None,
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "date": "string",
+    "datetime": "string",
+    "time": "string",
+    "regex": "string",
+    "constant": None,
+    "ref": None,
+    "text": "string",
+    "name": "string",
+    "email": "string",
+    "phone": "string",
+    "credit_card_number": "string",
+    "ipv4": "string",
+    "ipv6": "string",
+    "hostname": "string",
+    "domain": "string",
+    "uri": "string",
+}
+
+#: aliases: Faker's own names for things tdm makes safely
+ALIASES = {
+    "safe_email": "email",
+    "free_email": "email",
+    "company_email": "email",
+    "phone_number": "phone",
+    "msisdn": "phone",
+    "card_number": "credit_card_number",
+    "ipv4_public": "ipv4",
+    "ipv4_private": "ipv4",
+    "url": "uri",
+    "domain_name": "domain",
+    "full_name": "name",
+    "date_time": "datetime",
+}
+
+
+def all_generator_names() -> list[str]:
+    return sorted(set(BUILTINS) | FAKER_METHODS | set(ALIASES))
+
+
+def canonical(name: str) -> str | None:
+    """The catalogue's name for ``name``, or None when it is not in the catalogue."""
+    name = ALIASES.get(name, name)
+    if name in BUILTINS or name in FAKER_METHODS:
+        return name
+    return None
+
+
+def check_locale(locale: str) -> bool:
+    return locale in AVAILABLE_LOCALES
+
+
+@functools.lru_cache(maxsize=256)
+def faker_pool(locale: str, method: str, params: tuple[tuple[str, Any], ...] = ()) -> list[str]:
+    """A deterministic pool of values of one Faker method (depends on Faker's version)."""
+    if method not in FAKER_METHODS:
+        raise ValueError(f"{method!r} is not a Faker method in tdm's catalogue")
+    fake = Faker(locale)
+    fake.seed_instance(rng.derive("faker-pool", locale, method, params) & 0xFFFFFFFF)
+    fn = getattr(fake, method)
+    kwargs = dict(params)
+    values = [str(fn(**kwargs)) for _ in range(POOL_SIZE)]
+    # order-preserving de-duplication keeps the pool deterministic
+    return list(dict.fromkeys(values))
+
+
+#: card numbers the card networks publish for testing: pass Luhn, never charge anyone
+TEST_CARD_NUMBERS = [
+    "4111111111111111",
+    "4012888888881881",
+    "4242424242424242",
+    "4000056655665556",
+    "5555555555554444",
+    "5105105105105100",
+    "2223003122003222",
+    "378282246310005",
+    "371449635398431",
+    "6011111111111117",
+    "6011000990139424",
+    "3056930009020004",
+    "3566002020360505",
+    "6200000000000005",
+]
+
+#: documentation address blocks (RFC 5737)
+IPV4_DOC_PREFIXES = ["192.0.2.", "198.51.100.", "203.0.113."]
+
+_US_AREAS = [
+    201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219,
+    301, 302, 303, 304, 305, 307, 308, 309, 310, 312, 313, 314, 315, 316, 317, 318, 319,
+    401, 402, 404, 405, 406, 407, 408, 409, 410, 412, 413, 414, 415, 417, 419,
+    501, 502, 503, 504, 505, 507, 508, 509, 510, 512, 513, 515, 516, 517, 518,
+    601, 602, 603, 605, 606, 607, 608, 609, 610, 612, 614, 615, 616, 617, 618, 619,
+    701, 702, 703, 704, 706, 707, 708, 712, 713, 714, 715, 716, 717, 718, 719,
+    801, 802, 803, 804, 805, 806, 808, 810, 812, 813, 814, 815, 816, 817, 818,
+    901, 903, 904, 906, 907, 908, 909, 910, 912, 913, 914, 915, 916, 917, 918, 919,
+]  # fmt: skip
+
+#: (prefixes, number of free digits) of numbers reserved for fiction, by locale
+FICTIONAL_PHONES: dict[str, tuple[list[str], int]] = {
+    # NANP: 555-0100 to 555-0199 in every area code
+    "en_US": ([f"+1-{a}-555-01" for a in _US_AREAS], 2),
+    "en_CA": ([f"+1-{a}-555-01" for a in _US_AREAS], 2),
+    # Ofcom drama numbers, mobile 07700 900000-900999
+    "en_GB": (["+44 7700 900"], 3),
+    # Bundesnetzagentur drama numbers
+    "de_DE": (["+49 30 23125", "+49 40 66969", "+49 69 90009", "+49 89 99998"], 3),
+    # ARCEP numbers reserved for fiction
+    "fr_FR": (["+33 1 99 00 ", "+33 2 61 91 ", "+33 3 53 01 ", "+33 6 39 98 "], 4),
+}
+
+
+def fictional_phone_ranges(locale: str) -> tuple[list[str], int]:
+    return FICTIONAL_PHONES.get(locale, FICTIONAL_PHONES["en_US"])

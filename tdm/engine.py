@@ -1,0 +1,208 @@
+"""``tdm generate``: write datasets from their plans, chunk by chunk, atomically.
+
+Rows are rendered in fixed chunks; with ``jobs > 1`` the chunks are rendered
+by worker processes and written in order by this process, so the output is
+byte-identical for any number of jobs.  Memory stays bounded by the number of
+chunks in flight, not by the row count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import faker
+
+from tdm._version import __version__
+from tdm.fsutil import atomic_writer
+from tdm.models import Lock, LockEntry
+from tdm.plans import DatasetPlan, plan_templates
+from tdm.project import Project
+
+CHUNK_ROWS = 20_000
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class DatasetOutcome:
+    dataset: str  # "<template>/<dataset>"
+    path: str
+    rows: int
+    sha256: str
+    status: Literal["written", "unchanged", "would change", "up to date"]
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    datasets: list[DatasetOutcome]
+
+    @property
+    def changed(self) -> list[DatasetOutcome]:
+        return [d for d in self.datasets if d.status == "would change"]
+
+
+def file_sha256(path: os.PathLike[str] | str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+# ------------------------------------------------------------------ workers
+
+_WORKER_PLANS: list[DatasetPlan] = []
+
+
+def _init_worker(plans: list[DatasetPlan]) -> None:
+    global _WORKER_PLANS
+    _WORKER_PLANS = plans
+
+
+def _render(plan_index: int, start: int, stop: int) -> bytes:
+    return _WORKER_PLANS[plan_index].render(start, stop)
+
+
+def _chunks(count: int) -> list[tuple[int, int]]:
+    return [(s, min(s + CHUNK_ROWS, count)) for s in range(0, count, CHUNK_ROWS)]
+
+
+class _Renderer:
+    """Renders chunks in this process or in a pool of workers, always in order."""
+
+    def __init__(self, plans: list[DatasetPlan], jobs: int) -> None:
+        self.plans = plans
+        self.jobs = jobs
+        self.pool: ProcessPoolExecutor | None = None
+        if jobs > 1:
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            self.pool = ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=multiprocessing.get_context(method),
+                initializer=_init_worker,
+                initargs=(plans,),
+            )
+
+    def chunks(self, index: int) -> Iterator[tuple[int, bytes]]:
+        plan = self.plans[index]
+        spans = _chunks(plan.count)
+        if self.pool is None:
+            for start, stop in spans:
+                yield stop - start, plan.render(start, stop)
+            return
+        window = self.jobs * 2
+        pending: list[tuple[int, Future[bytes]]] = []
+        todo = iter(spans)
+        for start, stop in todo:
+            pending.append((stop - start, self.pool.submit(_render, index, start, stop)))
+            if len(pending) >= window:
+                break
+        while pending:
+            n, fut = pending.pop(0)
+            data = fut.result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt[1] - nxt[0], self.pool.submit(_render, index, *nxt)))
+            yield n, data
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ------------------------------------------------------------------ generate
+
+
+def generate(
+    project: Project,
+    templates: list[str] | None = None,
+    *,
+    jobs: int = 1,
+    check: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> GenerateResult:
+    """Generate (or with ``check``, regenerate in memory and compare) datasets.
+
+    Without ``force``, a dataset whose recipe and file still match tdm.lock is
+    left alone.  The lock is updated after each dataset, so an interrupted run
+    leaves every finished dataset recorded and every unfinished one untouched.
+    """
+    plans = plan_templates(project, templates)
+    lock = project.read_lock()
+    entries = dict(lock.datasets)
+    outcomes: list[DatasetOutcome] = []
+    faker_version = faker.VERSION
+    renderer = _Renderer(plans, max(1, jobs)) if plans else None
+    try:
+        for index, plan in enumerate(plans):
+            path = project.dataset_path(plan.template, plan.name)
+            rel = project.rel(path)
+            old = entries.get(plan.key)
+            current = file_sha256(path)
+            up_to_date = (
+                old is not None
+                and old.recipe == plan.recipe
+                and old.sha256 == current
+                and old.tdm_version == __version__
+            )
+            if up_to_date and not force and not check:
+                assert old is not None
+                outcomes.append(DatasetOutcome(plan.key, rel, old.rows, old.sha256, "unchanged"))
+                if progress:
+                    progress(plan.key, plan.count)
+                continue
+            assert renderer is not None
+            digest = hashlib.sha256()
+            rows = 0
+            if check:
+                for n, data in renderer.chunks(index):
+                    digest.update(data)
+                    rows += n
+                    if progress:
+                        progress(plan.key, n)
+            else:
+                with atomic_writer(path) as fh:
+                    for n, data in renderer.chunks(index):
+                        fh.write(data)
+                        digest.update(data)
+                        rows += n
+                        if progress:
+                            progress(plan.key, n)
+            sha = digest.hexdigest()
+            if check:
+                same = current == sha and old is not None and old.sha256 == sha and old.recipe == plan.recipe
+                status: Literal["would change", "up to date"] = "up to date" if same else "would change"
+                outcomes.append(DatasetOutcome(plan.key, rel, rows, sha, status))
+                continue
+            entries[plan.key] = LockEntry(
+                schema=plan.schema.name,
+                template=plan.template,
+                seed=plan.seed,
+                locale=plan.locale,
+                count=plan.count,
+                rows=rows,
+                sha256=sha,
+                recipe=plan.recipe,
+                tdm_version=__version__,
+                faker_version=faker_version,
+            )
+            project.write_lock(Lock(datasets=entries))
+            outcomes.append(DatasetOutcome(plan.key, rel, rows, sha, "written"))
+    finally:
+        if renderer is not None:
+            renderer.close()
+    if not check:
+        generated_templates = {p.template for p in plans}
+        planned = {p.key for p in plans}
+        pruned = {
+            k: v for k, v in entries.items() if v.template not in generated_templates or k in planned
+        }
+        if pruned != entries or not (project.root / "tdm.lock").exists():
+            project.write_lock(Lock(datasets=pruned))
+    return GenerateResult(outcomes)

@@ -1,0 +1,593 @@
+"""Column generators: each turns an array of row indices into a list of values.
+
+A generator holds only its parameters and stream keys (see :mod:`tdm.rng`), so
+``column(idx)`` is a pure function of the indices: that is what makes output
+stable under count changes and identical for any number of worker processes.
+Generators are built by :mod:`tdm.planner` from schemas and ``x-tdm`` hints.
+"""
+
+from __future__ import annotations
+
+import abc
+import random
+import re
+import sre_constants
+import sre_parse
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tdm import rng
+from tdm.rng import U64
+
+
+class _Missing:
+    """Marks an optional property that is absent in a row."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class Gen(abc.ABC):
+    """Base of all column generators."""
+
+    #: JSON type(s) the generator produces, checked against the schema by the planner
+    produces: frozenset[str] = frozenset()
+    #: how many distinct values it can make when asked to be unique (None: unbounded)
+    unique_capacity: int | None = None
+
+    @abc.abstractmethod
+    def column(self, idx: U64) -> list[Any]:
+        """One value per row index (MISSING for an absent optional property)."""
+
+
+# ------------------------------------------------------------------ simple scalars
+
+
+@dataclass
+class Constant(Gen):
+    value: Any
+
+    def column(self, idx: U64) -> list[Any]:
+        return [self.value] * len(idx)
+
+
+@dataclass
+class Choice(Gen):
+    key: int
+    values: list[Any]
+    weights: list[float] | None = None
+
+    def column(self, idx: U64) -> list[Any]:
+        if self.weights is not None:
+            picks = rng.weighted(self.key, idx, self.weights)
+        else:
+            picks = rng.below(self.key, idx, len(self.values))
+        values = self.values
+        return [values[i] for i in picks.tolist()]
+
+
+@dataclass
+class Sequence(Gen):
+    start: int = 1
+    step: int = 1
+    prefix: str | None = None
+    width: int | None = None
+
+    def column(self, idx: U64) -> list[Any]:
+        nums = (idx.astype(np.int64) * self.step + self.start).tolist()
+        if self.prefix is None and self.width is None:
+            return nums
+        prefix, width = self.prefix or "", self.width or 0
+        return [f"{prefix}{n:0{width}d}" for n in nums]
+
+
+@dataclass
+class Integer(Gen):
+    key: int
+    lo: int
+    hi: int
+    multiple_of: int = 1
+    unique: bool = False
+
+    def __post_init__(self) -> None:
+        first = -(-self.lo // self.multiple_of)
+        last = self.hi // self.multiple_of
+        self._first, self._n = first, last - first + 1
+        self.unique_capacity = max(self._n, 0)
+
+    def column(self, idx: U64) -> list[Any]:
+        if self.unique:
+            k = rng.permute(self.key, idx, self._n)
+        else:
+            k = rng.below(self.key, idx, self._n)
+        return ((k + self._first) * self.multiple_of).tolist()
+
+
+@dataclass
+class Number(Gen):
+    key: int
+    lo: float
+    hi: float
+    exclusive_lo: bool = False
+    exclusive_hi: bool = False
+    multiple_of: float | None = None
+    decimals: int = 2
+
+    def column(self, idx: U64) -> list[Any]:
+        if self.multiple_of is not None:
+            m = self.multiple_of
+            first = int(np.ceil(self.lo / m))
+            last = int(np.floor(self.hi / m))
+            if self.exclusive_lo and first * m <= self.lo:
+                first += 1
+            if self.exclusive_hi and last * m >= self.hi:
+                last -= 1
+            k = rng.below(self.key, idx, last - first + 1) + first
+            values = np.round(k * m, self.decimals)
+            # JSON Schema validators test multipleOf as "quotient is integral" in
+            # floating point; step to a neighbouring multiple where rounding broke that.
+            for _ in range(8):
+                q = values / m
+                bad = q != np.floor(q)
+                if not bad.any():
+                    break
+                k = np.where(bad, np.where(k + 1 <= last, k + 1, first), k)
+                values = np.where(bad, np.round(k * m, self.decimals), values)
+            return [float(v) for v in values.tolist()]
+        span = self.hi - self.lo
+        values = np.round(self.lo + rng.uniform(self.key, idx) * span, self.decimals)
+        low_ok = values > self.lo if self.exclusive_lo else values >= self.lo
+        high_ok = values < self.hi if self.exclusive_hi else values <= self.hi
+        fallback = round((self.lo + self.hi) / 2, self.decimals)
+        values = np.where(low_ok & high_ok, values, fallback)
+        return values.tolist()
+
+
+@dataclass
+class Boolean(Gen):
+    key: int
+    probability: float = 0.5
+
+    def column(self, idx: U64) -> list[Any]:
+        return rng.chance(self.key, idx, self.probability).tolist()
+
+
+# ------------------------------------------------------------------ identifiers, dates
+
+
+@dataclass
+class Uuid(Gen):
+    key: int
+
+    def column(self, idx: U64) -> list[Any]:
+        hi = rng.bits(self.key, idx)
+        lo = rng.bits(rng.derive(self.key, "lo"), idx)
+        hi = (hi & np.uint64(0xFFFFFFFFFFFF0FFF)) | np.uint64(0x4000)
+        lo = (lo & np.uint64(0x3FFFFFFFFFFFFFFF)) | np.uint64(0x8000000000000000)
+        out = []
+        for h, low in zip(hi.tolist(), lo.tolist(), strict=True):
+            s = f"{h:016x}{low:016x}"
+            out.append(f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}")
+        return out
+
+
+_EPOCH_DAY = np.datetime64("1970-01-01", "D")
+_EPOCH_S = np.datetime64("1970-01-01T00:00:00", "s")
+
+
+@dataclass
+class Date(Gen):
+    key: int
+    lo: int  # days since 1970-01-01
+    hi: int
+    unique: bool = False
+
+    def __post_init__(self) -> None:
+        self.unique_capacity = self.hi - self.lo + 1
+
+    def column(self, idx: U64) -> list[Any]:
+        n = self.hi - self.lo + 1
+        days = rng.permute(self.key, idx, n) if self.unique else rng.below(self.key, idx, n)
+        return (_EPOCH_DAY + (days + self.lo)).astype(str).tolist()
+
+
+@dataclass
+class DateTime(Gen):
+    key: int
+    lo: int  # seconds since the epoch, UTC
+    hi: int
+
+    def column(self, idx: U64) -> list[Any]:
+        secs = rng.between(self.key, idx, self.lo, self.hi)
+        return [s + "Z" for s in (_EPOCH_S + secs).astype(str).tolist()]
+
+
+@dataclass
+class Time(Gen):
+    key: int
+
+    def column(self, idx: U64) -> list[Any]:
+        secs = rng.below(self.key, idx, 86_400).tolist()
+        return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z" for s in secs]
+
+
+# ------------------------------------------------------------------ strings
+
+
+@dataclass
+class Pool(Gen):
+    """Values picked from a fixed pool (Faker-made, or a safe list)."""
+
+    key: int
+    pool: list[str]
+    unique: bool = False
+
+    def column(self, idx: U64) -> list[Any]:
+        pool = self.pool
+        picks = rng.below(self.key, idx, len(pool)).tolist()
+        if self.unique:
+            return [f"{pool[p]} {i + 1}" for p, i in zip(picks, idx.tolist(), strict=True)]
+        return [pool[p] for p in picks]
+
+
+@dataclass
+class FullName(Gen):
+    key: int
+    first: list[str]
+    last: list[str]
+
+    def column(self, idx: U64) -> list[Any]:
+        a = rng.below(self.key, idx, len(self.first)).tolist()
+        b = rng.below(rng.derive(self.key, "last"), idx, len(self.last)).tolist()
+        first, last = self.first, self.last
+        return [f"{first[i]} {last[j]}" for i, j in zip(a, b, strict=True)]
+
+
+def ascii_slug(text: str) -> str:
+    """Lower-case ASCII letters and digits only (for e-mail local parts, host names)."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]", "", folded.lower()) or "user"
+
+
+SAFE_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+@dataclass
+class Email(Gen):
+    """first.last<n>@example.(com|net|org): reserved domains, never a real mailbox."""
+
+    key: int
+    first: list[str]
+    last: list[str]
+    unique: bool = False
+
+    def __post_init__(self) -> None:
+        self._first = [ascii_slug(x) for x in self.first]
+        self._last = [ascii_slug(x) for x in self.last]
+
+    def column(self, idx: U64) -> list[Any]:
+        a = rng.below(self.key, idx, len(self._first)).tolist()
+        b = rng.below(rng.derive(self.key, "last"), idx, len(self._last)).tolist()
+        d = rng.below(rng.derive(self.key, "domain"), idx, 3).tolist()
+        if self.unique:
+            n = (idx + np.uint64(1)).tolist()
+        else:
+            n = rng.below(rng.derive(self.key, "n"), idx, 1000).tolist()
+        first, last = self._first, self._last
+        return [
+            f"{first[i]}.{last[j]}{k}@{SAFE_DOMAINS[m]}"
+            for i, j, k, m in zip(a, b, n, d, strict=True)
+        ]
+
+
+@dataclass
+class Phone(Gen):
+    """Numbers from ranges reserved for fiction (e.g. US 555-0100..0199)."""
+
+    key: int
+    prefixes: list[str]
+    digits: int
+    unique: bool = False
+
+    def __post_init__(self) -> None:
+        self.unique_capacity = len(self.prefixes) * 10**self.digits
+
+    def column(self, idx: U64) -> list[Any]:
+        n = 10**self.digits
+        if self.unique:
+            k = rng.permute(self.key, idx, len(self.prefixes) * n).tolist()
+            return [f"{self.prefixes[v // n]}{v % n:0{self.digits}d}" for v in k]
+        p = rng.below(self.key, idx, len(self.prefixes)).tolist()
+        s = rng.below(rng.derive(self.key, "sub"), idx, n).tolist()
+        w = self.digits
+        return [f"{self.prefixes[i]}{j:0{w}d}" for i, j in zip(p, s, strict=True)]
+
+
+@dataclass
+class IPv6Doc(Gen):
+    """Addresses in 2001:db8::/32, the documentation prefix."""
+
+    key: int
+
+    def column(self, idx: U64) -> list[Any]:
+        a = rng.bits(self.key, idx).tolist()
+        b = rng.bits(rng.derive(self.key, "b"), idx).tolist()
+        out = []
+        for x, y in zip(a, b, strict=True):
+            groups = [(x >> s) & 0xFFFF for s in (32, 16, 0)] + [
+                (y >> s) & 0xFFFF for s in (48, 32, 16, 0)
+            ]
+            out.append("2001:db8:" + ":".join(f"{g:x}" for g in groups[1:]) + f":{groups[0]:x}")
+        return out
+
+
+@dataclass
+class Slugged(Gen):
+    """Host names and URIs under reserved example domains."""
+
+    key: int
+    words: list[str]
+    kind: str  # "hostname" | "uri" | "domain"
+
+    def column(self, idx: U64) -> list[Any]:
+        words = [ascii_slug(w) for w in self.words]
+        a = rng.below(self.key, idx, len(words)).tolist()
+        d = rng.below(rng.derive(self.key, "domain"), idx, 3).tolist()
+        n = rng.below(rng.derive(self.key, "n"), idx, 10_000).tolist()
+        if self.kind == "domain":
+            return [f"{words[i]}.{SAFE_DOMAINS[j]}" for i, j in zip(a, d, strict=True)]
+        if self.kind == "hostname":
+            return [f"{words[i]}{k}.{SAFE_DOMAINS[j]}" for i, j, k in zip(a, d, n, strict=True)]
+        return [f"https://www.{SAFE_DOMAINS[j]}/{words[i]}/{k}" for i, j, k in zip(a, d, n, strict=True)]
+
+
+@dataclass
+class Text(Gen):
+    """Generic text of a length within [lo, hi], made of pool words."""
+
+    key: int
+    words: list[str]
+    lo: int
+    hi: int
+    unique: bool = False
+
+    def column(self, idx: U64) -> list[Any]:
+        lengths = rng.between(rng.derive(self.key, "len"), idx, self.lo, self.hi).tolist()
+        starts = rng.below(self.key, idx, len(self.words)).tolist()
+        words, nw = self.words, len(self.words)
+        out = []
+        for row, (length, s) in enumerate(zip(lengths, starts, strict=True)):
+            parts: list[str] = []
+            size = 0
+            j = s
+            while size < length:
+                w = words[j % nw]
+                parts.append(w)
+                size += len(w) + 1
+                j = (j * 31 + 7) % nw
+            text = " ".join(parts)[:length]
+            if text.endswith(" "):
+                text = text[:-1] + "x"
+            if self.unique:
+                tag = f"-{int(idx[row]) + 1}"
+                text = (text[: max(length - len(tag), 0)] + tag) if length >= len(tag) else tag
+            out.append(text.capitalize() if text else text)
+        return out
+
+
+# ------------------------------------------------------------------ regex
+
+
+class RegexGen(Gen):
+    """Strings matching a regular expression, from Python's own regex parser.
+
+    Each row gets a ``random.Random`` seeded from its own stream bits, so a row's
+    string depends only on (key, index).
+    """
+
+    produces = frozenset({"string"})
+
+    def __init__(self, key: int, pattern: str, max_repeat: int = 8) -> None:
+        self.key = key
+        self.pattern = pattern
+        self.max_repeat = max_repeat
+        core = pattern
+        if core.startswith("^"):
+            core = core[1:]
+        if core.endswith("$") and not core.endswith("\\$"):
+            core = core[:-1]
+        try:
+            self._parsed = sre_parse.parse(core)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        self._check(self._parsed)
+
+    def _check(self, parsed: Any) -> None:
+        for op, av in parsed:
+            if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT, sre_constants.GROUPREF):
+                raise ValueError(
+                    f"regex {self.pattern!r} uses look-arounds or back-references, "
+                    "which tdm cannot generate from; give an x-tdm generator"
+                )
+            if op == sre_constants.SUBPATTERN:
+                self._check(av[-1])
+            elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                self._check(av[2])
+            elif op == sre_constants.BRANCH:
+                for branch in av[1]:
+                    self._check(branch)
+
+    def column(self, idx: U64) -> list[Any]:
+        seeds = rng.bits(self.key, idx).tolist()
+        return [self._emit(self._parsed, random.Random(s)) for s in seeds]
+
+    _CATEGORIES = {
+        sre_constants.CATEGORY_DIGIT: "0123456789",
+        sre_constants.CATEGORY_NOT_DIGIT: "abcdefghijXYZ",
+        sre_constants.CATEGORY_WORD: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_",
+        sre_constants.CATEGORY_NOT_WORD: "-. !",
+        sre_constants.CATEGORY_SPACE: " ",
+        sre_constants.CATEGORY_NOT_SPACE: "abcdefXYZ012",
+    }
+    _ANY = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+    def _emit(self, parsed: Any, r: random.Random) -> str:
+        out: list[str] = []
+        for op, av in parsed:
+            if op == sre_constants.LITERAL:
+                out.append(chr(av))
+            elif op == sre_constants.ANY:
+                out.append(r.choice(self._ANY))
+            elif op == sre_constants.IN:
+                out.append(self._pick_in(av, r))
+            elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                lo, hi, sub = av
+                hi = lo + self.max_repeat if hi == sre_constants.MAXREPEAT else hi
+                for _ in range(r.randint(lo, hi)):
+                    out.append(self._emit(sub, r))
+            elif op == sre_constants.SUBPATTERN:
+                out.append(self._emit(av[-1], r))
+            elif op == sre_constants.BRANCH:
+                out.append(self._emit(r.choice(av[1]), r))
+            elif op == sre_constants.AT:
+                continue
+            elif op == sre_constants.CATEGORY:
+                out.append(r.choice(self._CATEGORIES.get(av, "a")))
+            elif op == sre_constants.NOT_LITERAL:
+                out.append("a" if av != ord("a") else "b")
+            else:
+                raise ValueError(f"regex {self.pattern!r}: unsupported construct {op}")
+        return "".join(out)
+
+    def _pick_in(self, items: Any, r: random.Random) -> str:
+        if items and items[0][0] == sre_constants.NEGATE:
+            banned = self._pick_set(items[1:])
+            for ch in self._ANY:
+                if ch not in banned:
+                    return ch
+            return "~"
+        return r.choice(sorted(self._pick_set(items)))
+
+    def _pick_set(self, items: Any) -> set[str]:
+        chars: set[str] = set()
+        for op, av in items:
+            if op == sre_constants.LITERAL:
+                chars.add(chr(av))
+            elif op == sre_constants.RANGE:
+                lo, hi = av
+                chars.update(chr(c) for c in range(lo, min(hi, lo + 200) + 1))
+            elif op == sre_constants.CATEGORY:
+                chars.update(self._CATEGORIES.get(av, "a"))
+        return chars
+
+
+# ------------------------------------------------------------------ structure
+
+
+@dataclass
+class Nullable(Gen):
+    key: int
+    inner: Gen
+    probability: float
+
+    def column(self, idx: U64) -> list[Any]:
+        values = self.inner.column(idx)
+        nulls = rng.chance(self.key, idx, self.probability).tolist()
+        return [None if n else v for v, n in zip(values, nulls, strict=True)]
+
+
+@dataclass
+class Ref(Gen):
+    """A foreign key: the parent's (unique) field at a random parent row."""
+
+    key: int
+    parent: Gen
+    parent_count: int
+    unique: bool = False
+
+    def __post_init__(self) -> None:
+        self.unique_capacity = self.parent_count
+
+    def column(self, idx: U64) -> list[Any]:
+        if self.unique:
+            rows = rng.permute(self.key, idx, self.parent_count)
+        else:
+            rows = rng.below(self.key, idx, self.parent_count)
+        return self.parent.column(rows.astype(np.uint64))
+
+
+@dataclass
+class OneOf(Gen):
+    key: int
+    branches: list[Gen]
+
+    def column(self, idx: U64) -> list[Any]:
+        picks = rng.below(self.key, idx, len(self.branches)).tolist()
+        columns = [b.column(idx) for b in self.branches]
+        return [columns[p][i] for i, p in enumerate(picks)]
+
+
+@dataclass
+class Prop:
+    name: str
+    gen: Gen
+    presence: float | None  # None: required; else probability the key appears
+    presence_key: int = 0
+
+
+@dataclass
+class Object(Gen):
+    props: list[Prop] = field(default_factory=list)
+
+    def column(self, idx: U64) -> list[Any]:
+        if not self.props:
+            return [{} for _ in range(len(idx))]
+        names = [p.name for p in self.props]
+        columns = [p.gen.column(idx) for p in self.props]
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        for p in self.props:
+            if p.presence is None:
+                continue
+            absent = np.flatnonzero(~rng.chance(p.presence_key, idx, p.presence)).tolist()
+            name = p.name
+            for i in absent:
+                del rows[i][name]
+        return rows
+
+
+@dataclass
+class Array(Gen):
+    key: int
+    slots: list[Gen]
+    lo: int
+    hi: int
+    unique: bool = False
+
+    def column(self, idx: U64) -> list[Any]:
+        lengths = rng.between(self.key, idx, self.lo, self.hi).tolist()
+        columns = [s.column(idx) for s in self.slots]
+        out: list[Any] = []
+        for i, length in enumerate(lengths):
+            if not self.unique:
+                out.append([columns[k][i] for k in range(length)])
+                continue
+            seen: set[str] = set()
+            items: list[Any] = []
+            for col in columns:
+                if len(items) >= length:
+                    break
+                value = col[i]
+                tag = repr(value)
+                if tag not in seen:
+                    seen.add(tag)
+                    items.append(value)
+            if len(items) < self.lo:
+                raise ValueError(f"could not make {self.lo} distinct items for a uniqueItems array")
+            out.append(items)
+        return out

@@ -1,0 +1,726 @@
+"""Turns a JSON Schema plus ``x-tdm`` hints into a tree of column generators.
+
+Supported: type (and unions with null), format (email, date, date-time, time,
+uuid, uri, ipv4, ipv6, hostname), enum/const, numeric bounds and multipleOf,
+minLength/maxLength, pattern, nested objects, arrays (minItems/maxItems/
+uniqueItems), local ``$ref`` to ``$defs``, allOf (merged), anyOf/oneOf (a branch
+per row) and property-name inference.  Anything else is a :class:`UserError`
+naming the property, never silently wrong data.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from tdm import catalogue, rng
+from tdm import generators as g
+from tdm.errors import UserError
+from tdm.models import FieldHint
+
+ANNOTATIONS = frozenset(
+    {
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$comment",
+        "readOnly",
+        "writeOnly",
+        "deprecated",
+        "$schema",
+        "$id",
+        "$anchor",
+        "$defs",
+        "definitions",
+        "x-tdm",
+    }
+)
+SUPPORTED = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "enum",
+        "const",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "items",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "$ref",
+        "allOf",
+        "anyOf",
+        "oneOf",
+    }
+)
+FORMATS = frozenset({"email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"})
+
+#: x-tdm keys that describe the row's shape, kept when an override swaps the generator
+_SHAPE_KEYS = frozenset({"unique", "null_probability", "presence", "pii"})
+
+DEFAULT_NULL_PROBABILITY = 0.1
+DEFAULT_PRESENCE = 0.8
+DEFAULT_DATE_RANGE = (dt.date(2015, 1, 1), dt.date(2025, 12, 31))
+
+#: property names (lower case, '-' and ' ' as '_') -> generator, for inference
+NAME_HINTS: dict[str, str] = {
+    "first_name": "first_name",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "last_name": "last_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "name": "name",
+    "full_name": "name",
+    "fullname": "name",
+    "customer_name": "name",
+    "contact_name": "name",
+    "email": "email",
+    "email_address": "email",
+    "customer_email": "email",
+    "phone": "phone",
+    "phone_number": "phone",
+    "mobile": "phone",
+    "telephone": "phone",
+    "city": "city",
+    "town": "city",
+    "state": "state",
+    "region": "state",
+    "country": "country",
+    "country_code": "country_code",
+    "zip": "postcode",
+    "zipcode": "postcode",
+    "zip_code": "postcode",
+    "postcode": "postcode",
+    "postal_code": "postcode",
+    "street": "street_address",
+    "street_address": "street_address",
+    "address_line1": "street_address",
+    "line1": "street_address",
+    "address_line2": "secondary_address",
+    "line2": "secondary_address",
+    "company": "company",
+    "company_name": "company",
+    "job": "job",
+    "job_title": "job",
+    "username": "user_name",
+    "user_name": "user_name",
+    "login": "user_name",
+    "website": "uri",
+    "url": "uri",
+    "homepage": "uri",
+    "hostname": "hostname",
+    "host": "hostname",
+    "domain": "domain",
+    "ip": "ipv4",
+    "ip_address": "ipv4",
+    "ipv4": "ipv4",
+    "ipv6": "ipv6",
+    "uuid": "uuid",
+    "guid": "uuid",
+    "card_number": "credit_card_number",
+    "credit_card_number": "credit_card_number",
+    "pan": "credit_card_number",
+    "description": "sentence",
+    "notes": "sentence",
+    "comment": "sentence",
+    "summary": "sentence",
+    "color": "color_name",
+    "colour": "color_name",
+    "currency": "currency_code",
+    "currency_code": "currency_code",
+    "language": "language_name",
+    "file_name": "file_name",
+    "filename": "file_name",
+    "company_suffix": "company_suffix",
+}
+
+
+@dataclass
+class RefInfo:
+    """A foreign key found while planning: ``path`` holds values of ``dataset.field``."""
+
+    path: str
+    dataset: str
+    field: str
+
+
+@dataclass
+class PlanContext:
+    """What the planner needs to know about the dataset being planned."""
+
+    seed: int
+    template: str
+    dataset: str
+    locale: str
+    count: int
+    display: str
+    overrides: dict[str, FieldHint] = field(default_factory=dict)
+    #: (target, field, path) -> (parent field generator, parent row count, dataset name)
+    resolve_ref: Callable[[str, str, str], tuple[g.Gen, int, str]] | None = None
+    primary_key: str | None = None
+    refs: list[RefInfo] = field(default_factory=list)
+    used_overrides: set[str] = field(default_factory=set)
+
+    def key(self, path: str, purpose: str = "") -> int:
+        return rng.derive(self.seed, self.template, self.dataset, path, purpose)
+
+
+class Planner:
+    """Builds generators for one schema document."""
+
+    def __init__(self, root: dict[str, Any], ctx: PlanContext) -> None:
+        self.root = root
+        self.ctx = ctx
+
+    # -------------------------------------------------------------- errors
+
+    def fail(self, path: str, message: str) -> UserError:
+        where = f"property '{path}'" if path else "the schema's top level"
+        return UserError(f"{where}: {message}", path=self.ctx.display)
+
+    # -------------------------------------------------------------- normalising
+
+    def deref(self, node: Any, path: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+        if not isinstance(node, dict):
+            if node is True:
+                return {}
+            raise self.fail(path, "a boolean 'false' schema can never be satisfied")
+        if "$ref" not in node:
+            return node
+        ref = node["$ref"]
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            raise self.fail(
+                path, f"$ref {ref!r} is not a local reference ('#/$defs/...'); inline it or use $defs"
+            )
+        if ref in seen:
+            raise self.fail(path, f"$ref {ref!r} is recursive, which tdm cannot generate")
+        target: Any = self.root
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, dict) or part not in target:
+                raise self.fail(path, f"$ref {ref!r} points to nothing in this file")
+            target = target[part]
+        merged = dict(self.deref(target, path, (*seen, ref)))
+        for k, v in node.items():
+            if k != "$ref":
+                merged[k] = v
+        return merged
+
+    def normalize(self, node: Any, path: str) -> dict[str, Any]:
+        node = self.deref(node, path)
+        if "allOf" not in node:
+            return node
+        result = {k: v for k, v in node.items() if k != "allOf"}
+        for part in node["allOf"]:
+            result = self.merge(result, self.normalize(part, path), path)
+        return result
+
+    def merge(self, a: dict[str, Any], b: dict[str, Any], path: str) -> dict[str, Any]:
+        out = dict(a)
+        for k, v in b.items():
+            if k not in out:
+                out[k] = copy.deepcopy(v)
+            elif k == "properties":
+                props = dict(out[k])
+                for name, sub in v.items():
+                    props[name] = (
+                        self.merge(self.normalize(props[name], f"{path}.{name}"), self.normalize(sub, path), path)
+                        if name in props
+                        else sub
+                    )
+                out[k] = props
+            elif k == "required":
+                out[k] = list(dict.fromkeys([*out[k], *v]))
+            elif k in ("minimum", "minLength", "minItems", "exclusiveMinimum"):
+                out[k] = max(out[k], v)
+            elif k in ("maximum", "maxLength", "maxItems", "exclusiveMaximum"):
+                out[k] = min(out[k], v)
+            elif k == "type":
+                ta = set(out[k] if isinstance(out[k], list) else [out[k]])
+                tb = set(v if isinstance(v, list) else [v])
+                if "number" in ta and "integer" in tb:
+                    ta.add("integer")
+                if "number" in tb and "integer" in ta:
+                    tb.add("integer")
+                both = sorted(ta & tb)
+                if not both:
+                    raise self.fail(path, "allOf combines types that have nothing in common")
+                out[k] = both if len(both) > 1 else both[0]
+            elif k == "x-tdm":
+                out[k] = {**out[k], **v}
+            elif out[k] != v and k not in ANNOTATIONS:
+                raise self.fail(path, f"allOf gives '{k}' two different values, which tdm cannot merge")
+        return out
+
+    # -------------------------------------------------------------- hints
+
+    def hint(self, node: dict[str, Any], path: str) -> FieldHint:
+        raw = node.get("x-tdm", {})
+        try:
+            hint = FieldHint.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise self.fail(path, f"x-tdm.{where}: {err['msg']}") from None
+        override = self.ctx.overrides.get(path)
+        if override is not None:
+            self.ctx.used_overrides.add(path)
+            update = override.model_dump(exclude_unset=True)
+            if "generator" in update or "ref" in update:
+                # a new generator starts from a clean recipe; row-shape settings carry over
+                kept = {k: v for k, v in hint.model_dump(exclude_unset=True).items() if k in _SHAPE_KEYS}
+                hint = FieldHint.model_validate({**kept, **update})
+            else:
+                hint = hint.model_copy(update=update)
+        return hint
+
+    # -------------------------------------------------------------- building
+
+    def build_root(self) -> g.Object:
+        node = self.normalize(self.root, "")
+        types = self.types(node, "")[1]
+        if types and types != ["object"]:
+            raise UserError("a dataset schema must have type: object", path=self.ctx.display)
+        gen = self.object(node, "")
+        unknown = set(self.ctx.overrides) - self.ctx.used_overrides
+        if unknown:
+            raise UserError(
+                f"template overrides name field(s) {sorted(unknown)} that the schema does not have; "
+                "use the property path, e.g. 'address.city'",
+                path=self.ctx.display,
+            )
+        return gen
+
+    def build_field(self, name: str) -> g.Gen:
+        """The generator of one top-level property (for references to it)."""
+        node = self.normalize(self.root, "")
+        props = node.get("properties", {})
+        if name not in props:
+            raise self.fail(name, "is not a property of this schema")
+        return self.build(props[name], name)
+
+    def types(self, node: dict[str, Any], path: str) -> tuple[bool, list[str]]:
+        raw = node.get("type")
+        if raw is None:
+            types: list[str] = []
+        elif isinstance(raw, str):
+            types = [raw]
+        else:
+            types = list(raw)
+        nullable = "null" in types
+        return nullable, [t for t in types if t != "null"]
+
+    def check_keywords(self, node: dict[str, Any], path: str) -> None:
+        for kw in node:
+            if kw not in SUPPORTED and kw not in ANNOTATIONS:
+                raise self.fail(
+                    path,
+                    f"keyword '{kw}' is not supported by tdm's generator; "
+                    "remove it or give the property an x-tdm generator",
+                )
+
+    def build(self, raw: Any, path: str) -> g.Gen:
+        node = self.normalize(raw, path)
+        hint = self.hint(node, path)
+        nullable, types = self.types(node, path)
+        branches = node.get("anyOf") or node.get("oneOf")
+        if branches is not None:
+            real = []
+            for b in branches:
+                bn = self.normalize(b, path)
+                if bn.get("type") == "null":
+                    nullable = True
+                else:
+                    real.append(b)
+            branches = real
+        unique = hint.unique or (path == self.ctx.primary_key)
+        if hint.ref is not None:
+            gen = self.ref(hint, path, unique)
+        elif hint.generator is not None:
+            gen = self.named(hint.generator, hint, node, types, path, unique)
+        else:
+            self.check_keywords(node, path)
+            if branches:
+                if unique:
+                    raise self.fail(path, "unique is not supported on anyOf/oneOf")
+                gens = [self.build_branch(b, f"{path}|{i}") for i, b in enumerate(branches)]
+                gen = gens[0] if len(gens) == 1 else g.OneOf(self.ctx.key(path, "branch"), gens)
+            else:
+                gen = self.infer(node, hint, types, nullable, path, unique)
+        if unique and gen.unique_capacity is not None and self.ctx.count > gen.unique_capacity:
+            raise self.fail(
+                path,
+                f"must be unique but its generator can make only {gen.unique_capacity} distinct "
+                f"values for {self.ctx.count} rows; widen the range or lower the count",
+            )
+        if nullable:
+            p = DEFAULT_NULL_PROBABILITY if hint.null_probability is None else hint.null_probability
+            if unique and p > 0:
+                raise self.fail(path, "a unique or primary-key property cannot be null")
+            if p > 0:
+                gen = g.Nullable(self.ctx.key(path, "null"), gen, p)
+        elif hint.null_probability:
+            raise self.fail(path, "null_probability is set but the type does not allow null; add \"null\" to its type")
+        return gen
+
+    def build_branch(self, raw: Any, path: str) -> g.Gen:
+        # branches share the property's hint-free inference; their streams are keyed by branch
+        node = self.normalize(raw, path)
+        self.check_keywords(node, path)
+        nullable, types = self.types(node, path)
+        return self.infer(node, FieldHint(), types, nullable, path, False)
+
+    # -------------------------------------------------------------- inference
+
+    def infer(
+        self,
+        node: dict[str, Any],
+        hint: FieldHint,
+        types: list[str],
+        nullable: bool,
+        path: str,
+        unique: bool,
+    ) -> g.Gen:
+        key = self.ctx.key(path)
+        if "const" in node:
+            return g.Constant(node["const"])
+        if "enum" in node:
+            values = list(node["enum"])
+            if not nullable:
+                pass
+            elif None in values:
+                values = [v for v in values if v is not None]
+            if unique:
+                raise self.fail(path, "unique is not supported on an enum")
+            return g.Choice(key, values, self.weights(hint, values, path))
+        if not types:
+            if "properties" in node:
+                types = ["object"]
+            elif "items" in node:
+                types = ["array"]
+            elif nullable:
+                return g.Constant(None)
+            else:
+                raise self.fail(path, "has no 'type'; add one (string, integer, number, boolean, object, array)")
+        if len(types) > 1:
+            gens = [self.infer({**node, "type": t}, hint, [t], False, f"{path}|{t}", unique) for t in types]
+            return g.OneOf(self.ctx.key(path, "type"), gens)
+        kind = types[0]
+        if kind == "object":
+            if unique:
+                raise self.fail(path, "unique is not supported on an object")
+            return self.object(node, path)
+        if kind == "array":
+            return self.array(node, hint, path)
+        if kind == "boolean":
+            if unique:
+                raise self.fail(path, "unique is not supported on a boolean")
+            return g.Boolean(key)
+        if kind == "integer":
+            open_above = "maximum" not in node and "exclusiveMaximum" not in node
+            if unique and open_above and "multipleOf" not in node and hint.max is None:
+                start = node.get("minimum", node.get("exclusiveMinimum", 0) + 1)
+                return g.Sequence(start=int(-(-start // 1)))
+            return self.integer(node, hint, path, unique)
+        if kind == "number":
+            if unique:
+                raise self.fail(path, "unique is not supported on a number; use an integer")
+            return self.number(node, hint, path)
+        if kind == "string":
+            return self.string(node, hint, path, unique)
+        raise self.fail(path, f"type '{kind}' is not a JSON Schema type")
+
+    def weights(self, hint: FieldHint, values: list[Any], path: str) -> list[float] | None:
+        if hint.weights is None:
+            return None
+        if len(hint.weights) != len(values):
+            raise self.fail(path, f"x-tdm.weights has {len(hint.weights)} entries for {len(values)} values; give one weight per value")
+        if sum(hint.weights) <= 0:
+            raise self.fail(path, "x-tdm.weights must not all be zero")
+        return list(hint.weights)
+
+    def bounds(self, node: dict[str, Any], hint: FieldHint, lo: float, hi: float) -> tuple[float, float, bool, bool]:
+        ex_lo = ex_hi = False
+        if "minimum" in node:
+            lo = node["minimum"]
+        if "exclusiveMinimum" in node:
+            lo, ex_lo = node["exclusiveMinimum"], True
+        if "maximum" in node:
+            hi = node["maximum"]
+        if "exclusiveMaximum" in node:
+            hi, ex_hi = node["exclusiveMaximum"], True
+        if isinstance(hint.min, int | float) and not isinstance(hint.min, bool):
+            lo, ex_lo = max(lo, hint.min), ex_lo and lo >= hint.min
+        if isinstance(hint.max, int | float) and not isinstance(hint.max, bool):
+            hi, ex_hi = min(hi, hint.max), ex_hi and hi <= hint.max
+        if "minimum" in node and "maximum" not in node and "exclusiveMaximum" not in node and hint.max is None:
+            hi = max(hi, lo + 1000)
+        if "maximum" in node and "minimum" not in node and "exclusiveMinimum" not in node and hint.min is None:
+            lo = min(lo, hi - 1000)
+        return lo, hi, ex_lo, ex_hi
+
+    def integer(self, node: dict[str, Any], hint: FieldHint, path: str, unique: bool) -> g.Gen:
+        lo, hi, ex_lo, ex_hi = self.bounds(node, hint, 0, 1000)
+        ilo = int(lo) + 1 if ex_lo and float(lo).is_integer() else int(-(-lo // 1))
+        ihi = int(hi) - 1 if ex_hi and float(hi).is_integer() else int(hi // 1)
+        mult = node.get("multipleOf", 1)
+        if not float(mult).is_integer():
+            raise self.fail(path, "an integer with a fractional multipleOf is not supported")
+        gen = g.Integer(self.ctx.key(path), ilo, ihi, int(mult), unique)
+        if gen.unique_capacity == 0:
+            raise self.fail(path, f"no integer in [{lo}, {hi}] is a multiple of {mult}")
+        return gen
+
+    def number(self, node: dict[str, Any], hint: FieldHint, path: str) -> g.Gen:
+        lo, hi, ex_lo, ex_hi = self.bounds(node, hint, 0.0, 1000.0)
+        if lo > hi or (lo == hi and (ex_lo or ex_hi)):
+            raise self.fail(path, f"its bounds [{lo}, {hi}] leave no number")
+        mult = node.get("multipleOf")
+        decimals = 2
+        if mult is not None:
+            text = repr(float(mult))
+            decimals = max(len(text.split(".")[1]) if "." in text and "e" not in text else 6, 0)
+            if int(hi // mult) < -int(-lo // mult):
+                raise self.fail(path, f"no number in [{lo}, {hi}] is a multiple of {mult}")
+        elif hi - lo < 0.01:
+            decimals = 6
+        return g.Number(self.ctx.key(path), float(lo), float(hi), ex_lo, ex_hi, mult, decimals)
+
+    def string(self, node: dict[str, Any], hint: FieldHint, path: str, unique: bool) -> g.Gen:
+        fmt = node.get("format")
+        if fmt is not None:
+            if fmt not in FORMATS:
+                raise self.fail(
+                    path,
+                    f"format '{fmt}' is not one tdm can generate ({', '.join(sorted(FORMATS))}); "
+                    "give an x-tdm generator",
+                )
+            name = {"date-time": "datetime"}.get(fmt, fmt)
+            return self.named(name, hint, node, ["string"], path, unique)
+        if "pattern" in node:
+            if unique:
+                raise self.fail(path, "unique is not supported with a pattern; use a sequence with a prefix")
+            return self.regex(node["pattern"], node, path)
+        leaf = path.rsplit(".", 1)[-1].lower().replace("-", "_").replace(" ", "_")
+        inferred = NAME_HINTS.get(leaf)
+        if inferred is None and leaf.endswith("_email"):
+            inferred = "email"
+        if inferred is None and leaf.endswith("_phone"):
+            inferred = "phone"
+        if inferred is not None:
+            return self.named(inferred, hint, node, ["string"], path, unique)
+        return self.text(node, path, unique)
+
+    def text(self, node: dict[str, Any], path: str, unique: bool) -> g.Gen:
+        lo = int(node.get("minLength", 0))
+        max_len = node.get("maxLength")
+        hi = int(max_len) if max_len is not None else max(lo, 8) + 16
+        hi = min(hi, max(lo, 8) + 40)
+        if lo > hi:
+            raise self.fail(path, f"minLength {lo} is greater than maxLength {hi}")
+        if lo == 0 and hi >= 4:
+            lo = min(4, hi)
+        if unique and hi < 8:
+            raise self.fail(path, "a unique text needs maxLength of at least 8")
+        words = catalogue.faker_pool(self.ctx.locale, "word")
+        return g.Text(self.ctx.key(path), words, lo, hi, unique)
+
+    def regex(self, pattern: str, node: dict[str, Any], path: str) -> g.Gen:
+        try:
+            return g.RegexGen(self.ctx.key(path), pattern)
+        except ValueError as exc:
+            raise self.fail(path, str(exc)) from None
+
+    def object(self, node: dict[str, Any], path: str) -> g.Object:
+        self.check_keywords(node, path)
+        required = set(node.get("required", []))
+        props = node.get("properties", {})
+        missing = required - set(props)
+        if missing:
+            raise self.fail(path, f"required lists {sorted(missing)} which are not in properties")
+        out = g.Object()
+        for name, sub in props.items():
+            sub_path = f"{path}.{name}" if path else name
+            gen = self.build(sub, sub_path)
+            if name in required:
+                presence = None
+            else:
+                sub_hint = self.hint(self.normalize(sub, sub_path), sub_path)
+                presence = DEFAULT_PRESENCE if sub_hint.presence is None else sub_hint.presence
+                if sub_path == self.ctx.primary_key:
+                    raise self.fail(sub_path, "the primary key must be listed in 'required'")
+            out.props.append(g.Prop(name, gen, presence, self.ctx.key(sub_path, "presence")))
+        return out
+
+    def array(self, node: dict[str, Any], hint: FieldHint, path: str) -> g.Gen:
+        lo = int(node.get("minItems", 0))
+        hi = int(node.get("maxItems", lo + 3))
+        hi = min(hi, lo + 5)
+        if lo > hi:
+            raise self.fail(path, f"minItems {lo} is greater than maxItems {hi}")
+        items = node.get("items", {})
+        if isinstance(items, list):
+            raise self.fail(path, "tuple-form 'items' is not supported; use one schema for all items")
+        unique = bool(node.get("uniqueItems", False))
+        n_slots = hi * 2 + 2 if unique else hi
+        slots = [self.build(items, f"{path}[{k}]") for k in range(n_slots)]
+        if unique and slots:
+            cap = slots[0].unique_capacity
+            if isinstance(slots[0], g.Choice):
+                cap = len(slots[0].values)
+            if cap is not None and cap < lo:
+                raise self.fail(path, f"uniqueItems with minItems {lo} but items have only {cap} values")
+        return g.Array(self.ctx.key(path, "len"), slots, lo, hi, unique)
+
+    # -------------------------------------------------------------- named generators
+
+    def ref(self, hint: FieldHint, path: str, unique: bool) -> g.Gen:
+        assert hint.ref is not None
+        if "." in path or "[" in path:
+            raise self.fail(path, "x-tdm.ref is supported on top-level properties only")
+        if self.ctx.resolve_ref is None:
+            raise self.fail(path, "x-tdm.ref needs a template that generates the parent dataset")
+        target, _, target_field = hint.ref.rpartition(".")
+        parent, count, dataset = self.ctx.resolve_ref(target, target_field, path)
+        self.ctx.refs.append(RefInfo(path, dataset, target_field))
+        return g.Ref(self.ctx.key(path), parent, count, unique)
+
+    def named(
+        self, name: str, hint: FieldHint, node: dict[str, Any], types: list[str], path: str, unique: bool
+    ) -> g.Gen:
+        canon = catalogue.canonical(name)
+        if canon is None:
+            raise self.fail(
+                path,
+                f"unknown generator '{name}'. Known generators: {', '.join(catalogue.all_generator_names())}",
+            )
+        key = self.ctx.key(path)
+        p = hint.params
+        gen: g.Gen
+        if canon == "ref":
+            raise self.fail(path, "use 'x-tdm: {ref: dataset.field}' for references")
+        if canon == "sequence":
+            start = hint.start if hint.start is not None else int(node.get("minimum", 1))
+            gen = g.Sequence(start, hint.step or 1, hint.prefix, hint.width)
+            return gen
+        if canon == "constant":
+            value = hint.value if "value" in hint.model_fields_set else node.get("const")
+            if unique:
+                raise self.fail(path, "a constant cannot be unique")
+            return g.Constant(value)
+        if canon == "choice":
+            values = hint.values if hint.values is not None else node.get("enum")
+            if not values:
+                raise self.fail(path, "generator 'choice' needs x-tdm.values (or an enum)")
+            if unique:
+                raise self.fail(path, "a choice cannot be unique")
+            return g.Choice(key, list(values), self.weights(hint, list(values), path))
+        if canon == "integer":
+            return self.integer(node, hint, path, unique)
+        if canon == "number":
+            return self.number(node, hint, path)
+        if canon == "boolean":
+            prob = float(p.get("probability", 0.5) or 0.5)
+            return g.Boolean(key, prob)
+        if canon == "uuid":
+            return g.Uuid(key)
+        if canon == "date":
+            lo, hi = self.date_range(hint, path)
+            return g.Date(key, lo.toordinal() - 719163, hi.toordinal() - 719163, unique)
+        if canon == "datetime":
+            lo, hi = self.date_range(hint, path)
+            start = (lo.toordinal() - 719163) * 86400
+            stop = (hi.toordinal() - 719163) * 86400 + 86399
+            gen = g.DateTime(key, start, stop)
+        elif canon == "time":
+            gen = g.Time(key)
+        elif canon == "regex":
+            pattern = hint.pattern or node.get("pattern")
+            if not pattern:
+                raise self.fail(path, "generator 'regex' needs x-tdm.pattern (or a schema pattern)")
+            gen = self.regex(pattern, node, path)
+        elif canon == "name":
+            first = self.pool("first_name", node, path, {})
+            last = self.pool("last_name", node, path, {})
+            gen = g.FullName(key, first, last)
+        elif canon == "email":
+            first = catalogue.faker_pool(self.ctx.locale, "first_name")
+            last = catalogue.faker_pool(self.ctx.locale, "last_name")
+            return g.Email(key, first, last, unique)
+        elif canon == "phone":
+            prefixes, digits = catalogue.fictional_phone_ranges(self.ctx.locale)
+            return g.Phone(key, prefixes, digits, unique)
+        elif canon == "credit_card_number":
+            gen = g.Pool(key, list(catalogue.TEST_CARD_NUMBERS))
+        elif canon == "ipv4":
+            pool = [f"{pre}{n}" for pre in catalogue.IPV4_DOC_PREFIXES for n in range(256)]
+            gen = g.Pool(key, pool)
+            gen.unique_capacity = len(pool)
+        elif canon == "ipv6":
+            gen = g.IPv6Doc(key)
+        elif canon in ("hostname", "uri", "domain"):
+            gen = g.Slugged(key, catalogue.faker_pool(self.ctx.locale, "word"), canon)
+        elif canon == "text":
+            return self.text(node, path, unique)
+        else:
+            pool = self.pool(canon, node, path, p)
+            return g.Pool(key, pool, unique)
+        if unique:
+            raise self.fail(path, f"generator '{canon}' cannot guarantee unique values")
+        return gen
+
+    def pool(self, method: str, node: dict[str, Any], path: str, params: dict[str, Any]) -> list[str]:
+        try:
+            values = catalogue.faker_pool(self.ctx.locale, method, tuple(sorted(params.items())))
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise self.fail(path, f"Faker '{method}' rejected params {params}: {exc}") from None
+        lo = node.get("minLength", 0)
+        hi = node.get("maxLength")
+        kept = [v for v in values if len(v) >= lo and (hi is None or len(v) <= hi)]
+        if not kept:
+            raise self.fail(
+                path,
+                f"Faker '{method}' makes no value with length in [{lo}, {hi}]; "
+                "relax minLength/maxLength or choose another generator",
+            )
+        return kept
+
+    def date_range(self, hint: FieldHint, path: str) -> tuple[dt.date, dt.date]:
+        lo, hi = DEFAULT_DATE_RANGE
+        try:
+            if hint.min is not None:
+                lo = _as_date(hint.min)
+            if hint.max is not None:
+                hi = _as_date(hint.max)
+        except ValueError:
+            raise self.fail(path, "x-tdm min/max of a date must be ISO dates like 2024-01-31") from None
+        if lo > hi:
+            raise self.fail(path, f"x-tdm min {lo} is after max {hi}")
+        return lo, hi
+
+
+def _as_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    raise ValueError(value)

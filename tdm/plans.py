@@ -1,0 +1,234 @@
+"""Plans: every dataset of a template, resolved to generators, in dependency order."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema_rs
+import orjson
+
+from tdm import catalogue, rng
+from tdm import generators as g
+from tdm._version import ENGINE_VERSION
+from tdm.errors import UserError
+from tdm.models import DatasetSpec, Template
+from tdm.planner import PlanContext, Planner, RefInfo
+from tdm.project import Project, SchemaDoc
+from tdm.render import RowRenderer
+
+SAMPLE_ROWS = 200
+
+
+@dataclass
+class DatasetPlan:
+    """Everything needed to generate (and later validate) one dataset."""
+
+    template: str
+    name: str
+    spec: DatasetSpec
+    schema: SchemaDoc
+    seed: int
+    locale: str
+    root: g.Object
+    refs: list[RefInfo]
+    recipe: str
+    parents: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.template}/{self.name}"
+
+    @property
+    def count(self) -> int:
+        return self.spec.count
+
+    @functools.cached_property
+    def renderer(self) -> RowRenderer:
+        return RowRenderer(self.root)
+
+    def render(self, start: int, stop: int) -> bytes:
+        """JSON Lines for rows ``start..stop-1``."""
+        return self.renderer.render(rng.rows(start, stop))
+
+
+def recipe_hash(schema: SchemaDoc, spec: DatasetSpec, seed: int, locale: str, parents: dict[str, str]) -> str:
+    """A hash of everything that decides a dataset's bytes."""
+    payload = {
+        "engine": ENGINE_VERSION,
+        "schema": schema.data,
+        "spec": spec.model_dump(mode="json", by_alias=True),
+        "seed": seed,
+        "locale": locale,
+        "parents": parents,
+    }
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class TemplatePlanner:
+    """Plans the datasets of one template, parents before children."""
+
+    def __init__(self, project: Project, name: str, template: Template | None = None) -> None:
+        self.project = project
+        self.name = name
+        self.template = template or project.template(name)
+        self.display = f"templates/{name}.yaml"
+        self.seed = self.template.seed if self.template.seed is not None else project.config.seed
+        self.locale = self.template.locale or project.config.locale
+        if not catalogue.check_locale(self.locale):
+            raise UserError(
+                f"locale '{self.locale}' is not one Faker knows (e.g. en_US, de_DE, fr_FR, en_GB)",
+                path=self.display,
+            )
+        self.plans: dict[str, DatasetPlan] = {}
+        self._building: list[str] = []
+
+    def plan_all(self) -> list[DatasetPlan]:
+        for dataset in self.template.datasets:
+            self.plan(dataset)
+        return list(self.plans.values())  # insertion order = completion order = parents first
+
+    def _context(self, dataset: str, spec: DatasetSpec, schema: SchemaDoc) -> PlanContext:
+        return PlanContext(
+            seed=self.seed,
+            template=self.name,
+            dataset=dataset,
+            locale=self.locale,
+            count=spec.count,
+            display=schema.display,
+            overrides=dict(spec.overrides),
+            primary_key=schema.primary_key,
+        )
+
+    def plan(self, dataset: str) -> DatasetPlan:
+        if dataset in self.plans:
+            return self.plans[dataset]
+        if dataset in self._building:
+            cycle = " -> ".join([*self._building[self._building.index(dataset) :], dataset])
+            raise UserError(
+                f"reference cycle between datasets: {cycle}; one side must not use x-tdm.ref",
+                path=self.display,
+            )
+        spec = self.template.datasets[dataset]
+        schema = self.project.schema(spec.schema_)
+        self._building.append(dataset)
+        try:
+            ctx = self._context(dataset, spec, schema)
+            parents: dict[str, str] = {}
+            planner = Planner(schema.data, ctx)
+
+            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int, str]:
+                parent_name = self.resolve_target(target, schema.display, path)
+                if parent_name == dataset:
+                    self_spec = spec
+                    parent_schema = schema
+                    gen = Planner(schema.data, self._context(dataset, spec, schema)).build_field(
+                        target_field
+                    )
+                else:
+                    parent = self.plan(parent_name)
+                    parents[parent_name] = parent.recipe
+                    self_spec, parent_schema = parent.spec, parent.schema
+                    gen = Planner(
+                        parent.schema.data, self._context(parent_name, parent.spec, parent.schema)
+                    ).build_field(target_field)
+                self.check_ref_target(parent_schema, target_field, schema.display, path)
+                if self_spec.count == 0:
+                    raise UserError(
+                        f"property '{path}' references {parent_name}, which has count 0",
+                        path=self.display,
+                    )
+                if target_field == path and parent_name == dataset:
+                    raise UserError(f"property '{path}' references itself", path=schema.display)
+                return gen, self_spec.count, parent_name
+
+            ctx.resolve_ref = resolve
+            root = planner.build_root()
+            recipe = recipe_hash(schema, spec, self.seed, self.locale, dict(sorted(parents.items())))
+            plan = DatasetPlan(
+                self.name, dataset, spec, schema, self.seed, self.locale, root, ctx.refs, recipe, sorted(parents)
+            )
+            check_sample(plan)
+        finally:
+            self._building.pop()
+        self.plans[dataset] = plan
+        return plan
+
+    def resolve_target(self, target: str, display: str, path: str) -> str:
+        datasets = self.template.datasets
+        if target in datasets:
+            return target
+        by_schema = [name for name, spec in datasets.items() if spec.schema_ == target]
+        if len(by_schema) == 1:
+            return by_schema[0]
+        if not by_schema:
+            raise UserError(
+                f"property '{path}' references '{target}', but template '{self.name}' has no dataset "
+                f"or schema of that name (datasets: {', '.join(datasets)})",
+                path=display,
+            )
+        raise UserError(
+            f"property '{path}' references schema '{target}', which template '{self.name}' uses for "
+            f"several datasets ({', '.join(by_schema)}); reference the dataset by name",
+            path=display,
+        )
+
+    @staticmethod
+    def check_ref_target(parent: SchemaDoc, target_field: str, display: str, path: str) -> None:
+        props = parent.data.get("properties", {})
+        if target_field not in props:
+            raise UserError(
+                f"property '{path}' references '{parent.name}.{target_field}', which is not a property "
+                f"of {parent.display}",
+                path=display,
+            )
+        hint = props[target_field].get("x-tdm", {}) if isinstance(props[target_field], dict) else {}
+        if target_field != parent.primary_key and not (isinstance(hint, dict) and hint.get("unique")):
+            raise UserError(
+                f"property '{path}' references '{parent.name}.{target_field}', which is neither the "
+                "primary key nor unique; reference a key so every value identifies one row",
+                path=display,
+            )
+
+
+_VALIDATORS: dict[bytes, Any] = {}
+
+
+def row_validator(schema: SchemaDoc) -> Any:
+    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted."""
+    key = schema.raw_bytes
+    if key not in _VALIDATORS:
+        _VALIDATORS[key] = jsonschema_rs.validator_for(schema.data, validate_formats=True)
+    return _VALIDATORS[key]
+
+
+def check_sample(plan: DatasetPlan) -> None:
+    """Generate the first rows and validate them: a generator that cannot satisfy the
+    schema is reported here, naming the property, before anything is written."""
+    n = min(plan.count, SAMPLE_ROWS)
+    if n == 0:
+        return
+    try:
+        rows = plan.root.column(rng.rows(0, n))
+    except ValueError as exc:
+        raise UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display) from None
+    validator = row_validator(plan.schema)
+    for row in rows:
+        for error in validator.iter_errors(row):
+            where = "/".join(str(p) for p in error.instance_path) or "(row)"
+            raise UserError(
+                f"generated value for property '{where}' does not satisfy the schema: {error.message}. "
+                "Give the property an x-tdm generator that fits, or relax the schema",
+                path=plan.schema.display,
+            )
+
+
+def plan_templates(project: Project, names: list[str] | None = None) -> list[DatasetPlan]:
+    """Plans for the named templates (all when None), parents first within each."""
+    chosen = names or project.template_names()
+    plans: list[DatasetPlan] = []
+    for name in chosen:
+        plans.extend(TemplatePlanner(project, name).plan_all())
+    return plans

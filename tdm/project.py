@@ -1,0 +1,250 @@
+"""The files of a tdm repository: finding it, naming things inside it, loading them.
+
+Every name that becomes a path (schema, template, dataset, masking file) is
+checked with :func:`tdm.models.check_name` and resolved inside the repository,
+so no repository file can make tdm read or write outside it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jsonschema.validators
+import orjson
+from pydantic import ValidationError
+
+from tdm.errors import NotARepositoryError, UserError
+from tdm.fsutil import write_bytes_atomic
+from tdm.models import (
+    Lock,
+    MaskingRules,
+    ProjectConfig,
+    SchemaHint,
+    Template,
+    check_name,
+    parse_model,
+)
+from tdm.yamlio import Located, load_document
+
+CONFIG_FILE = "tdm.yaml"
+LOCK_FILE = "tdm.lock"
+SCHEMA_DIR = "schemas"
+TEMPLATE_DIR = "templates"
+MASKING_DIR = "masking"
+DATASET_DIR = "datasets"
+MANAGED = (CONFIG_FILE, LOCK_FILE, SCHEMA_DIR, TEMPLATE_DIR, MASKING_DIR, DATASET_DIR)
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class SchemaDoc:
+    """A loaded, meta-schema-checked schema file."""
+
+    name: str
+    display: str
+    data: dict[str, Any]
+    doc: Located
+    hint: SchemaHint
+
+    @property
+    def primary_key(self) -> str | None:
+        return self.hint.primary_key
+
+    @functools.cached_property
+    def raw_bytes(self) -> bytes:
+        return orjson.dumps(self.data, option=orjson.OPT_SORT_KEYS)
+
+
+class Project:
+    """A tdm repository on disk."""
+
+    def __init__(self, root: Path, config: ProjectConfig) -> None:
+        self.root = root
+        self.config = config
+        self._schemas: dict[str, SchemaDoc] = {}
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def find(cls, start: Path | str = ".") -> Project:
+        """The tdm repository containing ``start`` (searching upwards for tdm.yaml)."""
+        here = Path(start).resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / CONFIG_FILE).is_file():
+                return cls.load(candidate)
+        raise NotARepositoryError(
+            f"not a tdm repository (no {CONFIG_FILE} in {here} or its parents); "
+            "run `tdm init` to create one"
+        )
+
+    @classmethod
+    def load(cls, root: Path) -> Project:
+        doc = load_document(root / CONFIG_FILE, CONFIG_FILE)
+        if not isinstance(doc.data, dict):
+            raise UserError("must be a mapping with at least 'name'", path=CONFIG_FILE, line=1)
+        return cls(root, parse_model(ProjectConfig, doc))
+
+    # ------------------------------------------------------------ paths
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def inside(self, path: Path) -> Path:
+        """``path`` if it resolves inside the repository, else a UserError."""
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise UserError(f"{path} resolves outside the repository; tdm only works inside it")
+        return path
+
+    def _find(self, folder: str, name: str, what: str) -> Path:
+        try:
+            check_name(name, what)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        for suffix in _SUFFIXES:
+            candidate = self.root / folder / f"{name}{suffix}"
+            if candidate.is_file():
+                return self.inside(candidate)
+        raise UserError(
+            f"{what} '{name}' not found: expected {folder}/{name}.yaml "
+            f"(known: {', '.join(self._names(folder)) or 'none'})"
+        )
+
+    def _names(self, folder: str) -> list[str]:
+        base = self.root / folder
+        if not base.is_dir():
+            return []
+        return sorted({p.stem for p in base.iterdir() if p.suffix in _SUFFIXES and p.is_file()})
+
+    def schema_names(self) -> list[str]:
+        return self._names(SCHEMA_DIR)
+
+    def template_names(self) -> list[str]:
+        return self._names(TEMPLATE_DIR)
+
+    def masking_names(self) -> list[str]:
+        return self._names(MASKING_DIR)
+
+    def dataset_path(self, template: str, dataset: str) -> Path:
+        check_name(template, "template")
+        check_name(dataset, "dataset")
+        return self.root / DATASET_DIR / template / f"{dataset}.jsonl"
+
+    def dataset_files(self) -> list[Path]:
+        base = self.root / DATASET_DIR
+        if not base.is_dir():
+            return []
+        return sorted(p for p in base.glob("*/*.jsonl") if p.is_file())
+
+    # ------------------------------------------------------------ loading
+
+    def schema(self, name: str) -> SchemaDoc:
+        if name not in self._schemas:
+            self._schemas[name] = self._load_schema(name)
+        return self._schemas[name]
+
+    def _load_schema(self, name: str) -> SchemaDoc:
+        path = self._find(SCHEMA_DIR, name, "schema")
+        display = self.rel(path)
+        doc = load_document(path, display)
+        data = doc.data
+        if not isinstance(data, dict):
+            raise UserError("a schema must be a mapping (a JSON Schema object)", path=display, line=1)
+        cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
+        try:
+            cls.check_schema(data)
+        except jsonschema.SchemaError as exc:
+            loc = tuple(exc.path)
+            where = "/".join(str(p) for p in loc) or "(top level)"
+            raise UserError(
+                f"not a valid JSON Schema at {where}: {exc.message}; fix it to follow the JSON Schema spec",
+                path=display,
+                line=doc.line_of(loc),
+            ) from None
+        hint_raw = data.get("x-tdm", {})
+        try:
+            hint = SchemaHint.model_validate(hint_raw)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            loc = ("x-tdm", *err["loc"])
+            raise UserError(
+                f"{'.'.join(str(p) for p in loc)}: {err['msg']}; see the x-tdm reference in the README",
+                path=display,
+                line=doc.line_of(loc),
+            ) from None
+        props = data.get("properties", {})
+        pk = hint.primary_key
+        if pk is not None:
+            if pk not in props:
+                raise UserError(
+                    f"x-tdm.primary_key '{pk}' is not a property of the schema; name one of: "
+                    f"{', '.join(props) or '(none)'}",
+                    path=display,
+                    line=doc.line_of(("x-tdm", "primary_key")),
+                )
+            if pk not in data.get("required", []):
+                raise UserError(
+                    f"primary key '{pk}' must be listed in 'required'",
+                    path=display,
+                    line=doc.line_of(("required",)) or doc.line_of(("x-tdm",)),
+                )
+        return SchemaDoc(name, display, data, doc, hint)
+
+    def template(self, name: str) -> Template:
+        path = self._find(TEMPLATE_DIR, name, "template")
+        doc = load_document(path, self.rel(path))
+        if not isinstance(doc.data, dict):
+            raise UserError("a template must be a mapping with 'datasets'", path=doc.path, line=1)
+        return parse_model(Template, doc)
+
+    def template_doc(self, name: str) -> Located:
+        path = self._find(TEMPLATE_DIR, name, "template")
+        return load_document(path, self.rel(path))
+
+    def masking(self, name: str) -> MaskingRules:
+        path = self._find(MASKING_DIR, name, "masking rules")
+        doc = load_document(path, self.rel(path))
+        if not isinstance(doc.data, dict):
+            raise UserError("masking rules must be a mapping with 'schema' and 'rules'", path=doc.path, line=1)
+        return parse_model(MaskingRules, doc)
+
+    def masking_doc(self, name: str) -> Located:
+        path = self._find(MASKING_DIR, name, "masking rules")
+        return load_document(path, self.rel(path))
+
+    # ------------------------------------------------------------ lock
+
+    def read_lock(self) -> Lock:
+        path = self.root / LOCK_FILE
+        if not path.exists():
+            return Lock()
+        try:
+            data = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise UserError(
+                f"is not valid JSON ({exc}); restore it from git or delete it and run `tdm generate`",
+                path=LOCK_FILE,
+                line=exc.lineno,
+            ) from None
+        try:
+            return Lock.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            raise UserError(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}; "
+                "restore it from git or delete it and run `tdm generate`",
+                path=LOCK_FILE,
+            ) from None
+
+    def write_lock(self, lock: Lock) -> None:
+        data = lock.model_dump(by_alias=True)
+        data["datasets"] = dict(sorted(data["datasets"].items()))
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        write_bytes_atomic(self.root / LOCK_FILE, text)
