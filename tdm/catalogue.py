@@ -22,14 +22,49 @@ POOL_SIZE = 2048
 
 #: Faker methods a schema may name, all producing strings
 FAKER_METHODS: frozenset[str] = frozenset(
-    """
-    first_name last_name first_name_male first_name_female prefix suffix user_name
-    company company_suffix job catch_phrase bs
-    street_address street_name building_number secondary_address city state state_abbr
-    postcode zipcode country country_code address
-    word sentence paragraph text color_name safe_color_name currency_code currency_name
-    file_name file_extension mime_type language_name license_plate ean13 ean8 isbn10 isbn13
-    """.split()
+    [
+        "first_name",
+        "last_name",
+        "first_name_male",
+        "first_name_female",
+        "prefix",
+        "suffix",
+        "user_name",
+        "company",
+        "company_suffix",
+        "job",
+        "catch_phrase",
+        "bs",
+        "street_address",
+        "street_name",
+        "building_number",
+        "secondary_address",
+        "city",
+        "state",
+        "state_abbr",
+        "postcode",
+        "zipcode",
+        "country",
+        "country_code",
+        "address",
+        "word",
+        "sentence",
+        "paragraph",
+        "text",
+        "color_name",
+        "safe_color_name",
+        "currency_code",
+        "currency_name",
+        "file_name",
+        "file_extension",
+        "mime_type",
+        "language_name",
+        "license_plate",
+        "ean13",
+        "ean8",
+        "isbn10",
+        "isbn13",
+    ]
 )
 
 #: built-in generators and what JSON type each produces (None: depends on params)

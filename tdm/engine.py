@@ -176,8 +176,15 @@ def generate(
                             progress(plan.key, n)
             sha = digest.hexdigest()
             if check:
-                same = current == sha and old is not None and old.sha256 == sha and old.recipe == plan.recipe
-                status: Literal["would change", "up to date"] = "up to date" if same else "would change"
+                same = (
+                    current == sha
+                    and old is not None
+                    and old.sha256 == sha
+                    and old.recipe == plan.recipe
+                )
+                status: Literal["would change", "up to date"] = (
+                    "up to date" if same else "would change"
+                )
                 outcomes.append(DatasetOutcome(plan.key, rel, rows, sha, status))
                 continue
             entries[plan.key] = LockEntry(
@@ -201,7 +208,9 @@ def generate(
         generated_templates = {p.template for p in plans}
         planned = {p.key for p in plans}
         pruned = {
-            k: v for k, v in entries.items() if v.template not in generated_templates or k in planned
+            k: v
+            for k, v in entries.items()
+            if v.template not in generated_templates or k in planned
         }
         if pruned != entries or not (project.root / "tdm.lock").exists():
             project.write_lock(Lock(datasets=pruned))

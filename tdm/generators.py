@@ -9,18 +9,22 @@ Generators are built by :mod:`tdm.planner` from schemas and ``x-tdm`` hints.
 from __future__ import annotations
 
 import abc
-import random
 import re
-import sre_constants
-import sre_parse
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tdm import rng
 from tdm.rng import U64
+
+with warnings.catch_warnings():
+    # the stdlib's regex parser: deprecated as a public name, still the only one
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_constants
+    import sre_parse
 
 
 class _Missing:
@@ -344,7 +348,9 @@ class Slugged(Gen):
             return [f"{words[i]}.{SAFE_DOMAINS[j]}" for i, j in zip(a, d, strict=True)]
         if self.kind == "hostname":
             return [f"{words[i]}{k}.{SAFE_DOMAINS[j]}" for i, j, k in zip(a, d, n, strict=True)]
-        return [f"https://www.{SAFE_DOMAINS[j]}/{words[i]}/{k}" for i, j, k in zip(a, d, n, strict=True)]
+        return [
+            f"https://www.{SAFE_DOMAINS[j]}/{words[i]}/{k}" for i, j, k in zip(a, d, n, strict=True)
+        ]
 
 
 @dataclass
@@ -385,13 +391,11 @@ class Text(Gen):
 
 
 class RegexGen(Gen):
-    """Strings matching a regular expression, from Python's own regex parser.
+    """Strings matching a regular expression, built column-wise from Python's regex parser.
 
-    Each row gets a ``random.Random`` seeded from its own stream bits, so a row's
-    string depends only on (key, index).
+    Every node of the parsed pattern draws from its own stream (keyed by its position
+    in the pattern), so a row's string depends only on (key, index).
     """
-
-    produces = frozenset({"string"})
 
     def __init__(self, key: int, pattern: str, max_repeat: int = 8) -> None:
         self.key = key
@@ -422,59 +426,73 @@ class RegexGen(Gen):
             elif op == sre_constants.BRANCH:
                 for branch in av[1]:
                     self._check(branch)
+            elif op not in _REGEX_LEAVES:
+                raise ValueError(f"regex {self.pattern!r}: construct {op} is not supported")
 
     def column(self, idx: U64) -> list[Any]:
-        seeds = rng.bits(self.key, idx).tolist()
-        return [self._emit(self._parsed, random.Random(s)) for s in seeds]
+        return self._seq(self._parsed, self.key, idx)
 
-    _CATEGORIES = {
+    def _seq(self, parsed: Any, key: int, idx: U64) -> list[str]:
+        nodes = [self._node(op, av, rng.derive(key, i), idx) for i, (op, av) in enumerate(parsed)]
+        columns = [c for c in nodes if c is not None]
+        if not columns:
+            return [""] * len(idx)
+        if len(columns) == 1:
+            return columns[0]
+        return ["".join(parts) for parts in zip(*columns, strict=True)]
+
+    def _node(self, op: Any, av: Any, key: int, idx: U64) -> list[str] | None:
+        if op == sre_constants.LITERAL:
+            return [chr(av)] * len(idx)
+        if op == sre_constants.AT:
+            return None
+        if op in (
+            sre_constants.ANY,
+            sre_constants.IN,
+            sre_constants.CATEGORY,
+            sre_constants.NOT_LITERAL,
+        ):
+            chars = self._chars(op, av)
+            return [chars[i] for i in rng.below(key, idx, len(chars)).tolist()]
+        if op == sre_constants.SUBPATTERN:
+            return self._seq(av[-1], key, idx)
+        if op == sre_constants.BRANCH:
+            branches = [self._seq(b, rng.derive(key, j), idx) for j, b in enumerate(av[1])]
+            picks = rng.below(key, idx, len(branches)).tolist()
+            return [branches[p][i] for i, p in enumerate(picks)]
+        lo, hi, sub = av  # MAX_REPEAT / MIN_REPEAT
+        hi = lo + self.max_repeat if hi == sre_constants.MAXREPEAT else hi
+        slots = [self._seq(sub, rng.derive(key, j), idx) for j in range(hi)]
+        if lo == hi:
+            return (
+                ["".join(parts) for parts in zip(*slots, strict=True)] if slots else [""] * len(idx)
+            )
+        counts = rng.between(rng.derive(key, "n"), idx, lo, hi).tolist()
+        return ["".join(slots[j][i] for j in range(n)) for i, n in enumerate(counts)]
+
+    _CATEGORIES: ClassVar[dict[Any, str]] = {
         sre_constants.CATEGORY_DIGIT: "0123456789",
         sre_constants.CATEGORY_NOT_DIGIT: "abcdefghijXYZ",
         sre_constants.CATEGORY_WORD: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_",
-        sre_constants.CATEGORY_NOT_WORD: "-. !",
+        sre_constants.CATEGORY_NOT_WORD: "-.!",
         sre_constants.CATEGORY_SPACE: " ",
         sre_constants.CATEGORY_NOT_SPACE: "abcdefXYZ012",
     }
     _ANY = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
-    def _emit(self, parsed: Any, r: random.Random) -> str:
-        out: list[str] = []
-        for op, av in parsed:
-            if op == sre_constants.LITERAL:
-                out.append(chr(av))
-            elif op == sre_constants.ANY:
-                out.append(r.choice(self._ANY))
-            elif op == sre_constants.IN:
-                out.append(self._pick_in(av, r))
-            elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
-                lo, hi, sub = av
-                hi = lo + self.max_repeat if hi == sre_constants.MAXREPEAT else hi
-                for _ in range(r.randint(lo, hi)):
-                    out.append(self._emit(sub, r))
-            elif op == sre_constants.SUBPATTERN:
-                out.append(self._emit(av[-1], r))
-            elif op == sre_constants.BRANCH:
-                out.append(self._emit(r.choice(av[1]), r))
-            elif op == sre_constants.AT:
-                continue
-            elif op == sre_constants.CATEGORY:
-                out.append(r.choice(self._CATEGORIES.get(av, "a")))
-            elif op == sre_constants.NOT_LITERAL:
-                out.append("a" if av != ord("a") else "b")
-            else:
-                raise ValueError(f"regex {self.pattern!r}: unsupported construct {op}")
-        return "".join(out)
+    def _chars(self, op: Any, av: Any) -> str:
+        if op == sre_constants.ANY:
+            return self._ANY
+        if op == sre_constants.CATEGORY:
+            return self._CATEGORIES.get(av, "a")
+        if op == sre_constants.NOT_LITERAL:
+            return "".join(c for c in self._ANY if ord(c) != av)
+        if av and av[0][0] == sre_constants.NEGATE:
+            banned = self._set(av[1:])
+            return "".join(c for c in self._ANY if c not in banned) or "~"
+        return "".join(sorted(self._set(av))) or "a"
 
-    def _pick_in(self, items: Any, r: random.Random) -> str:
-        if items and items[0][0] == sre_constants.NEGATE:
-            banned = self._pick_set(items[1:])
-            for ch in self._ANY:
-                if ch not in banned:
-                    return ch
-            return "~"
-        return r.choice(sorted(self._pick_set(items)))
-
-    def _pick_set(self, items: Any) -> set[str]:
+    def _set(self, items: Any) -> set[str]:
         chars: set[str] = set()
         for op, av in items:
             if op == sre_constants.LITERAL:
@@ -485,6 +503,16 @@ class RegexGen(Gen):
             elif op == sre_constants.CATEGORY:
                 chars.update(self._CATEGORIES.get(av, "a"))
         return chars
+
+
+_REGEX_LEAVES = {
+    sre_constants.LITERAL,
+    sre_constants.NOT_LITERAL,
+    sre_constants.ANY,
+    sre_constants.IN,
+    sre_constants.AT,
+    sre_constants.CATEGORY,
+}
 
 
 # ------------------------------------------------------------------ structure

@@ -68,7 +68,9 @@ SUPPORTED = frozenset(
         "oneOf",
     }
 )
-FORMATS = frozenset({"email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"})
+FORMATS = frozenset(
+    {"email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"}
+)
 
 #: x-tdm keys that describe the row's shape, kept when an override swaps the generator
 _SHAPE_KEYS = frozenset({"unique", "null_probability", "presence", "pii"})
@@ -207,7 +209,8 @@ class Planner:
         ref = node["$ref"]
         if not isinstance(ref, str) or not ref.startswith("#/"):
             raise self.fail(
-                path, f"$ref {ref!r} is not a local reference ('#/$defs/...'); inline it or use $defs"
+                path,
+                f"$ref {ref!r} is not a local reference ('#/$defs/...'); inline it or use $defs",
             )
         if ref in seen:
             raise self.fail(path, f"$ref {ref!r} is recursive, which tdm cannot generate")
@@ -241,7 +244,11 @@ class Planner:
                 props = dict(out[k])
                 for name, sub in v.items():
                     props[name] = (
-                        self.merge(self.normalize(props[name], f"{path}.{name}"), self.normalize(sub, path), path)
+                        self.merge(
+                            self.normalize(props[name], f"{path}.{name}"),
+                            self.normalize(sub, path),
+                            path,
+                        )
                         if name in props
                         else sub
                     )
@@ -266,7 +273,9 @@ class Planner:
             elif k == "x-tdm":
                 out[k] = {**out[k], **v}
             elif out[k] != v and k not in ANNOTATIONS:
-                raise self.fail(path, f"allOf gives '{k}' two different values, which tdm cannot merge")
+                raise self.fail(
+                    path, f"allOf gives '{k}' two different values, which tdm cannot merge"
+                )
         return out
 
     # -------------------------------------------------------------- hints
@@ -285,7 +294,9 @@ class Planner:
             update = override.model_dump(exclude_unset=True)
             if "generator" in update or "ref" in update:
                 # a new generator starts from a clean recipe; row-shape settings carry over
-                kept = {k: v for k, v in hint.model_dump(exclude_unset=True).items() if k in _SHAPE_KEYS}
+                kept = {
+                    k: v for k, v in hint.model_dump(exclude_unset=True).items() if k in _SHAPE_KEYS
+                }
                 hint = FieldHint.model_validate({**kept, **update})
             else:
                 hint = hint.model_copy(update=update)
@@ -377,7 +388,10 @@ class Planner:
             if p > 0:
                 gen = g.Nullable(self.ctx.key(path, "null"), gen, p)
         elif hint.null_probability:
-            raise self.fail(path, "null_probability is set but the type does not allow null; add \"null\" to its type")
+            raise self.fail(
+                path,
+                'null_probability is set but the type does not allow null; add "null" to its type',
+            )
         return gen
 
     def build_branch(self, raw: Any, path: str) -> g.Gen:
@@ -418,9 +432,14 @@ class Planner:
             elif nullable:
                 return g.Constant(None)
             else:
-                raise self.fail(path, "has no 'type'; add one (string, integer, number, boolean, object, array)")
+                raise self.fail(
+                    path, "has no 'type'; add one (string, integer, number, boolean, object, array)"
+                )
         if len(types) > 1:
-            gens = [self.infer({**node, "type": t}, hint, [t], False, f"{path}|{t}", unique) for t in types]
+            gens = [
+                self.infer({**node, "type": t}, hint, [t], False, f"{path}|{t}", unique)
+                for t in types
+            ]
             return g.OneOf(self.ctx.key(path, "type"), gens)
         kind = types[0]
         if kind == "object":
@@ -451,12 +470,17 @@ class Planner:
         if hint.weights is None:
             return None
         if len(hint.weights) != len(values):
-            raise self.fail(path, f"x-tdm.weights has {len(hint.weights)} entries for {len(values)} values; give one weight per value")
+            raise self.fail(
+                path,
+                f"x-tdm.weights has {len(hint.weights)} entries for {len(values)} values; give one weight per value",
+            )
         if sum(hint.weights) <= 0:
             raise self.fail(path, "x-tdm.weights must not all be zero")
         return list(hint.weights)
 
-    def bounds(self, node: dict[str, Any], hint: FieldHint, lo: float, hi: float) -> tuple[float, float, bool, bool]:
+    def bounds(
+        self, node: dict[str, Any], hint: FieldHint, lo: float, hi: float
+    ) -> tuple[float, float, bool, bool]:
         ex_lo = ex_hi = False
         if "minimum" in node:
             lo = node["minimum"]
@@ -470,9 +494,19 @@ class Planner:
             lo, ex_lo = max(lo, hint.min), ex_lo and lo >= hint.min
         if isinstance(hint.max, int | float) and not isinstance(hint.max, bool):
             hi, ex_hi = min(hi, hint.max), ex_hi and hi <= hint.max
-        if "minimum" in node and "maximum" not in node and "exclusiveMaximum" not in node and hint.max is None:
+        if (
+            "minimum" in node
+            and "maximum" not in node
+            and "exclusiveMaximum" not in node
+            and hint.max is None
+        ):
             hi = max(hi, lo + 1000)
-        if "maximum" in node and "minimum" not in node and "exclusiveMinimum" not in node and hint.min is None:
+        if (
+            "maximum" in node
+            and "minimum" not in node
+            and "exclusiveMinimum" not in node
+            and hint.min is None
+        ):
             lo = min(lo, hi - 1000)
         return lo, hi, ex_lo, ex_hi
 
@@ -516,7 +550,9 @@ class Planner:
             return self.named(name, hint, node, ["string"], path, unique)
         if "pattern" in node:
             if unique:
-                raise self.fail(path, "unique is not supported with a pattern; use a sequence with a prefix")
+                raise self.fail(
+                    path, "unique is not supported with a pattern; use a sequence with a prefix"
+                )
             return self.regex(node["pattern"], node, path)
         leaf = path.rsplit(".", 1)[-1].lower().replace("-", "_").replace(" ", "_")
         inferred = NAME_HINTS.get(leaf)
@@ -577,7 +613,9 @@ class Planner:
             raise self.fail(path, f"minItems {lo} is greater than maxItems {hi}")
         items = node.get("items", {})
         if isinstance(items, list):
-            raise self.fail(path, "tuple-form 'items' is not supported; use one schema for all items")
+            raise self.fail(
+                path, "tuple-form 'items' is not supported; use one schema for all items"
+            )
         unique = bool(node.get("uniqueItems", False))
         n_slots = hi * 2 + 2 if unique else hi
         slots = [self.build(items, f"{path}[{k}]") for k in range(n_slots)]
@@ -586,7 +624,9 @@ class Planner:
             if isinstance(slots[0], g.Choice):
                 cap = len(slots[0].values)
             if cap is not None and cap < lo:
-                raise self.fail(path, f"uniqueItems with minItems {lo} but items have only {cap} values")
+                raise self.fail(
+                    path, f"uniqueItems with minItems {lo} but items have only {cap} values"
+                )
         return g.Array(self.ctx.key(path, "len"), slots, lo, hi, unique)
 
     # -------------------------------------------------------------- named generators
@@ -603,7 +643,13 @@ class Planner:
         return g.Ref(self.ctx.key(path), parent, count, unique)
 
     def named(
-        self, name: str, hint: FieldHint, node: dict[str, Any], types: list[str], path: str, unique: bool
+        self,
+        name: str,
+        hint: FieldHint,
+        node: dict[str, Any],
+        types: list[str],
+        path: str,
+        unique: bool,
     ) -> g.Gen:
         canon = catalogue.canonical(name)
         if canon is None:
@@ -686,7 +732,9 @@ class Planner:
             raise self.fail(path, f"generator '{canon}' cannot guarantee unique values")
         return gen
 
-    def pool(self, method: str, node: dict[str, Any], path: str, params: dict[str, Any]) -> list[str]:
+    def pool(
+        self, method: str, node: dict[str, Any], path: str, params: dict[str, Any]
+    ) -> list[str]:
         try:
             values = catalogue.faker_pool(self.ctx.locale, method, tuple(sorted(params.items())))
         except (TypeError, AttributeError, ValueError) as exc:
@@ -710,7 +758,9 @@ class Planner:
             if hint.max is not None:
                 hi = _as_date(hint.max)
         except ValueError:
-            raise self.fail(path, "x-tdm min/max of a date must be ISO dates like 2024-01-31") from None
+            raise self.fail(
+                path, "x-tdm min/max of a date must be ISO dates like 2024-01-31"
+            ) from None
         if lo > hi:
             raise self.fail(path, f"x-tdm min {lo} is after max {hi}")
         return lo, hi

@@ -14,7 +14,7 @@ from tdm import catalogue, rng
 from tdm import generators as g
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
-from tdm.models import DatasetSpec, Template
+from tdm.models import DatasetSpec, FieldHint, Template
 from tdm.planner import PlanContext, Planner, RefInfo
 from tdm.project import Project, SchemaDoc
 from tdm.render import RowRenderer
@@ -54,7 +54,24 @@ class DatasetPlan:
         return self.renderer.render(rng.rows(start, stop))
 
 
-def recipe_hash(schema: SchemaDoc, spec: DatasetSpec, seed: int, locale: str, parents: dict[str, str]) -> str:
+def dataset_refs(schema: SchemaDoc, overrides: dict[str, FieldHint]) -> dict[str, str]:
+    """Top-level property -> ``target.field`` for every x-tdm.ref (schema and overrides)."""
+    refs: dict[str, str] = {}
+    for name, prop in schema.data.get("properties", {}).items():
+        hint = prop.get("x-tdm", {}) if isinstance(prop, dict) else {}
+        if isinstance(hint, dict) and isinstance(hint.get("ref"), str):
+            refs[name] = hint["ref"]
+    for name, override in overrides.items():
+        if override.ref is not None:
+            refs[name] = override.ref
+        elif override.generator is not None:
+            refs.pop(name, None)
+    return refs
+
+
+def recipe_hash(
+    schema: SchemaDoc, spec: DatasetSpec, seed: int, locale: str, parents: dict[str, str]
+) -> str:
     """A hash of everything that decides a dataset's bytes."""
     payload = {
         "engine": ENGINE_VERSION,
@@ -146,15 +163,37 @@ class TemplatePlanner:
 
             ctx.resolve_ref = resolve
             root = planner.build_root()
-            recipe = recipe_hash(schema, spec, self.seed, self.locale, dict(sorted(parents.items())))
+            recipe = self.recipe(dataset)
             plan = DatasetPlan(
-                self.name, dataset, spec, schema, self.seed, self.locale, root, ctx.refs, recipe, sorted(parents)
+                self.name,
+                dataset,
+                spec,
+                schema,
+                self.seed,
+                self.locale,
+                root,
+                ctx.refs,
+                recipe,
+                sorted(parents),
             )
             check_sample(plan)
         finally:
             self._building.pop()
         self.plans[dataset] = plan
         return plan
+
+    def recipe(self, dataset: str, _seen: tuple[str, ...] = ()) -> str:
+        """The recipe hash of ``dataset``: its schema, spec, seed, locale and its parents' recipes.
+
+        Needs no generators, so ``tdm status`` can compute it cheaply."""
+        spec = self.template.datasets[dataset]
+        schema = self.project.schema(spec.schema_)
+        parents: dict[str, str] = {}
+        for path, ref in sorted(dataset_refs(schema, dict(spec.overrides)).items()):
+            parent = self.resolve_target(ref.rpartition(".")[0], schema.display, path)
+            if parent != dataset and parent not in _seen:
+                parents[parent] = self.recipe(parent, (*_seen, dataset))
+        return recipe_hash(schema, spec, self.seed, self.locale, dict(sorted(parents.items())))
 
     def resolve_target(self, target: str, display: str, path: str) -> str:
         datasets = self.template.datasets
@@ -185,7 +224,9 @@ class TemplatePlanner:
                 path=display,
             )
         hint = props[target_field].get("x-tdm", {}) if isinstance(props[target_field], dict) else {}
-        if target_field != parent.primary_key and not (isinstance(hint, dict) and hint.get("unique")):
+        if target_field != parent.primary_key and not (
+            isinstance(hint, dict) and hint.get("unique")
+        ):
             raise UserError(
                 f"property '{path}' references '{parent.name}.{target_field}', which is neither the "
                 "primary key nor unique; reference a key so every value identifies one row",

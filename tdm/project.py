@@ -156,7 +156,9 @@ class Project:
         doc = load_document(path, display)
         data = doc.data
         if not isinstance(data, dict):
-            raise UserError("a schema must be a mapping (a JSON Schema object)", path=display, line=1)
+            raise UserError(
+                "a schema must be a mapping (a JSON Schema object)", path=display, line=1
+            )
         cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
         try:
             cls.check_schema(data)
@@ -212,7 +214,9 @@ class Project:
         path = self._find(MASKING_DIR, name, "masking rules")
         doc = load_document(path, self.rel(path))
         if not isinstance(doc.data, dict):
-            raise UserError("masking rules must be a mapping with 'schema' and 'rules'", path=doc.path, line=1)
+            raise UserError(
+                "masking rules must be a mapping with 'schema' and 'rules'", path=doc.path, line=1
+            )
         return parse_model(MaskingRules, doc)
 
     def masking_doc(self, name: str) -> Located:

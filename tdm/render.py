@@ -14,6 +14,7 @@ from typing import Any, Literal
 import orjson
 
 from tdm import generators as g
+from tdm import rng
 from tdm.rng import U64
 
 Kind = Literal["number", "safe", "any"]
@@ -137,7 +138,7 @@ class RowRenderer:
         for p, kind, key in zip(self.root.props, self.kinds, self.keys, strict=True):
             col = fragments(p.gen, idx, kind)
             if p.presence is not None:
-                present = g.rng.chance(p.presence_key, idx, p.presence).tolist()
+                present = rng.chance(p.presence_key, idx, p.presence).tolist()
                 prefix = f",{key.replace('%%', '%')}:"
                 col = [prefix + v if keep else "" for v, keep in zip(col, present, strict=True)]
             columns.append(col)

@@ -66,7 +66,7 @@ def parse_yaml(text: str, display: str) -> Located:
     """Parse YAML text safely; a syntax error becomes a UserError with its line."""
     try:
         node = yaml.compose(text, Loader=JsonSafeLoader)
-        data = yaml.load(text, Loader=JsonSafeLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=JsonSafeLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

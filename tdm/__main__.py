@@ -1,0 +1,3 @@
+from tdm.cli import main
+
+main()

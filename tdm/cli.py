@@ -1,0 +1,293 @@
+"""The ``tdm`` command line: a thin layer over the typed core.
+
+Each command parses its options, calls one core function and prints the
+result; errors are translated once, in :class:`_Group`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from typer.core import TyperGroup
+
+from tdm import engine, scaffold
+from tdm import status as status_mod
+from tdm import validate as validate_mod
+from tdm._version import __version__
+from tdm.errors import TdmError
+from tdm.project import Project
+
+INTERNAL_ERROR = 3
+
+
+class _Group(TyperGroup):
+    """Translates errors at the edge: message on stderr and an exit code, no traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        debug = (
+            "--debug" in sys.argv
+            or os.environ.get("TDM_DEBUG") == "1"
+            or bool(ctx.params.get("debug"))
+        )
+        try:
+            return super().invoke(ctx)
+        except TdmError as exc:
+            if debug:
+                traceback.print_exc()
+            typer.echo(f"tdm: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            typer.echo("tdm: interrupted; files being written were left as they were", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("click", "typer"):
+                raise  # usage errors and exits: the CLI framework reports them (exit 2)
+            if debug:
+                traceback.print_exc()
+            typer.echo(
+                f"tdm: internal error: {type(exc).__name__}: {exc} (a bug; run with --debug for the "
+                "traceback and report it)",
+                err=True,
+            )
+            ctx.exit(INTERNAL_ERROR)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="tdm",
+    help="Test data as code: schemas, templates and masking rules in git; deterministic datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+RepoOpt = Annotated[
+    Path,
+    typer.Option(
+        "--repo", "-C", help="Run as if tdm was started in this directory.", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tdm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Test data as code: schemas, templates and masking rules in git; deterministic datasets."""
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def _show_progress() -> bool:
+    return (
+        sys.stderr.isatty() and not os.environ.get("CI") and not os.environ.get("TDM_NO_PROGRESS")
+    )
+
+
+@contextlib.contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[str, int], None] | None]:
+    if not _show_progress() or total == 0:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=None,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(name: str, n: int) -> None:
+            bar.update(task, advance=n, description=f"{label} {name}")
+
+        yield advance
+
+
+# ------------------------------------------------------------------ init
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Directory to create or use.")] = Path("."),
+    sample: Annotated[bool, typer.Option("--sample", help="Copy the e-commerce example.")] = False,
+) -> None:
+    """Create a tdm repository (and `git init` when PATH is not in one).
+
+    Example: tdm init shop --sample
+    """
+    result = scaffold.init(path, sample=sample)
+    what = "the e-commerce sample" if result.sample else "an empty tdm layout"
+    git = " (new git repository)" if result.created_git else ""
+    typer.echo(f"Initialised {what} in {result.root}{git}")
+    typer.echo("Next: tdm generate && tdm validate && tdm status")
+
+
+# ------------------------------------------------------------------ generate
+
+
+@app.command()
+def generate(
+    templates: Annotated[
+        list[str] | None,
+        typer.Argument(help="Templates to generate (default: all).", show_default=False),
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Worker processes.")] = 1,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Regenerate in memory; exit 1 if any dataset would change."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Regenerate even datasets that are up to date.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write datasets/<template>/<dataset>.jsonl from templates and record them in tdm.lock.
+
+    Output is deterministic: the same files, seed and tdm version give the same bytes,
+    for any --jobs. Up-to-date datasets are skipped unless --force.
+
+    Examples: tdm generate | tdm generate smoke --jobs 2 | tdm generate --check
+    """
+    project = Project.find(repo)
+    from tdm.plans import plan_templates
+
+    total = sum(p.count for p in plan_templates(project, templates)) if _show_progress() else 0
+    with _progress(total, "generating") as progress:
+        result = engine.generate(
+            project, templates, jobs=jobs, check=check, force=force, progress=progress
+        )
+    if as_json:
+        _echo_json(
+            {
+                "check": check,
+                "datasets": [
+                    {
+                        "dataset": d.dataset,
+                        "path": d.path,
+                        "rows": d.rows,
+                        "sha256": d.sha256,
+                        "status": d.status,
+                    }
+                    for d in result.datasets
+                ],
+            }
+        )
+    else:
+        for d in result.datasets:
+            typer.echo(f"{d.status:<12} {d.path}  ({d.rows:,} rows)")
+        if check:
+            if result.changed:
+                typer.echo(
+                    f"{len(result.changed)} dataset(s) would change: run `tdm generate` and commit"
+                )
+            else:
+                typer.echo("all datasets match their recipes and tdm.lock")
+    if check and result.changed:
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ validate
+
+
+@app.command()
+def validate(
+    repo: RepoOpt = Path("."),
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, max=64, help="Processes for large files.")
+    ] = (os.cpu_count() or 1),
+    as_json: JsonOpt = False,
+) -> None:
+    """Check tdm.yaml, schemas, templates, masking rules and every dataset row.
+
+    Rows are validated against their schema (file:line and JSON path), primary keys must be
+    unique, references must resolve, and datasets must match tdm.lock.
+    Exit 0 clean, 1 findings, 2 a file is malformed.
+
+    Example: tdm validate --json
+    """
+    project = Project.find(repo)
+    report = validate_mod.validate(project, jobs=jobs)
+    if as_json:
+        _echo_json(report.to_json())
+    else:
+        for finding in report.findings:
+            typer.echo(str(finding))
+        for path, n in sorted(report.omitted.items()):
+            typer.echo(f"{path}: ... and {n} more finding(s) not listed")
+        rows = sum(d.rows for d in report.datasets)
+        if report.ok:
+            typer.echo(f"ok: {len(report.datasets)} dataset(s), {rows:,} rows valid")
+        else:
+            total = len(report.findings) + sum(report.omitted.values())
+            typer.echo(f"{total} finding(s)")
+    raise typer.Exit(report.exit_code)
+
+
+# ------------------------------------------------------------------ status
+
+
+@app.command()
+def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Show stale, missing and hand-edited datasets, and changed tdm files (git status).
+
+    A dataset is stale when its schema or template changed since tdm.lock recorded it.
+
+    Example: tdm status --json
+    """
+    project = Project.find(repo)
+    report = status_mod.status(project)
+    if as_json:
+        _echo_json(report.to_json())
+        return
+    for problem in report.problems:
+        typer.echo(f"error: {problem}")
+    typer.echo("Datasets:")
+    for d in report.datasets:
+        typer.echo(f"  {d.state:<11} {d.path}  ({d.reason})")
+    if not report.datasets:
+        typer.echo("  (none: add a template and run `tdm generate`)")
+    if not report.git:
+        typer.echo("Not in a git repository: run `git init` (or `tdm init`) to version the data.")
+    elif report.files:
+        typer.echo("Changed tdm files:")
+        for f in report.files:
+            typer.echo(f"  {f.state:<11} {f.path}{' (staged)' if f.staged else ''}")
+    else:
+        typer.echo("No uncommitted changes to tdm files.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="tdm")

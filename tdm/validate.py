@@ -1,0 +1,477 @@
+"""``tdm validate``: files, dataset rows, primary keys, references and tdm.lock.
+
+Rows are streamed: each line is parsed with orjson and checked by a compiled
+jsonschema-rs validator; only failing rows are explained in full.  Problems
+are collected as findings (capped per file, with a total count) rather than
+stopping at the first, so one run shows everything that needs fixing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from tdm.errors import UserError
+from tdm.models import FieldHint, Template
+from tdm.plans import TemplatePlanner, dataset_refs
+from tdm.project import DATASET_DIR, Project, SchemaDoc
+
+FindingKind = Literal["file", "row", "primary_key", "foreign_key", "lock", "dataset"]
+ROW_FINDINGS_PER_FILE = 20
+READ_BLOCK = 8 << 20
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    path: str
+    line: int | None
+    message: str
+    pointer: str | None = None  # JSON path inside the row
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        at = f" at {self.pointer}" if self.pointer else ""
+        return f"{where}: {self.message}{at}"
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    path: str
+    schema: str | None
+    rows: int
+    findings: int
+
+
+@dataclass
+class ValidationReport:
+    findings: list[Finding] = field(default_factory=list)
+    datasets: list[DatasetSummary] = field(default_factory=list)
+    #: findings not listed because of the per-file cap, by file
+    omitted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def exit_code(self) -> int:
+        if any(f.kind == "file" for f in self.findings):
+            return 2
+        return 1 if self.findings else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "findings": [
+                {
+                    "kind": f.kind,
+                    "path": f.path,
+                    "line": f.line,
+                    "pointer": f.pointer,
+                    "message": f.message,
+                }
+                for f in self.findings
+            ],
+            "omitted": self.omitted,
+            "datasets": [
+                {"path": d.path, "schema": d.schema, "rows": d.rows, "findings": d.findings}
+                for d in self.datasets
+            ],
+        }
+
+
+@dataclass
+class _Target:
+    """A dataset file to check and what it is checked against."""
+
+    path: Path
+    rel: str
+    folder: str
+    name: str
+    schema: SchemaDoc | None
+    refs: dict[str, str]  # field -> "target.field" as written
+    pk_sha: str | None = None
+
+
+def validate(
+    project: Project,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> ValidationReport:
+    """Check every tdm file and dataset of ``project``; large files are split over ``jobs`` processes."""
+    jobs = jobs or os.cpu_count() or 1
+    report = ValidationReport()
+    schemas = _check_files(project, report)
+    templates = _load_templates(project, report, schemas)
+    targets = _targets(project, report, schemas, templates)
+    lock = project.read_lock()
+    keys: dict[tuple[str, str, str], set[Any]] = {}  # (folder, dataset, field) -> values
+    pending: list[tuple[_Target, str, str, str, list[tuple[int, Any]]]] = []
+    needed = _needed_keys(targets, report)
+    for target in targets:
+        want = {f for (folder, ds, f) in needed if folder == target.folder and ds == target.name}
+        result = _scan(target, report, want, progress, jobs)
+        if result is None:
+            continue
+        sha, found_keys, ref_values = result
+        for f, values in found_keys.items():
+            keys[(target.folder, target.name, f)] = values
+        entry = lock.datasets.get(f"{target.folder}/{target.name}")
+        if entry is not None and entry.sha256 != sha:
+            report.findings.append(
+                Finding(
+                    "lock",
+                    target.rel,
+                    None,
+                    "content does not match tdm.lock (edited by hand?); regenerate with "
+                    "`tdm generate` or restore the file from git",
+                )
+            )
+        for f, (parent, parent_field) in _resolved_refs(target, targets).items():
+            pending.append((target, f, parent, parent_field, ref_values.get(f, [])))
+    for target, f, parent, parent_field, ref_list in pending:
+        parent_keys = keys.get((target.folder, parent, parent_field))
+        if parent_keys is None:
+            continue
+        bad = [(line, v) for line, v in ref_list if v is not None and v not in parent_keys]
+        for line, v in bad[:ROW_FINDINGS_PER_FILE]:
+            report.findings.append(
+                Finding(
+                    "foreign_key",
+                    target.rel,
+                    line,
+                    f"{f}={v!r} has no row in {target.folder}/{parent} ({parent_field})",
+                    f"/{f}",
+                )
+            )
+        if len(bad) > ROW_FINDINGS_PER_FILE:
+            report.omitted[target.rel] = (
+                report.omitted.get(target.rel, 0) + len(bad) - ROW_FINDINGS_PER_FILE
+            )
+    return report
+
+
+def _file_finding(report: ValidationReport, exc: UserError) -> None:
+    report.findings.append(Finding("file", exc.path or "tdm", exc.line, _strip_where(exc)))
+
+
+def _strip_where(exc: UserError) -> str:
+    text = str(exc)
+    prefix = f"{exc.path}:{exc.line}: " if exc.line is not None else f"{exc.path}: "
+    return text[len(prefix) :] if exc.path and text.startswith(prefix) else text
+
+
+def _check_files(project: Project, report: ValidationReport) -> dict[str, SchemaDoc]:
+    schemas: dict[str, SchemaDoc] = {}
+    for name in project.schema_names():
+        try:
+            schemas[name] = project.schema(name)
+        except UserError as exc:
+            _file_finding(report, exc)
+    for name in project.masking_names():
+        try:
+            rules = project.masking(name)
+        except UserError as exc:
+            _file_finding(report, exc)
+            continue
+        doc = project.masking_doc(name)
+        schema = schemas.get(rules.schema_)
+        if schema is None:
+            report.findings.append(
+                Finding(
+                    "file",
+                    doc.path,
+                    doc.line_of(("schema",)),
+                    f"schema '{rules.schema_}' does not exist",
+                )
+            )
+            continue
+        props = schema.data.get("properties", {})
+        for field_name, rule in rules.rules.items():
+            if field_name not in props:
+                report.findings.append(
+                    Finding(
+                        "file",
+                        doc.path,
+                        doc.line_of(("rules", field_name)),
+                        f"rule for '{field_name}', which is not a property of {schema.display}",
+                    )
+                )
+            per = getattr(rule, "per", None)
+            if per is not None and per not in props:
+                report.findings.append(
+                    Finding(
+                        "file",
+                        doc.path,
+                        doc.line_of(("rules", field_name, "per")),
+                        f"'per: {per}' names no property of {schema.display}",
+                    )
+                )
+    return schemas
+
+
+def _load_templates(
+    project: Project, report: ValidationReport, schemas: dict[str, SchemaDoc]
+) -> dict[str, Template]:
+    templates: dict[str, Template] = {}
+    for name in project.template_names():
+        try:
+            template = project.template(name)
+            # planning checks everything generate would: schemas, generators, refs, overrides
+            TemplatePlanner(project, name, template).plan_all()
+        except UserError as exc:
+            _file_finding(report, exc)
+            continue
+        templates[name] = template
+    return templates
+
+
+def _targets(
+    project: Project,
+    report: ValidationReport,
+    schemas: dict[str, SchemaDoc],
+    templates: dict[str, Template],
+) -> list[_Target]:
+    lock = project.read_lock()
+    targets: list[_Target] = []
+    for path in project.dataset_files():
+        folder, name = path.parent.name, path.stem
+        rel = project.rel(path)
+        schema_name: str | None = None
+        overrides: dict[str, FieldHint] = {}
+        template = templates.get(folder)
+        if template is not None and name in template.datasets:
+            spec = template.datasets[name]
+            schema_name, overrides = spec.schema_, dict(spec.overrides)
+        elif f"{folder}/{name}" in lock.datasets:
+            schema_name = lock.datasets[f"{folder}/{name}"].schema_
+        if schema_name is None:
+            if folder not in templates and folder in project.template_names():
+                continue  # the template itself is broken: already a finding
+            report.findings.append(
+                Finding(
+                    "dataset",
+                    rel,
+                    None,
+                    f"no template or tdm.lock entry says which schema this dataset follows; add it to "
+                    f"templates/{folder}.yaml or remove the file",
+                )
+            )
+            continue
+        schema = schemas.get(schema_name)
+        if schema is None:
+            continue  # reported with the schema file or the template
+        targets.append(_Target(path, rel, folder, name, schema, dataset_refs(schema, overrides)))
+    # parents before children is not needed for correctness (references are checked
+    # after every file is read) but gives findings a stable order
+    return sorted(targets, key=lambda t: t.rel)
+
+
+def _resolve(target: _Target, ref: str, targets: list[_Target]) -> tuple[str, str] | None:
+    dataset, _, parent_field = ref.rpartition(".")
+    same_folder = [t for t in targets if t.folder == target.folder]
+    for t in same_folder:
+        if t.name == dataset:
+            return t.name, parent_field
+    by_schema = [t for t in same_folder if t.schema is not None and t.schema.name == dataset]
+    if len(by_schema) == 1:
+        return by_schema[0].name, parent_field
+    return None
+
+
+def _resolved_refs(target: _Target, targets: list[_Target]) -> dict[str, tuple[str, str]]:
+    out = {}
+    for f, ref in target.refs.items():
+        resolved = _resolve(target, ref, targets)
+        if resolved is not None:
+            out[f] = resolved
+    return out
+
+
+def _needed_keys(targets: list[_Target], report: ValidationReport) -> set[tuple[str, str, str]]:
+    needed: set[tuple[str, str, str]] = set()
+    for target in targets:
+        for f, ref in target.refs.items():
+            resolved = _resolve(target, ref, targets)
+            if resolved is None:
+                report.findings.append(
+                    Finding(
+                        "foreign_key",
+                        target.rel,
+                        None,
+                        f"{f} references '{ref}', but {DATASET_DIR}/{target.folder}/ has no such dataset",
+                    )
+                )
+                continue
+            needed.add((target.folder, resolved[0], resolved[1]))
+    return needed
+
+
+def _ranges(path: Path, parts: int) -> list[tuple[int, int]]:
+    """Split a file into ``parts`` byte ranges that start and end at line boundaries."""
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as fh:
+        for k in range(1, parts):
+            fh.seek(max(size * k // parts, bounds[-1]))
+            fh.readline()
+            pos = min(fh.tell(), size)
+            if pos > bounds[-1]:
+                bounds.append(pos)
+    bounds.append(size)
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a] or [(0, 0)]
+
+
+@dataclass
+class _Part:
+    """What one worker found in one byte range of a dataset file."""
+
+    lines: int = 0
+    findings: list[tuple[FindingKind, int, str, str | None]] = field(default_factory=list)
+    total: int = 0
+    #: per field, one value per line (None where the row is invalid or lacks it)
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def _scan_range(
+    path: Path, start: int, stop: int, schema: dict[str, Any], fields: list[str], cap: int
+) -> _Part:
+    import jsonschema_rs
+
+    validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+    part = _Part(columns={f: [] for f in fields})
+    loads = orjson.loads
+    is_valid = validator.is_valid
+    cols = [(f, part.columns[f]) for f in fields]
+    line_no = 0
+
+    def add(kind: FindingKind, message: str, pointer: str | None = None) -> None:
+        part.total += 1
+        if len(part.findings) < cap:
+            part.findings.append((kind, line_no, message, pointer))
+
+    with path.open("rb") as fh:
+        fh.seek(start)
+        remaining = stop - start
+        rest = b""
+        while remaining > 0 or rest:
+            block = fh.read(min(READ_BLOCK, remaining)) if remaining > 0 else b""
+            remaining -= len(block)
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop() if remaining > 0 else b""
+            if remaining <= 0 and lines and lines[-1] == b"":
+                lines.pop()
+            for line in lines:
+                line_no += 1
+                try:
+                    row = loads(line)
+                except orjson.JSONDecodeError as exc:
+                    add("row", f"not valid JSON: {exc}")
+                    for _, col in cols:
+                        col.append(None)
+                    continue
+                if not is_valid(row):
+                    for error in validator.iter_errors(row):
+                        pointer = "/" + "/".join(str(p) for p in error.instance_path)
+                        add("row", error.message, pointer)
+                    for _, col in cols:
+                        col.append(None)
+                    continue
+                for f, col in cols:
+                    col.append(row.get(f))
+            if not block:
+                break
+    part.lines = line_no
+    return part
+
+
+PARALLEL_BYTES = 32 << 20
+
+
+def _scan(
+    target: _Target,
+    report: ValidationReport,
+    want: set[str],
+    progress: Callable[[str, int], None] | None,
+    jobs: int,
+) -> tuple[str, dict[str, set[Any]], dict[str, list[tuple[int, Any]]]] | None:
+    assert target.schema is not None
+    schema = target.schema
+    pk = schema.primary_key
+    fields = sorted({*want, *target.refs, *([pk] if pk else [])})
+    size = target.path.stat().st_size
+    parts_wanted = jobs if size >= PARALLEL_BYTES else 1
+    ranges = _ranges(target.path, parts_wanted)
+    args = [(target.path, a, b, schema.data, fields, ROW_FINDINGS_PER_FILE) for a, b in ranges]
+    if len(ranges) > 1:
+        with ProcessPoolExecutor(len(ranges), mp_context=_mp_context()) as pool:
+            futures = [pool.submit(_scan_range, *a) for a in args]
+            with target.path.open("rb") as fh:
+                sha = hashlib.file_digest(fh, "sha256").hexdigest()
+            parts = [f.result() for f in futures]
+    else:
+        parts = [_scan_range(*args[0])]
+        with target.path.open("rb") as fh:
+            sha = hashlib.file_digest(fh, "sha256").hexdigest()
+    listed = total = offset = 0
+    columns: dict[str, list[Any]] = {f: [] for f in fields}
+    for part in parts:
+        for kind, line, message, pointer in part.findings:
+            if listed < ROW_FINDINGS_PER_FILE:
+                report.findings.append(Finding(kind, target.rel, offset + line, message, pointer))
+                listed += 1
+        total += part.total
+        offset += part.lines
+        for f in fields:
+            columns[f].extend(part.columns[f])
+    if progress:
+        progress(target.rel, offset)
+    keys: dict[str, set[Any]] = {}
+    if pk is not None:
+        seen: set[Any] = set()
+        for line, value in enumerate(columns[pk], start=1):
+            if value is None:
+                continue
+            if value in seen:
+                total += 1
+                if listed < ROW_FINDINGS_PER_FILE:
+                    listed += 1
+                    report.findings.append(
+                        Finding(
+                            "primary_key",
+                            target.rel,
+                            line,
+                            f"duplicate primary key {pk}={value!r}",
+                            f"/{pk}",
+                        )
+                    )
+            else:
+                seen.add(value)
+        keys[pk] = seen
+    for f in want:
+        if f != pk:
+            keys[f] = {v for v in columns[f] if v is not None}
+    ref_values = {
+        f: [(line, v) for line, v in enumerate(columns[f], start=1) if v is not None]
+        for f in target.refs
+    }
+    if total > listed:
+        report.omitted[target.rel] = total - listed
+    report.datasets.append(DatasetSummary(target.rel, schema.name, offset, total))
+    return sha, keys, ref_values
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
