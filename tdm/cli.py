@@ -206,7 +206,7 @@ def generate(
         )
     else:
         for d in result.datasets:
-            typer.echo(f"{d.status:<12} {d.path}  ({d.rows:,} rows)")
+            typer.echo(f"{d.status:<13} {d.path}  ({d.rows:,} rows)")
         if check:
             if result.changed:
                 typer.echo(

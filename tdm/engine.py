@@ -34,7 +34,8 @@ class DatasetOutcome:
     path: str
     rows: int
     sha256: str
-    status: Literal["written", "unchanged", "would change", "up to date"]
+    #: written / unchanged (generate); up to date / would change / lock outdated (--check)
+    status: Literal["written", "unchanged", "would change", "lock outdated", "up to date"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class GenerateResult:
 
     @property
     def changed(self) -> list[DatasetOutcome]:
-        return [d for d in self.datasets if d.status == "would change"]
+        return [d for d in self.datasets if d.status in ("would change", "lock outdated")]
 
 
 def file_sha256(path: os.PathLike[str] | str) -> str | None:
@@ -176,15 +177,11 @@ def generate(
                             progress(plan.key, n)
             sha = digest.hexdigest()
             if check:
-                same = (
-                    current == sha
-                    and old is not None
-                    and old.sha256 == sha
-                    and old.recipe == plan.recipe
-                )
-                status: Literal["would change", "up to date"] = (
-                    "up to date" if same else "would change"
-                )
+                status: Literal["would change", "lock outdated", "up to date"] = "up to date"
+                if current != sha:
+                    status = "would change"
+                elif old is None or old.sha256 != sha or old.recipe != plan.recipe:
+                    status = "lock outdated"  # same bytes, but tdm.lock would be rewritten
                 outcomes.append(DatasetOutcome(plan.key, rel, rows, sha, status))
                 continue
             entries[plan.key] = LockEntry(

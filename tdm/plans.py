@@ -183,17 +183,39 @@ class TemplatePlanner:
         return plan
 
     def recipe(self, dataset: str, _seen: tuple[str, ...] = ()) -> str:
-        """The recipe hash of ``dataset``: its schema, spec, seed, locale and its parents' recipes.
+        """The recipe hash of ``dataset``: what decides its bytes.
 
-        Needs no generators, so ``tdm status`` can compute it cheaply."""
+        That is its schema, spec, seed and locale, plus, for each dataset it references,
+        only what decides the referenced key values (that field's schema and override,
+        the parent's count and primary key), so an unrelated change to a parent does not
+        make its children stale.  Needs no generators, so ``tdm status`` is cheap."""
         spec = self.template.datasets[dataset]
         schema = self.project.schema(spec.schema_)
         parents: dict[str, str] = {}
         for path, ref in sorted(dataset_refs(schema, dict(spec.overrides)).items()):
-            parent = self.resolve_target(ref.rpartition(".")[0], schema.display, path)
-            if parent != dataset and parent not in _seen:
-                parents[parent] = self.recipe(parent, (*_seen, dataset))
-        return recipe_hash(schema, spec, self.seed, self.locale, dict(sorted(parents.items())))
+            target, _, target_field = ref.rpartition(".")
+            parent = self.resolve_target(target, schema.display, path)
+            if parent == dataset or parent in _seen:
+                continue
+            parents[f"{parent}.{target_field}"] = self._key_recipe(
+                parent, target_field, (*_seen, dataset)
+            )
+        return recipe_hash(schema, spec, self.seed, self.locale, parents)
+
+    def _key_recipe(self, dataset: str, field_name: str, seen: tuple[str, ...]) -> str:
+        spec = self.template.datasets[dataset]
+        schema = self.project.schema(spec.schema_)
+        override = spec.overrides.get(field_name)
+        payload = {
+            "field": schema.data.get("properties", {}).get(field_name),
+            "defs": schema.data.get("$defs"),
+            "primary_key": schema.primary_key,
+            "override": override.model_dump(mode="json", exclude_unset=True) if override else None,
+            "count": spec.count,
+        }
+        if field_name in dataset_refs(schema, dict(spec.overrides)):
+            payload["chain"] = self.recipe(dataset, seen)  # a key that is itself a reference
+        return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
     def resolve_target(self, target: str, display: str, path: str) -> str:
         datasets = self.template.datasets

@@ -83,7 +83,9 @@ def status(project: Project) -> StatusReport:
                     DatasetStatus(key, rel, "modified", "content differs from tdm.lock")
                 )
             else:
-                report.datasets.append(DatasetStatus(key, rel, "up to date", f"{entry.rows} rows"))
+                report.datasets.append(
+                    DatasetStatus(key, rel, "up to date", f"{entry.rows:,} rows")
+                )
     for path in project.dataset_files():
         key = f"{path.parent.name}/{path.stem}"
         if key in known:
@@ -100,7 +102,7 @@ def status(project: Project) -> StatusReport:
             )
         else:
             report.datasets.append(
-                DatasetStatus(key, rel, "up to date", f"{entry.rows} rows (not generated)")
+                DatasetStatus(key, rel, "up to date", f"{entry.rows:,} rows (not generated)")
             )
     repo = gitio.discover(project.root)
     if repo is None:

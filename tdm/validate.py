@@ -385,11 +385,15 @@ def _scan_range(
                     for error in validator.iter_errors(row):
                         pointer = "/" + "/".join(str(p) for p in error.instance_path)
                         add("row", error.message, pointer)
-                    for _, col in cols:
-                        col.append(None)
-                    continue
+                    if not isinstance(row, dict):
+                        for _, col in cols:
+                            col.append(None)
+                        continue
+                # an invalid row still contributes its keys, so one bad field does not
+                # also show up as dangling references in every child dataset
                 for f, col in cols:
-                    col.append(row.get(f))
+                    value = row.get(f)
+                    col.append(value if isinstance(value, str | int | float | bool) else None)
             if not block:
                 break
     part.lines = line_no
