@@ -175,8 +175,7 @@ def generate(
 ) -> None:
     """Write datasets/<template>/<dataset>.jsonl from templates and record them in tdm.lock.
 
-    Output is deterministic: the same files, seed and tdm version give the same bytes,
-    for any --jobs. Up-to-date datasets are skipped unless --force.
+    Output is deterministic: the same files, seed and tdm version give the same bytes, for any --jobs. Up-to-date datasets are skipped unless --force.
 
     Examples: tdm generate | tdm generate smoke --jobs 2 | tdm generate --check
     """
@@ -231,9 +230,7 @@ def validate(
 ) -> None:
     """Check tdm.yaml, schemas, templates, masking rules and every dataset row.
 
-    Rows are validated against their schema (file:line and JSON path), primary keys must be
-    unique, references must resolve, and datasets must match tdm.lock.
-    Exit 0 clean, 1 findings, 2 a file is malformed.
+    Rows are validated against their schema (file:line and JSON path), primary keys must be unique, references must resolve, and datasets must match tdm.lock. Exit 0 clean, 1 findings, 2 a file is malformed.
 
     Example: tdm validate --json
     """
