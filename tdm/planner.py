@@ -11,6 +11,8 @@ naming the property, never silently wrong data.
 from __future__ import annotations
 
 import copy
+import difflib
+import re
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from tdm import catalogue, rng
 from tdm import generators as g
 from tdm.errors import UserError
 from tdm.models import FieldHint
+from tdm.yamlio import Located
 
 ANNOTATIONS = frozenset(
     {
@@ -177,6 +180,7 @@ class PlanContext:
     #: (target, field, path) -> (parent field generator, parent row count, dataset name)
     resolve_ref: Callable[[str, str, str], tuple[g.Gen, int, str]] | None = None
     primary_key: str | None = None
+    lines: Located | None = None
     refs: list[RefInfo] = field(default_factory=list)
     used_overrides: set[str] = field(default_factory=set)
 
@@ -195,7 +199,18 @@ class Planner:
 
     def fail(self, path: str, message: str) -> UserError:
         where = f"property '{path}'" if path else "the schema's top level"
-        return UserError(f"{where}: {message}", path=self.ctx.display)
+        return UserError(f"{where}: {message}", path=self.ctx.display, line=self.line_of(path))
+
+    def line_of(self, path: str) -> int | None:
+        """Line of a property in the schema file (of its nearest plain ancestor)."""
+        if self.ctx.lines is None:
+            return None
+        loc: list[str | int] = []
+        for part in re.split(r"[.\[|]", path):
+            if not part or not part[0].isalpha() and part[0] != "_":
+                break
+            loc += ["properties", part]
+        return self.ctx.lines.line_of(tuple(loc))
 
     # -------------------------------------------------------------- normalising
 
@@ -653,9 +668,11 @@ class Planner:
     ) -> g.Gen:
         canon = catalogue.canonical(name)
         if canon is None:
+            known = catalogue.all_generator_names()
+            close = difflib.get_close_matches(name, known, n=1)
+            hint_text = f"did you mean '{close[0]}'? " if close else ""
             raise self.fail(
-                path,
-                f"unknown generator '{name}'. Known generators: {', '.join(catalogue.all_generator_names())}",
+                path, f"unknown generator '{name}'; {hint_text}known generators: {', '.join(known)}"
             )
         key = self.ctx.key(path)
         p = hint.params

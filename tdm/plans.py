@@ -117,6 +117,7 @@ class TemplatePlanner:
             display=schema.display,
             overrides=dict(spec.overrides),
             primary_key=schema.primary_key,
+            lines=schema.doc,
         )
 
     def plan(self, dataset: str) -> DatasetPlan:
