@@ -11,9 +11,9 @@ naming the property, never silently wrong data.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import difflib
 import re
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,10 +205,9 @@ class Planner:
         """Line of a property in the schema file (of its nearest plain ancestor)."""
         if self.ctx.lines is None:
             return None
+        plain = re.split(r"[\[|]", path, maxsplit=1)[0]  # up to the first array item or branch
         loc: list[str | int] = []
-        for part in re.split(r"[.\[|]", path):
-            if not part or not part[0].isalpha() and part[0] != "_":
-                break
+        for part in plain.split(".") if plain else []:
             loc += ["properties", part]
         return self.ctx.lines.line_of(tuple(loc))
 
