@@ -126,12 +126,18 @@ def check_locale(locale: str) -> bool:
     return locale in AVAILABLE_LOCALES
 
 
+@functools.lru_cache(maxsize=16)
+def _faker(locale: str) -> Faker:
+    return Faker(locale)
+
+
 @functools.lru_cache(maxsize=256)
 def faker_pool(locale: str, method: str, params: tuple[tuple[str, Any], ...] = ()) -> list[str]:
     """A deterministic pool of values of one Faker method (depends on Faker's version)."""
     if method not in FAKER_METHODS:
         raise ValueError(f"{method!r} is not a Faker method in tdm's catalogue")
-    fake = Faker(locale)
+    fake = _faker(locale)
+    # reseeding before each pool makes every pool independent of the order pools are built in
     fake.seed_instance(rng.derive("faker-pool", locale, method, params) & 0xFFFFFFFF)
     fn = getattr(fake, method)
     kwargs = dict(params)
