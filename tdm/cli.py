@@ -106,10 +106,12 @@ def _show_progress() -> bool:
 
 
 @contextlib.contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[str, int], None] | None]:
-    if not _show_progress() or total == 0:
+def _progress(label: str) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on stderr when it is a terminal (not in pipes or CI)."""
+    if not _show_progress():
         yield None
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -124,12 +126,12 @@ def _progress(total: int, label: str) -> Iterator[Callable[[str, int], None] | N
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         transient=True,
-        console=None,
+        console=Console(stderr=True),
     ) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(label, total=None)
 
-        def advance(name: str, n: int) -> None:
-            bar.update(task, advance=n, description=f"{label} {name}")
+        def advance(name: str, n: int, total: int) -> None:
+            bar.update(task, advance=n, total=total, description=f"{label} {name}")
 
         yield advance
 
@@ -180,10 +182,7 @@ def generate(
     Examples: tdm generate | tdm generate smoke --jobs 2 | tdm generate --check
     """
     project = Project.find(repo)
-    from tdm.plans import plan_templates
-
-    total = sum(p.count for p in plan_templates(project, templates)) if _show_progress() else 0
-    with _progress(total, "generating") as progress:
+    with _progress("generating") as progress:
         result = engine.generate(
             project, templates, jobs=jobs, check=check, force=force, progress=progress
         )
@@ -235,7 +234,8 @@ def validate(
     Example: tdm validate --json
     """
     project = Project.find(repo)
-    report = validate_mod.validate(project, jobs=jobs)
+    with _progress("validating") as progress:
+        report = validate_mod.validate(project, jobs=jobs, progress=progress)
     if as_json:
         _echo_json(report.to_json())
     else:

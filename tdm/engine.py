@@ -25,7 +25,8 @@ from tdm.plans import DatasetPlan, plan_templates
 from tdm.project import Project
 
 CHUNK_ROWS = 20_000
-Progress = Callable[[str, int], None]
+#: called as progress(dataset, rows just done, total rows of the run)
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def generate(
     leaves every finished dataset recorded and every unfinished one untouched.
     """
     plans = plan_templates(project, templates)
+    total = sum(p.count for p in plans)
     lock = project.read_lock()
     entries = dict(lock.datasets)
     outcomes: list[DatasetOutcome] = []
@@ -156,7 +158,7 @@ def generate(
                 assert old is not None
                 outcomes.append(DatasetOutcome(plan.key, rel, old.rows, old.sha256, "unchanged"))
                 if progress:
-                    progress(plan.key, plan.count)
+                    progress(plan.key, plan.count, total)
                 continue
             assert renderer is not None
             digest = hashlib.sha256()
@@ -166,7 +168,7 @@ def generate(
                     digest.update(data)
                     rows += n
                     if progress:
-                        progress(plan.key, n)
+                        progress(plan.key, n, total)
             else:
                 with atomic_writer(path) as fh:
                     for n, data in renderer.chunks(index):
@@ -174,7 +176,7 @@ def generate(
                         digest.update(data)
                         rows += n
                         if progress:
-                            progress(plan.key, n)
+                            progress(plan.key, n, total)
             sha = digest.hexdigest()
             if check:
                 status: Literal["would change", "lock outdated", "up to date"] = "up to date"

@@ -107,7 +107,7 @@ def validate(
     project: Project,
     *,
     jobs: int | None = None,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ValidationReport:
     """Check every tdm file and dataset of ``project``; large files are split over ``jobs`` processes."""
     jobs = jobs or os.cpu_count() or 1
@@ -121,7 +121,9 @@ def validate(
     needed = _needed_keys(targets, report)
     for target in targets:
         want = {f for (folder, ds, f) in needed if folder == target.folder and ds == target.name}
-        result = _scan(target, report, want, progress, jobs)
+        result = _scan(target, report, want, jobs)
+        if progress:
+            progress(target.rel, 1, len(targets))
         if result is None:
             continue
         sha, found_keys, ref_values = result
@@ -407,7 +409,6 @@ def _scan(
     target: _Target,
     report: ValidationReport,
     want: set[str],
-    progress: Callable[[str, int], None] | None,
     jobs: int,
 ) -> tuple[str, dict[str, set[Any]], dict[str, list[tuple[int, Any]]]] | None:
     assert target.schema is not None
@@ -439,8 +440,6 @@ def _scan(
         offset += part.lines
         for f in fields:
             columns[f].extend(part.columns[f])
-    if progress:
-        progress(target.rel, offset)
     keys: dict[str, set[Any]] = {}
     if pk is not None:
         seen: set[Any] = set()
