@@ -23,6 +23,7 @@ POOL_SIZE = 2048
 #: Faker methods a schema may name, all producing strings
 FAKER_METHODS: frozenset[str] = frozenset(
     [
+        "name",
         "first_name",
         "last_name",
         "first_name_male",

@@ -19,6 +19,7 @@ from typing import Literal
 import faker
 
 from tdm._version import __version__
+from tdm.errors import UserError
 from tdm.fsutil import atomic_writer
 from tdm.models import Lock, LockEntry
 from tdm.plans import DatasetPlan, plan_templates
@@ -49,6 +50,9 @@ class GenerateResult:
 
 
 def file_sha256(path: os.PathLike[str] | str) -> str | None:
+    """sha256 of a file, None when it does not exist."""
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a directory where a dataset file belongs; move it away")
     try:
         with open(path, "rb") as fh:
             return hashlib.file_digest(fh, "sha256").hexdigest()

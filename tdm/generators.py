@@ -9,6 +9,7 @@ Generators are built by :mod:`tdm.planner` from schemas and ``x-tdm`` hints.
 from __future__ import annotations
 
 import abc
+import math
 import re
 import unicodedata
 import warnings
@@ -123,27 +124,61 @@ class Number(Gen):
     multiple_of: float | None = None
     decimals: int = 2
 
+    def __post_init__(self) -> None:
+        self._fixes: dict[int, float] = {}
+        if self.multiple_of is None:
+            return
+        m = self.multiple_of
+        first = math.ceil(self.lo / m - 1e-9)
+        last = math.floor(self.hi / m + 1e-9)
+        while first <= last and not self._in_bounds(round(first * m, self.decimals)):
+            first += 1
+        while last >= first and not self._in_bounds(round(last * m, self.decimals)):
+            last -= 1
+        self._first, self._last = first, last
+        if first > last or self._fix(first) is None:
+            raise ValueError(f"no number in [{self.lo}, {self.hi}] is a multiple of {m}")
+
+    def _in_bounds(self, v: float) -> bool:
+        low = v > self.lo if self.exclusive_lo else v >= self.lo
+        high = v < self.hi if self.exclusive_hi else v <= self.hi
+        return low and high
+
+    def _ok(self, v: float) -> bool:
+        # JSON Schema validators test multipleOf as "the quotient is integral" in
+        # floating point, so 1029.39 fails multipleOf 0.01 (102938.99999999999)
+        assert self.multiple_of is not None
+        q = v / self.multiple_of
+        return self._in_bounds(v) and math.isfinite(q) and int(q) == q
+
+    def _fix(self, k: int) -> float | None:
+        """The nearest multiple to k*m that validators accept (cached per k)."""
+        if k in self._fixes:
+            return self._fixes[k]
+        assert self.multiple_of is not None
+        for step in range(64):
+            for cand in (k + step, k - step) if step else (k,):
+                if self._first <= cand <= self._last:
+                    v = round(cand * self.multiple_of, self.decimals)
+                    if self._ok(v):
+                        self._fixes[k] = v
+                        return v
+        return None
+
     def column(self, idx: U64) -> list[Any]:
         if self.multiple_of is not None:
-            m = self.multiple_of
-            first = int(np.ceil(self.lo / m))
-            last = int(np.floor(self.hi / m))
-            if self.exclusive_lo and first * m <= self.lo:
-                first += 1
-            if self.exclusive_hi and last * m >= self.hi:
-                last -= 1
-            k = rng.below(self.key, idx, last - first + 1) + first
-            values = np.round(k * m, self.decimals)
-            # JSON Schema validators test multipleOf as "quotient is integral" in
-            # floating point; step to a neighbouring multiple where rounding broke that.
-            for _ in range(8):
-                q = values / m
-                bad = q != np.floor(q)
-                if not bad.any():
-                    break
-                k = np.where(bad, np.where(k + 1 <= last, k + 1, first), k)
-                values = np.where(bad, np.round(k * m, self.decimals), values)
-            return [float(v) for v in values.tolist()]
+            m, d = self.multiple_of, self.decimals
+            ks = (rng.below(self.key, idx, self._last - self._first + 1) + self._first).tolist()
+            out: list[Any] = []
+            fallback = self._fix(self._first)
+            for k in ks:
+                v = round(k * m, d)
+                if not self._ok(v):
+                    v = self._fix(k)
+                    if v is None:
+                        v = fallback
+                out.append(v)
+            return out
         span = self.hi - self.lo
         values = np.round(self.lo + rng.uniform(self.key, idx) * span, self.decimals)
         low_ok = values > self.lo if self.exclusive_lo else values >= self.lo
@@ -324,10 +359,10 @@ class IPv6Doc(Gen):
         b = rng.bits(rng.derive(self.key, "b"), idx).tolist()
         out = []
         for x, y in zip(a, b, strict=True):
-            groups = [(x >> s) & 0xFFFF for s in (32, 16, 0)] + [
+            groups = [(x >> s) & 0xFFFF for s in (16, 0)] + [
                 (y >> s) & 0xFFFF for s in (48, 32, 16, 0)
             ]
-            out.append("2001:db8:" + ":".join(f"{g:x}" for g in groups[1:]) + f":{groups[0]:x}")
+            out.append("2001:db8:" + ":".join(f"{g:x}" for g in groups))
         return out
 
 
@@ -368,22 +403,18 @@ class Text(Gen):
         starts = rng.below(self.key, idx, len(self.words)).tolist()
         words, nw = self.words, len(self.words)
         out = []
-        for row, (length, s) in enumerate(zip(lengths, starts, strict=True)):
-            parts: list[str] = []
-            size = 0
-            j = s
-            while size < length:
-                w = words[j % nw]
-                parts.append(w)
-                size += len(w) + 1
+        for i, length, j in zip(idx.tolist(), lengths, starts, strict=True):
+            text = ""
+            while len(text) < length:
+                text = f"{text} {words[j]}" if text else words[j]
                 j = (j * 31 + 7) % nw
-            text = " ".join(parts)[:length]
+            text = text[:length]  # exactly `length` characters
             if text.endswith(" "):
                 text = text[:-1] + "x"
             if self.unique:
-                tag = f"-{int(idx[row]) + 1}"
-                text = (text[: max(length - len(tag), 0)] + tag) if length >= len(tag) else tag
-            out.append(text.capitalize() if text else text)
+                tag = f"-{i + 1:x}"
+                text = text[: max(length - len(tag), 0)] + tag
+            out.append(text[:1].upper() + text[1:])
         return out
 
 
@@ -397,10 +428,19 @@ class RegexGen(Gen):
     in the pattern), so a row's string depends only on (key, index).
     """
 
-    def __init__(self, key: int, pattern: str, max_repeat: int = 8) -> None:
+    def __init__(
+        self,
+        key: int,
+        pattern: str,
+        max_repeat: int = 8,
+        min_length: int = 0,
+        max_length: int | None = None,
+    ) -> None:
         self.key = key
         self.pattern = pattern
-        self.max_repeat = max_repeat
+        self.max_repeat = max(max_repeat, min_length)
+        self.min_length = min_length
+        self.max_length = max_length
         core = pattern
         if core.startswith("^"):
             core = core[1:]
@@ -411,6 +451,26 @@ class RegexGen(Gen):
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
         self._check(self._parsed)
+        if max_length is not None:
+            slack = max_length - self._min_len(self._parsed)
+            if slack < 0:
+                raise ValueError(
+                    f"regex {pattern!r} cannot match anything of at most {max_length} characters"
+                )
+            self.max_repeat = min(self.max_repeat, max(slack, 0))
+
+    def _min_len(self, parsed: Any) -> int:
+        total = 0
+        for op, av in parsed:
+            if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                total += av[0] * self._min_len(av[2])
+            elif op == sre_constants.SUBPATTERN:
+                total += self._min_len(av[-1])
+            elif op == sre_constants.BRANCH:
+                total += min(self._min_len(b) for b in av[1])
+            elif op != sre_constants.AT:
+                total += 1
+        return total
 
     def _check(self, parsed: Any) -> None:
         for op, av in parsed:
@@ -430,7 +490,22 @@ class RegexGen(Gen):
                 raise ValueError(f"regex {self.pattern!r}: construct {op} is not supported")
 
     def column(self, idx: U64) -> list[Any]:
-        return self._seq(self._parsed, self.key, idx)
+        values = self._seq(self._parsed, self.key, idx)
+        if self.min_length == 0 and self.max_length is None:
+            return values
+        # length bounds: keep a row's first candidate (of a few streams) that fits
+        lo, hi = self.min_length, self.max_length if self.max_length is not None else 1 << 30
+        for attempt in range(1, 16):
+            misfits = [i for i, v in enumerate(values) if not lo <= len(v) <= hi]
+            if not misfits:
+                return values
+            again = self._seq(self._parsed, rng.derive(self.key, "retry", attempt), idx[misfits])
+            for i, v in zip(misfits, again, strict=True):
+                values[i] = v
+        raise ValueError(
+            f"regex {self.pattern!r} rarely makes strings of length {lo}..{self.max_length}; "
+            "make the pattern's repeats fit the length bounds"
+        )
 
     def _seq(self, parsed: Any, key: int, idx: U64) -> list[str]:
         nodes = [self._node(op, av, rng.derive(key, i), idx) for i, (op, av) in enumerate(parsed)]

@@ -181,6 +181,7 @@ class PlanContext:
     resolve_ref: Callable[[str, str, str], tuple[g.Gen, int, str]] | None = None
     primary_key: str | None = None
     lines: Located | None = None
+    template_doc: Located | None = None
     refs: list[RefInfo] = field(default_factory=list)
     used_overrides: set[str] = field(default_factory=set)
 
@@ -194,10 +195,20 @@ class Planner:
     def __init__(self, root: dict[str, Any], ctx: PlanContext) -> None:
         self.root = root
         self.ctx = ctx
+        self._active_refs: list[str] = []
 
     # -------------------------------------------------------------- errors
 
     def fail(self, path: str, message: str) -> UserError:
+        if path in self.ctx.overrides and self.ctx.template_doc is not None:
+            # the problem is in the template's override, so point there
+            doc = self.ctx.template_doc
+            line = doc.line_of(("datasets", self.ctx.dataset, "overrides", path))
+            return UserError(
+                f"override of property '{path}' ({self.ctx.display}): {message}",
+                path=doc.path,
+                line=line,
+            )
         where = f"property '{path}'" if path else "the schema's top level"
         return UserError(f"{where}: {message}", path=self.ctx.display, line=self.line_of(path))
 
@@ -324,12 +335,16 @@ class Planner:
         if types and types != ["object"]:
             raise UserError("a dataset schema must have type: object", path=self.ctx.display)
         gen = self.object(node, "")
-        unknown = set(self.ctx.overrides) - self.ctx.used_overrides
+        unknown = sorted(set(self.ctx.overrides) - self.ctx.used_overrides)
         if unknown:
+            doc = self.ctx.template_doc
             raise UserError(
-                f"template overrides name field(s) {sorted(unknown)} that the schema does not have; "
-                "use the property path, e.g. 'address.city'",
-                path=self.ctx.display,
+                f"dataset '{self.ctx.dataset}' overrides {unknown}, which {self.ctx.display} does not "
+                "have; use a property path such as 'address.city'",
+                path=doc.path if doc else self.ctx.display,
+                line=doc.line_of(("datasets", self.ctx.dataset, "overrides", unknown[0]))
+                if doc
+                else None,
             )
         return gen
 
@@ -362,6 +377,20 @@ class Planner:
                 )
 
     def build(self, raw: Any, path: str) -> g.Gen:
+        ref = raw.get("$ref") if isinstance(raw, dict) else None
+        if ref is None:
+            return self._build(raw, path)
+        if ref in self._active_refs:
+            raise self.fail(
+                path, f"$ref {ref!r} is recursive (it contains itself), which tdm cannot generate"
+            )
+        self._active_refs.append(ref)
+        try:
+            return self._build(raw, path)
+        finally:
+            self._active_refs.pop()
+
+    def _build(self, raw: Any, path: str) -> g.Gen:
         node = self.normalize(raw, path)
         hint = self.hint(node, path)
         nullable, types = self.types(node, path)
@@ -544,12 +573,16 @@ class Planner:
         decimals = 2
         if mult is not None:
             text = repr(float(mult))
-            decimals = max(len(text.split(".")[1]) if "." in text and "e" not in text else 6, 0)
-            if int(hi // mult) < -int(-lo // mult):
-                raise self.fail(path, f"no number in [{lo}, {hi}] is a multiple of {mult}")
+            if "e" in text:
+                decimals = int(text.split("e-")[1]) + 2 if "e-" in text else 0
+            else:
+                decimals = len(text.split(".")[1])
         elif hi - lo < 0.01:
             decimals = 6
-        return g.Number(self.ctx.key(path), float(lo), float(hi), ex_lo, ex_hi, mult, decimals)
+        try:
+            return g.Number(self.ctx.key(path), float(lo), float(hi), ex_lo, ex_hi, mult, decimals)
+        except ValueError as exc:
+            raise self.fail(path, str(exc)) from None
 
     def string(self, node: dict[str, Any], hint: FieldHint, path: str, unique: bool) -> g.Gen:
         fmt = node.get("format")
@@ -594,7 +627,12 @@ class Planner:
 
     def regex(self, pattern: str, node: dict[str, Any], path: str) -> g.Gen:
         try:
-            return g.RegexGen(self.ctx.key(path), pattern)
+            return g.RegexGen(
+                self.ctx.key(path),
+                pattern,
+                min_length=int(node.get("minLength", 0)),
+                max_length=node.get("maxLength"),
+            )
         except ValueError as exc:
             raise self.fail(path, str(exc)) from None
 
@@ -718,6 +756,8 @@ class Planner:
             if not pattern:
                 raise self.fail(path, "generator 'regex' needs x-tdm.pattern (or a schema pattern)")
             gen = self.regex(pattern, node, path)
+        elif canon == "name" and ("minLength" in node or "maxLength" in node):
+            gen = g.Pool(key, self.pool("name", node, path, {}))  # whole names that fit the bounds
         elif canon == "name":
             first = self.pool("first_name", node, path, {})
             last = self.pool("last_name", node, path, {})

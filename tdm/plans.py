@@ -91,7 +91,8 @@ class TemplatePlanner:
         self.project = project
         self.name = name
         self.template = template or project.template(name)
-        self.display = f"templates/{name}.yaml"
+        self.doc = project.template_doc(name)
+        self.display = self.doc.path
         self.seed = self.template.seed if self.template.seed is not None else project.config.seed
         self.locale = self.template.locale or project.config.locale
         if not catalogue.check_locale(self.locale):
@@ -118,6 +119,7 @@ class TemplatePlanner:
             overrides=dict(spec.overrides),
             primary_key=schema.primary_key,
             lines=schema.doc,
+            template_doc=self.doc,
         )
 
     def plan(self, dataset: str) -> DatasetPlan:
@@ -130,7 +132,7 @@ class TemplatePlanner:
                 path=self.display,
             )
         spec = self.template.datasets[dataset]
-        schema = self.project.schema(spec.schema_)
+        schema = self.schema_of(dataset)
         self._building.append(dataset)
         try:
             ctx = self._context(dataset, spec, schema)
@@ -183,6 +185,19 @@ class TemplatePlanner:
         self.plans[dataset] = plan
         return plan
 
+    def schema_of(self, dataset: str) -> SchemaDoc:
+        """The schema of a dataset; a missing one is reported at the template line naming it."""
+        name = self.template.datasets[dataset].schema_
+        if name not in self.project.schema_names():
+            known = ", ".join(self.project.schema_names()) or "none"
+            raise UserError(
+                f"schema '{name}' not found (used by dataset '{dataset}'): create "
+                f"schemas/{name}.yaml or use one of: {known}",
+                path=self.display,
+                line=self.doc.line_of(("datasets", dataset, "schema")),
+            )
+        return self.project.schema(name)
+
     def recipe(self, dataset: str, _seen: tuple[str, ...] = ()) -> str:
         """The recipe hash of ``dataset``: what decides its bytes.
 
@@ -191,7 +206,7 @@ class TemplatePlanner:
         the parent's count and primary key), so an unrelated change to a parent does not
         make its children stale.  Needs no generators, so ``tdm status`` is cheap."""
         spec = self.template.datasets[dataset]
-        schema = self.project.schema(spec.schema_)
+        schema = self.schema_of(dataset)
         parents: dict[str, str] = {}
         for path, ref in sorted(dataset_refs(schema, dict(spec.overrides)).items()):
             target, _, target_field = ref.rpartition(".")
@@ -205,7 +220,7 @@ class TemplatePlanner:
 
     def _key_recipe(self, dataset: str, field_name: str, seen: tuple[str, ...]) -> str:
         spec = self.template.datasets[dataset]
-        schema = self.project.schema(spec.schema_)
+        schema = self.schema_of(dataset)
         override = spec.overrides.get(field_name)
         payload = {
             "field": schema.data.get("properties", {}).get(field_name),

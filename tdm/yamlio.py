@@ -48,18 +48,27 @@ class Located:
             loc = loc[:-1]
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], display: str) -> None:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in seen and key != "<<":
+                raise UserError(
+                    f"duplicate key '{key}': YAML would silently keep only the last one; "
+                    "remove or rename one of them",
+                    path=display,
+                    line=key_node.start_mark.line + 1,
+                )
+            seen.add(key)
             lines[(*loc, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*loc, key), lines)
+            _walk(value_node, (*loc, key), lines, display)
             # the key's own line is the more useful one for a mapping value
             lines[(*loc, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*loc, index), lines)
+            _walk(item, (*loc, index), lines, display)
 
 
 def parse_yaml(text: str, display: str) -> Located:
@@ -78,7 +87,7 @@ def parse_yaml(text: str, display: str) -> Located:
         raise UserError(f"malformed YAML: {exc}", path=display) from None
     lines: dict[Loc, int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        _walk(node, (), lines, display)
     return Located(data, lines, display)
 
 
