@@ -132,9 +132,13 @@ def _faker(locale: str) -> Faker:
     return Faker(locale)
 
 
-@functools.lru_cache(maxsize=256)
 def faker_pool(locale: str, method: str, params: tuple[tuple[str, Any], ...] = ()) -> list[str]:
     """A deterministic pool of values of one Faker method (depends on Faker's version)."""
+    return _faker_pool(locale, method, params)  # one cache key however it is called
+
+
+@functools.lru_cache(maxsize=256)
+def _faker_pool(locale: str, method: str, params: tuple[tuple[str, Any], ...]) -> list[str]:
     if method not in FAKER_METHODS:
         raise ValueError(f"{method!r} is not a Faker method in tdm's catalogue")
     fake = _faker(locale)

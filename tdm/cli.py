@@ -18,9 +18,6 @@ import orjson
 import typer
 from typer.core import TyperGroup
 
-from tdm import engine, scaffold
-from tdm import status as status_mod
-from tdm import validate as validate_mod
 from tdm._version import __version__
 from tdm.errors import TdmError
 from tdm.project import Project
@@ -44,6 +41,10 @@ class _Group(TyperGroup):
                 traceback.print_exc()
             typer.echo(f"tdm: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # the reader went away (`tdm show ... | head`): stop quietly, as git does
+            sys.stderr.close()
+            ctx.exit(0)
         except KeyboardInterrupt:
             typer.echo("tdm: interrupted; files being written were left as they were", err=True)
             ctx.exit(130)
@@ -148,6 +149,8 @@ def init(
 
     Example: tdm init shop --sample
     """
+    from tdm import scaffold
+
     result = scaffold.init(path, sample=sample)
     what = "the e-commerce sample" if result.sample else "an empty tdm layout"
     git = " (new git repository)" if result.created_git else ""
@@ -181,6 +184,8 @@ def generate(
 
     Examples: tdm generate | tdm generate smoke --jobs 2 | tdm generate --check
     """
+    from tdm import engine
+
     project = Project.find(repo)
     with _progress("generating") as progress:
         result = engine.generate(
@@ -233,6 +238,8 @@ def validate(
 
     Example: tdm validate --json
     """
+    from tdm import validate as validate_mod
+
     project = Project.find(repo)
     with _progress("validating") as progress:
         report = validate_mod.validate(project, jobs=jobs, progress=progress)
@@ -263,6 +270,8 @@ def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
 
     Example: tdm status --json
     """
+    from tdm import status as status_mod
+
     project = Project.find(repo)
     report = status_mod.status(project)
     if as_json:
@@ -288,3 +297,195 @@ def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="tdm")
+
+
+# ------------------------------------------------------------------ versions in git
+
+
+def _date(ts: int | None) -> str:
+    if ts is None:
+        return "-"
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@app.command()
+def commit(
+    message: Annotated[str, typer.Option("--message", "-m", help="The commit message.")],
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify", help="Commit without validating (like git commit --no-verify)."
+        ),
+    ] = False,
+    all_tracked: Annotated[
+        bool,
+        typer.Option(
+            "--all", "-a", help="Also commit changes to other tracked files (like git commit -a)."
+        ),
+    ] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Validate, then commit the tdm files (tdm.yaml, tdm.lock, schemas/, templates/, masking/, datasets/).
+
+    Datasets whose content and schema are unchanged since they were last validated are not read again. Uses your git identity; works on a new branch with no commits.
+
+    Example: tdm commit -m "add loyalty tier"
+    """
+    from tdm import versions
+
+    project = Project.find(repo)
+    try:
+        result = versions.commit(project, message, verify=not no_verify, all_tracked=all_tracked)
+    except versions.ValidationFailed as exc:
+        for finding in exc.report.findings:
+            typer.echo(str(finding), err=True)
+        raise
+    if result.commit is None:
+        typer.echo("nothing to commit: the tdm files match HEAD")
+        return
+    where = result.branch or "detached HEAD"
+    typer.echo(f"[{where} {result.commit[:7]}] {message.strip().splitlines()[0]}")
+    for f in result.files:
+        typer.echo(f"  {f.state:<10} {f.path}")
+    if not no_verify:
+        typer.echo(
+            f"validated {result.validated} dataset(s), {result.cached} unchanged since last validated"
+        )
+
+
+@app.command()
+def tag(
+    version: Annotated[str, typer.Argument(help="vX, vX.Y or vX.Y.Z")],
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="What this version is for.")
+    ] = None,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Tag HEAD as a data version (an annotated git tag that lists datasets, rows and sha256).
+
+    Tags are never moved, and a tree with uncommitted tdm changes is not tagged.
+
+    Example: tdm tag v1.0 -m "baseline for release 3"
+    """
+    from tdm import versions
+
+    v = versions.tag(Project.find(repo), version, message)
+    typer.echo(f"tagged {v.name} at {v.commit[:7]}: {len(v.datasets)} dataset(s)")
+    for d in v.datasets:
+        typer.echo(f"  {d.dataset}: {d.rows:,} rows")
+
+
+@app.command(name="versions")
+def versions_cmd(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """List data versions, newest first, with date, message and datasets.
+
+    Example: tdm versions --json
+    """
+    from tdm import versions
+
+    found = versions.versions(Project.find(repo))
+    if as_json:
+        _echo_json([v.to_json() for v in found])
+        return
+    if not found:
+        typer.echo("no versions yet: `tdm tag v1.0` after `tdm commit`")
+    for v in found:
+        rows = sum(d.rows for d in v.datasets)
+        typer.echo(f"{v.name:<10} {_date(v.date)}  {v.commit[:7]}  {v.message}")
+        typer.echo(f"           {len(v.datasets)} dataset(s), {rows:,} rows")
+        for d in v.datasets:
+            typer.echo(f"             {d.dataset}: {d.rows:,} rows")
+
+
+@app.command()
+def checkout(
+    rev: Annotated[str, typer.Argument(help="A version tag, branch or commit (short ids too).")],
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Discard uncommitted changes in the way.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Make the working tree match REV, like git checkout (a tag or commit detaches HEAD).
+
+    Refuses (exit 1, naming the files) when uncommitted changes would be overwritten, unless --force.
+
+    Example: tdm checkout v1.0 && tdm checkout main
+    """
+    from tdm import versions
+
+    result = versions.checkout(Project.find(repo), rev, force=force)
+    if result.branch:
+        typer.echo(f"switched to branch {result.branch} ({result.commit[:7]})")
+    else:
+        typer.echo(f"HEAD is now at {result.commit[:7]} ({rev}, detached)")
+
+
+@app.command()
+def log(
+    limit: Annotated[
+        int | None, typer.Option("-n", "--max-count", min=1, help="Show at most N commits.")
+    ] = None,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """History of the data: commits that changed tdm files, newest first.
+
+    Example: tdm log -n 5
+    """
+    from tdm import versions
+
+    entries = versions.log(Project.find(repo), limit)
+    if as_json:
+        _echo_json([e.to_json() for e in entries])
+        return
+    for e in entries:
+        c = e.commit
+        typer.echo(
+            f"{c.short}  {_date(c.time)}  {c.author}  {c.message.strip().splitlines()[0] if c.message.strip() else ''}"
+        )
+        for f in e.files[:10]:
+            typer.echo(f"         {f}")
+        if len(e.files) > 10:
+            typer.echo(f"         ... and {len(e.files) - 10} more")
+
+
+@app.command()
+def show(
+    dataset: Annotated[str, typer.Argument(help="TEMPLATE/DATASET or TEMPLATE/DATASET@REV")],
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=0, help="At most N rows.")
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", "-w", help="Only rows where FIELD=VALUE (repeatable)."),
+    ] = None,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the rows of a dataset, as JSON Lines, at a version without checking it out.
+
+    Without @REV the working tree is read. VALUE in --where is JSON when it parses (5, true, null), else text; FIELD may be dotted (card.holder).
+
+    Example: tdm show smoke/customers@v1.0 --limit 5 --where country=DE
+    """
+    from tdm import versions
+
+    filters = versions.parse_where(where or [])
+    project = Project.find(repo)
+    rows: list[Any] = []
+    out = sys.stdout
+    count = 0
+    for row in versions.read_dataset(project, dataset):
+        if limit is not None and count >= limit:
+            break
+        if filters and not versions.matches(row, filters):
+            continue
+        count += 1
+        if as_json:
+            rows.append(row)
+        else:
+            out.write(orjson.dumps(row).decode() + "\n")
+    if as_json:
+        _echo_json({"dataset": dataset, "rows": rows})

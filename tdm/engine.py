@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import IO, Any, Literal
 
 import faker
 
@@ -124,6 +124,26 @@ class _Renderer:
 # ------------------------------------------------------------------ generate
 
 
+def _consume(
+    chunks: Iterator[tuple[int, bytes]],
+    digest: Any,
+    out: IO[bytes] | None,
+    name: str,
+    total: int,
+    progress: Progress | None,
+) -> int:
+    """Hash (and write, when ``out`` is given) the chunks in order; the number of rows."""
+    rows = 0
+    for n, data in chunks:
+        if out is not None:
+            out.write(data)
+        digest.update(data)
+        rows += n
+        if progress:
+            progress(name, n, total)
+    return rows
+
+
 def generate(
     project: Project,
     templates: list[str] | None = None,
@@ -151,13 +171,16 @@ def generate(
             path = project.dataset_path(plan.template, plan.name)
             rel = project.rel(path)
             old = entries.get(plan.key)
-            current = file_sha256(path)
+            # the old file is hashed only when its hash decides something
+            current = file_sha256(path) if check or not force else None
             up_to_date = (
                 old is not None
                 and old.recipe == plan.recipe
                 and old.sha256 == current
                 and old.tdm_version == __version__
             )
+            if force and path.is_dir():
+                file_sha256(path)  # the same clear error as without --force
             if up_to_date and not force and not check:
                 assert old is not None
                 outcomes.append(DatasetOutcome(plan.key, rel, old.rows, old.sha256, "unchanged"))
@@ -166,21 +189,17 @@ def generate(
                 continue
             assert renderer is not None
             digest = hashlib.sha256()
-            rows = 0
-            if check:
-                for n, data in renderer.chunks(index):
-                    digest.update(data)
-                    rows += n
-                    if progress:
-                        progress(plan.key, n, total)
-            else:
-                with atomic_writer(path) as fh:
-                    for n, data in renderer.chunks(index):
-                        fh.write(data)
-                        digest.update(data)
-                        rows += n
-                        if progress:
-                            progress(plan.key, n, total)
+            try:
+                if check:
+                    rows = _consume(renderer.chunks(index), digest, None, plan.key, total, progress)
+                else:
+                    with atomic_writer(path) as fh:
+                        rows = _consume(
+                            renderer.chunks(index), digest, fh, plan.key, total, progress
+                        )
+            except ValueError as exc:
+                # a generator that cannot go on past the checked sample (rare); nothing is replaced
+                raise UserError(f"dataset '{plan.key}': {exc}", path=plan.schema.display) from None
             sha = digest.hexdigest()
             if check:
                 status: Literal["would change", "lock outdated", "up to date"] = "up to date"

@@ -9,6 +9,7 @@ Generators are built by :mod:`tdm.planner` from schemas and ``x-tdm`` hints.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 import re
 import unicodedata
@@ -92,6 +93,9 @@ class Sequence(Gen):
         return [f"{prefix}{n:0{width}d}" for n in nums]
 
 
+_FLOAT_EXACT = 1 << 53
+
+
 @dataclass
 class Integer(Gen):
     key: int
@@ -107,6 +111,12 @@ class Integer(Gen):
         self.unique_capacity = max(self._n, 0)
 
     def column(self, idx: U64) -> list[Any]:
+        if self._n > _FLOAT_EXACT:
+            # beyond 2**53 values (e.g. the whole int64 range): exact Python integers
+            n, first, m = self._n, self._first, self.multiple_of
+            if self.unique:
+                return [(first + k) * m for k in rng.permute(self.key, idx, n).tolist()]
+            return [(first + b % n) * m for b in rng.bits(self.key, idx).tolist()]
         if self.unique:
             k = rng.permute(self.key, idx, self._n)
         else:
@@ -179,11 +189,17 @@ class Number(Gen):
                         v = fallback
                 out.append(v)
             return out
-        span = self.hi - self.lo
-        values = np.round(self.lo + rng.uniform(self.key, idx) * span, self.decimals)
+        u = rng.uniform(self.key, idx)
+        # lo*(1-u) + hi*u cannot overflow where hi - lo would (e.g. [-1e308, 1e308])
+        raw = self.lo * (1.0 - u) + self.hi * u
+        big = max(abs(self.lo), abs(self.hi)) >= 1e15  # rounding would overflow; nothing to round
+        values = raw if big else np.round(raw, self.decimals)
         low_ok = values > self.lo if self.exclusive_lo else values >= self.lo
         high_ok = values < self.hi if self.exclusive_hi else values <= self.hi
-        fallback = round((self.lo + self.hi) / 2, self.decimals)
+        middle = self.lo / 2 + self.hi / 2
+        fallback = round(middle, self.decimals)
+        if not self._in_bounds(fallback):
+            fallback = middle
         values = np.where(low_ok & high_ok, values, fallback)
         return values.tolist()
 
@@ -451,13 +467,28 @@ class RegexGen(Gen):
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
         self._check(self._parsed)
+        shortest = self._min_len(self._parsed)
+        #: extra repeats each unbounded repeat makes, so short patterns reach minLength
+        self._boost = 0
+        unbounded = self._unbounded(self._parsed)
+        if min_length > shortest and unbounded:
+            self._boost = -(-(min_length - shortest) // unbounded)
         if max_length is not None:
-            slack = max_length - self._min_len(self._parsed)
+            slack = max_length - shortest - self._boost * unbounded
             if slack < 0:
                 raise ValueError(
-                    f"regex {pattern!r} cannot match anything of at most {max_length} characters"
+                    f"regex {pattern!r} cannot make strings of length {min_length}..{max_length}"
                 )
-            self.max_repeat = min(self.max_repeat, max(slack, 0))
+            self.max_repeat = min(self.max_repeat, slack)
+
+    def _unbounded(self, parsed: Any) -> int:
+        n = 0
+        for op, av in parsed:
+            if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                n += int(av[1] == sre_constants.MAXREPEAT) + self._unbounded(av[2])
+            elif op == sre_constants.SUBPATTERN:
+                n += self._unbounded(av[-1])
+        return n
 
     def _min_len(self, parsed: Any) -> int:
         total = 0
@@ -502,8 +533,9 @@ class RegexGen(Gen):
             again = self._seq(self._parsed, rng.derive(self.key, "retry", attempt), idx[misfits])
             for i, v in zip(misfits, again, strict=True):
                 values[i] = v
+        upper = "" if self.max_length is None else self.max_length
         raise ValueError(
-            f"regex {self.pattern!r} rarely makes strings of length {lo}..{self.max_length}; "
+            f"regex {self.pattern!r} rarely makes strings of length {lo}..{upper}; "
             "make the pattern's repeats fit the length bounds"
         )
 
@@ -536,7 +568,9 @@ class RegexGen(Gen):
             picks = rng.below(key, idx, len(branches)).tolist()
             return [branches[p][i] for i, p in enumerate(picks)]
         lo, hi, sub = av  # MAX_REPEAT / MIN_REPEAT
-        hi = lo + self.max_repeat if hi == sre_constants.MAXREPEAT else hi
+        if hi == sre_constants.MAXREPEAT:
+            lo += self._boost
+            hi = lo + self.max_repeat
         slots = [self._seq(sub, rng.derive(key, j), idx) for j in range(hi)]
         if lo == hi:
             return (
@@ -591,6 +625,47 @@ _REGEX_LEAVES = {
 
 
 # ------------------------------------------------------------------ structure
+
+
+@dataclass
+class Bounded(Gen):
+    """A string generator held to minLength/maxLength: a row whose value does not fit
+    draws again from alternative streams of the same generator (so it still depends
+    only on the row), and a row that never fits is a clear error."""
+
+    inner: Gen
+    lo: int
+    hi: int | None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.unique_capacity = self.inner.unique_capacity
+
+    def _fits(self, v: Any) -> bool:
+        return not isinstance(v, str) or (
+            len(v) >= self.lo and (self.hi is None or len(v) <= self.hi)
+        )
+
+    def column(self, idx: U64) -> list[Any]:
+        values = self.inner.column(idx)
+        misfits = [i for i, v in enumerate(values) if not self._fits(v)]
+        key = getattr(self.inner, "key", None)
+        for attempt in range(1, 33):
+            if not misfits or key is None or not dataclasses.is_dataclass(self.inner):
+                break
+            alt = dataclasses.replace(self.inner, key=rng.derive(key, "fit", attempt))
+            again = alt.column(idx[misfits])
+            for i, v in zip(misfits, again, strict=True):
+                values[i] = v
+            misfits = [i for i in misfits if not self._fits(values[i])]
+        if misfits:
+            upper = "" if self.hi is None else self.hi
+            raise ValueError(
+                f"property '{self.label}': its generator rarely makes values of length "
+                f"{self.lo}..{upper} (e.g. {values[misfits[0]]!r}); relax minLength/maxLength "
+                "or choose another generator"
+            )
+        return values
 
 
 @dataclass
@@ -690,7 +765,25 @@ class Array(Gen):
                 if tag not in seen:
                     seen.add(tag)
                     items.append(value)
-            if len(items) < self.lo:
-                raise ValueError(f"could not make {self.lo} distinct items for a uniqueItems array")
+            if len(items) < length:
+                self._more(int(idx[i]), length, items, seen)
             out.append(items)
         return out
+
+    def _more(self, row: int, length: int, items: list[Any], seen: set[str]) -> None:
+        """Extra draws for a row whose slots repeated themselves: the same slot generators
+        at virtual rows far beyond any real one, so the result still depends only on the row."""
+        for attempt in range(1, 257):
+            virtual = np.array([row + (attempt << 40)], dtype=np.uint64)
+            value = self.slots[attempt % len(self.slots)].column(virtual)[0]
+            tag = repr(value)
+            if tag not in seen:
+                seen.add(tag)
+                items.append(value)
+                if len(items) >= length:
+                    return
+        if len(items) < self.lo:
+            raise ValueError(
+                f"could not make {self.lo} distinct items for a uniqueItems array; "
+                "the items have too few possible values"
+            )

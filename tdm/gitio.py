@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,3 +84,309 @@ _INDEX_MASK = (
     | pygit2.enums.FileStatus.INDEX_DELETED
     | pygit2.enums.FileStatus.INDEX_RENAMED
 )
+
+
+# ---------------------------------------------------------------------- versions in git
+
+
+def _translate(exc: Exception, doing: str) -> GitError:
+    text = str(exc)
+    if "index.lock" in text or "Failed to create locked file" in text or "lock" in text.lower():
+        return GitError(
+            f"{doing}: another git process seems to be running (a .lock file exists in .git); "
+            "wait for it to finish, or remove the stale lock file if no git process is running"
+        )
+    return GitError(f"{doing}: {text}")
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    id: str
+    short: str
+    author: str
+    email: str
+    time: int  # seconds since the epoch
+    offset: int  # minutes east of UTC
+    message: str
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    name: str
+    target: str  # commit id
+    tagger: str | None
+    time: int | None
+    message: str
+
+
+class Git:
+    """One git repository seen from a tdm repository at ``root`` (possibly a sub-folder)."""
+
+    def __init__(self, root: Path) -> None:
+        repo = discover(root)
+        if repo is None or repo.workdir is None:
+            raise GitError(
+                f"{root} is not in a git repository (or it is bare); run `git init` or `tdm init` there"
+            )
+        self.repo = repo
+        self.workdir = Path(repo.workdir).resolve()
+        try:
+            below = root.resolve().relative_to(self.workdir).as_posix()
+        except ValueError:
+            raise GitError(f"{root} is outside the git work tree {self.workdir}") from None
+        #: the tdm root inside the git tree: "" or "sub/dir/"
+        self.prefix = "" if below == "." else below + "/"
+
+    # ------------------------------------------------------------------ identity, revisions
+
+    def signature(self) -> pygit2.Signature:
+        try:
+            return self.repo.default_signature
+        except (KeyError, pygit2.GitError):
+            raise GitError(
+                'no git identity is configured; run `git config --global user.name "Your Name"` '
+                "and `git config --global user.email you@example.com`"
+            ) from None
+
+    def head(self) -> pygit2.Commit | None:
+        """The commit HEAD points at, None on an unborn branch."""
+        if self.repo.head_is_unborn:
+            return None
+        return self.repo.head.peel(pygit2.Commit)
+
+    def resolve(self, rev: str) -> pygit2.Commit:
+        """A branch, tag, commit id (short too) or any git revision expression."""
+        try:
+            obj = self.repo.revparse_single(rev)
+            return obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise GitError(
+                f"unknown revision '{rev}': not a branch, tag or commit here (see `tdm versions`, `tdm log`)"
+            ) from None
+
+    def branch_of(self, rev: str) -> pygit2.Branch | None:
+        """The local branch named ``rev``, if it is one."""
+        return self.repo.branches.local.get(rev)
+
+    def current_branch(self) -> str | None:
+        if self.repo.head_is_detached:
+            return None
+        ref = self.repo.lookup_reference("HEAD").target
+        return str(ref).removeprefix("refs/heads/")
+
+    # ------------------------------------------------------------------ reading trees
+
+    def tree_entry(self, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
+        """The object at ``path`` (relative to the tdm root) in ``commit``, or None."""
+        try:
+            return commit.tree[self.prefix + path]
+        except KeyError:
+            return None
+
+    def blob(self, commit: pygit2.Commit, path: str) -> pygit2.Blob | None:
+        obj = self.tree_entry(commit, path)
+        if obj is None or not isinstance(obj, pygit2.Blob):
+            return None
+        return obj
+
+    def list_dir(self, commit: pygit2.Commit, path: str) -> list[str]:
+        obj = self.tree_entry(commit, path)
+        if not isinstance(obj, pygit2.Tree):
+            return []
+        return sorted(e.name for e in obj if e.name is not None)
+
+    # ------------------------------------------------------------------ status
+
+    def changes(self, prefixes: tuple[str, ...]) -> list[FileState]:
+        return status(
+            self.repo, self.workdir / self.prefix if self.prefix else self.workdir, prefixes
+        )
+
+    def clean_blob_id(self, rel: str) -> str | None:
+        """The index's blob id of ``rel`` when the working file equals it (git's stat check,
+        the file is not read unless its timestamps are ambiguous); None otherwise."""
+        path = self.prefix + rel
+        try:
+            flags = self.repo.status_file(path)
+        except (KeyError, pygit2.GitError):
+            return None
+        staged_only = pygit2.enums.FileStatus.INDEX_MODIFIED | pygit2.enums.FileStatus.INDEX_NEW
+        if flags & ~staged_only:
+            return None  # changed in the working tree, untracked, ignored or conflicted
+        try:
+            entry = self.repo.index[path]
+        except (KeyError, ValueError):
+            return None
+        return str(entry.id)
+
+    # ------------------------------------------------------------------ commit
+
+    def stage(self, prefixes: tuple[str, ...], *, all_tracked: bool = False) -> pygit2.Index:
+        """Stage additions, changes and deletions under ``prefixes`` (like `git add -A PATHS`);
+        with ``all_tracked`` also every modified or deleted tracked file (like `git commit -a`)."""
+        index: pygit2.Index = self.repo.index
+        try:
+            index.read()
+            index.add_all([self.prefix + p for p in prefixes])
+            if all_tracked:
+                for path, flags in self.repo.status().items():
+                    if flags & pygit2.enums.FileStatus.WT_DELETED:
+                        index.remove(path)
+                    elif flags & pygit2.enums.FileStatus.WT_MODIFIED:
+                        index.add(path)
+            index.write()
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot stage the tdm files") from None
+        return index
+
+    def commit(self, index: pygit2.Index, message: str) -> pygit2.Oid | None:
+        """Commit the index on HEAD's branch; None when it equals HEAD's tree."""
+        sig = self.signature()
+        head = self.head()
+        try:
+            tree = index.write_tree()
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot write the tree") from None
+        if head is not None and head.tree_id == tree:
+            return None
+        parents = [head.id] if head is not None else []
+        try:
+            return self.repo.create_commit("HEAD", sig, sig, message, tree, parents)
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot create the commit") from None
+
+    # ------------------------------------------------------------------ tags
+
+    def tags(self) -> list[TagInfo]:
+        out = []
+        for ref in self.repo.references.iterator(pygit2.enums.ReferenceFilter.TAGS):
+            name = ref.shorthand
+            target = self.repo.get(ref.target)
+            if isinstance(target, pygit2.Tag):
+                tagger = target.tagger
+                commit = target.peel(pygit2.Commit)
+                out.append(
+                    TagInfo(
+                        name,
+                        str(commit.id),
+                        tagger.name if tagger else None,
+                        tagger.time if tagger else None,
+                        target.message or "",
+                    )
+                )
+            elif isinstance(target, pygit2.Commit):
+                out.append(TagInfo(name, str(target.id), None, target.commit_time, ""))
+        return out
+
+    def has_tag(self, name: str) -> bool:
+        return f"refs/tags/{name}" in self.repo.references
+
+    def create_tag(self, name: str, commit: pygit2.Commit, message: str) -> None:
+        sig = self.signature()
+        try:
+            self.repo.create_tag(name, commit.id, pygit2.enums.ObjectType.COMMIT, sig, message)
+        except (pygit2.GitError, ValueError) as exc:
+            raise _translate(exc, f"cannot create tag {name}") from None
+
+    # ------------------------------------------------------------------ checkout
+
+    def overwritten_by(self, target: pygit2.Commit) -> list[str]:
+        """Paths with uncommitted changes (or untracked files) that checking out ``target`` would overwrite."""
+        head = self.head()
+        changed: set[str] = set()
+        if head is not None:
+            for delta in head.tree.diff_to_tree(target.tree).deltas:
+                changed.add(delta.old_file.path)
+                changed.add(delta.new_file.path)
+        else:
+            changed = {e for e in _walk_tree(target.tree, "")}
+        in_target = set(_walk_tree(target.tree, ""))
+        clashes = []
+        for path, flags in self.repo.status().items():
+            if flags & pygit2.enums.FileStatus.IGNORED:
+                continue
+            if flags & pygit2.enums.FileStatus.WT_NEW:
+                if path in in_target:
+                    clashes.append(path)
+            elif path in changed:
+                clashes.append(path)
+        return sorted(clashes)
+
+    def checkout(self, rev: str, *, force: bool = False) -> tuple[pygit2.Commit, str | None]:
+        """Check out a branch (HEAD attached) or a tag/commit (detached HEAD), like git."""
+        target = self.resolve(rev)
+        branch = self.branch_of(rev)
+        strategy = (
+            pygit2.enums.CheckoutStrategy.FORCE if force else pygit2.enums.CheckoutStrategy.SAFE
+        )
+        try:
+            self.repo.checkout_tree(target.tree, strategy=strategy)  # type: ignore[no-untyped-call]
+            if branch is not None:
+                self.repo.set_head(branch.name)
+            else:
+                self.repo.set_head(target.id)
+        except pygit2.GitError as exc:
+            raise _translate(exc, f"cannot check out {rev}") from None
+        return target, branch.branch_name if branch is not None else None
+
+    # ------------------------------------------------------------------ history
+
+    def walk(self) -> Iterator[pygit2.Commit]:
+        head = self.head()
+        if head is None:
+            return
+        yield from self.repo.walk(
+            head.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+        )
+
+    def changed_paths(self, commit: pygit2.Commit, prefixes: tuple[str, ...]) -> list[str]:
+        """tdm paths (relative to the tdm root) that ``commit`` changed against its first parent."""
+        parent_tree = commit.parents[0].tree if commit.parents else None
+        out: list[str] = []
+        for p in prefixes:
+            new = _get(commit.tree, self.prefix + p)
+            old = _get(parent_tree, self.prefix + p) if parent_tree is not None else None
+            if (new.id if new else None) == (old.id if old else None):
+                continue
+            if isinstance(new, pygit2.Tree) and isinstance(old, pygit2.Tree):
+                for delta in old.diff_to_tree(new).deltas:
+                    out.append(f"{p}/{delta.new_file.path or delta.old_file.path}")
+            elif isinstance(new, pygit2.Tree) or isinstance(old, pygit2.Tree):
+                whole = new if isinstance(new, pygit2.Tree) else old
+                assert isinstance(whole, pygit2.Tree)
+                out.extend(
+                    f"{p}/{path}" for path in _walk_tree(whole, "")
+                )  # added or removed folder
+            else:
+                out.append(p)
+        return out
+
+
+def info(commit: pygit2.Commit) -> CommitInfo:
+    return CommitInfo(
+        str(commit.id),
+        str(commit.short_id),
+        commit.author.name,
+        commit.author.email,
+        commit.author.time,
+        commit.author.offset,
+        commit.message,
+    )
+
+
+def _get(tree: pygit2.Tree | None, path: str) -> pygit2.Object | None:
+    if tree is None:
+        return None
+    try:
+        return tree[path]
+    except KeyError:
+        return None
+
+
+def _walk_tree(tree: pygit2.Tree, base: str) -> Iterator[str]:
+    for entry in tree:
+        path = f"{base}{entry.name}"
+        if isinstance(entry, pygit2.Tree):
+            yield from _walk_tree(entry, path + "/")
+        else:
+            yield path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,20 @@ SUPPORTED = frozenset(
 FORMATS = frozenset(
     {"email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"}
 )
+
+#: generators that honour minLength/maxLength themselves (others are wrapped in Bounded)
+_LENGTH_AWARE = (g.Text, g.RegexGen, g.Pool, g.Constant, g.Choice)
+_NUMERIC_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+#: upper bounds of Faker params: a repository file must not make a pool take hours
+_PARAM_LIMITS = {
+    "nb_words": 100,
+    "nb_sentences": 50,
+    "nb": 50,
+    "nb_elements": 100,
+    "max_nb_chars": 5000,
+    "length": 1000,
+}
 
 #: x-tdm keys that describe the row's shape, kept when an override swaps the generator
 _SHAPE_KEYS = frozenset({"unique", "null_probability", "presence", "pii"})
@@ -474,10 +489,10 @@ class Planner:
                 types = ["array"]
             elif nullable:
                 return g.Constant(None)
+            elif any(k in node for k in _NUMERIC_KEYWORDS):
+                types = ["number"]
             else:
-                raise self.fail(
-                    path, "has no 'type'; add one (string, integer, number, boolean, object, array)"
-                )
+                types = ["string"]  # a schema without 'type' allows anything; text is the plainest
         if len(types) > 1:
             gens = [
                 self.infer({**node, "type": t}, hint, [t], False, f"{path}|{t}", unique)
@@ -577,8 +592,8 @@ class Planner:
                 decimals = int(text.split("e-")[1]) + 2 if "e-" in text else 0
             else:
                 decimals = len(text.split(".")[1])
-        elif hi - lo < 0.01:
-            decimals = 6
+        elif 0 < hi - lo < 1 and math.isfinite(hi - lo):
+            decimals = max(2, math.ceil(-math.log10(hi - lo)) + 2)  # room between narrow bounds
         try:
             return g.Number(self.ctx.key(path), float(lo), float(hi), ex_lo, ex_hi, mult, decimals)
         except ValueError as exc:
@@ -703,6 +718,20 @@ class Planner:
         path: str,
         unique: bool,
     ) -> g.Gen:
+        gen = self._named(name, hint, node, types, path, unique)
+        if ("minLength" in node or "maxLength" in node) and not isinstance(gen, _LENGTH_AWARE):
+            return g.Bounded(gen, int(node.get("minLength", 0)), node.get("maxLength"), path)
+        return gen
+
+    def _named(
+        self,
+        name: str,
+        hint: FieldHint,
+        node: dict[str, Any],
+        types: list[str],
+        path: str,
+        unique: bool,
+    ) -> g.Gen:
         canon = catalogue.canonical(name)
         if canon is None:
             known = catalogue.all_generator_names()
@@ -791,6 +820,18 @@ class Planner:
     def pool(
         self, method: str, node: dict[str, Any], path: str, params: dict[str, Any]
     ) -> list[str]:
+        for name, value in params.items():
+            limit = _PARAM_LIMITS.get(name, 1_000_000)
+            if (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and abs(value) > limit
+            ):
+                raise self.fail(
+                    path, f"x-tdm.params.{name} = {value} is above tdm's limit of {limit}"
+                )
+            if isinstance(value, str) and len(value) > 200:
+                raise self.fail(path, f"x-tdm.params.{name} is longer than 200 characters")
         try:
             values = catalogue.faker_pool(self.ctx.locale, method, tuple(sorted(params.items())))
         except (TypeError, AttributeError, ValueError) as exc:

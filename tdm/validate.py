@@ -24,6 +24,7 @@ from tdm.errors import UserError
 from tdm.models import FieldHint, Template
 from tdm.plans import TemplatePlanner, dataset_refs
 from tdm.project import DATASET_DIR, Project, SchemaDoc
+from tdm.vcache import ValidationCache
 
 FindingKind = Literal["file", "row", "primary_key", "foreign_key", "lock", "dataset"]
 ROW_FINDINGS_PER_FILE = 20
@@ -50,6 +51,7 @@ class DatasetSummary:
     schema: str | None
     rows: int
     findings: int
+    cached: bool = False  # not read: validated before with identical content and schema
 
 
 @dataclass
@@ -58,6 +60,8 @@ class ValidationReport:
     datasets: list[DatasetSummary] = field(default_factory=list)
     #: findings not listed because of the per-file cap, by file
     omitted: dict[str, int] = field(default_factory=dict)
+    #: what the validation cache needs to record this run (see record_cache)
+    targets: list[_Target] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -84,7 +88,13 @@ class ValidationReport:
             ],
             "omitted": self.omitted,
             "datasets": [
-                {"path": d.path, "schema": d.schema, "rows": d.rows, "findings": d.findings}
+                {
+                    "path": d.path,
+                    "schema": d.schema,
+                    "rows": d.rows,
+                    "findings": d.findings,
+                    "cached": d.cached,
+                }
                 for d in self.datasets
             ],
         }
@@ -108,18 +118,32 @@ def validate(
     *,
     jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    cache: ValidationCache | None = None,
 ) -> ValidationReport:
-    """Check every tdm file and dataset of ``project``; large files are split over ``jobs`` processes."""
+    """Check every tdm file and dataset of ``project``; large files are split over ``jobs`` processes.
+
+    With a ``cache``, datasets validated before with identical content, schema, lock entry
+    and referenced datasets are not read (files and templates are always checked)."""
     jobs = jobs or os.cpu_count() or 1
     report = ValidationReport()
     schemas = _check_files(project, report)
     templates = _load_templates(project, report, schemas)
     targets = _targets(project, report, schemas, templates)
+    report.targets = targets
     lock = project.read_lock()
     keys: dict[tuple[str, str, str], set[Any]] = {}  # (folder, dataset, field) -> values
     pending: list[tuple[_Target, str, str, str, list[tuple[int, Any]]]] = []
     needed = _needed_keys(targets, report)
+    skip = _cached(targets, project, cache) if cache is not None else set()
     for target in targets:
+        if target.rel in skip:
+            entry = lock.datasets.get(f"{target.folder}/{target.name}")
+            rows = entry.rows if entry is not None else 0
+            schema_name = target.schema.name if target.schema else None
+            report.datasets.append(DatasetSummary(target.rel, schema_name, rows, 0, cached=True))
+            if progress:
+                progress(target.rel, 1, len(targets))
+            continue
         want = {f for (folder, ds, f) in needed if folder == target.folder and ds == target.name}
         result = _scan(target, report, want, jobs)
         if progress:
@@ -162,6 +186,58 @@ def validate(
                 report.omitted.get(target.rel, 0) + len(bad) - ROW_FINDINGS_PER_FILE
             )
     return report
+
+
+def _cache_keys(
+    targets: list[_Target], project: Project, cache: ValidationCache
+) -> dict[str, str | None]:
+    lock = project.read_lock()
+    oids = {t.rel: cache.oid(t.rel) for t in targets}
+    by_name = {(t.folder, t.name): t for t in targets}
+    out: dict[str, str | None] = {}
+    for t in targets:
+        assert t.schema is not None
+        entry = lock.datasets.get(f"{t.folder}/{t.name}")
+        parts: list[str | None] = [
+            oids[t.rel],
+            t.rel,
+            hashlib.sha256(t.schema.raw_bytes).hexdigest(),
+            entry.sha256 if entry is not None else "-",
+            orjson.dumps(t.refs, option=orjson.OPT_SORT_KEYS).decode(),
+        ]
+        for name, _field in sorted(_resolved_refs(t, targets).values()):
+            parent = by_name.get((t.folder, name))
+            parts.append(oids.get(parent.rel) if parent is not None else None)
+        out[t.rel] = None if any(p is None for p in parts) else cache.key(*[str(p) for p in parts])
+    return out
+
+
+def _cached(targets: list[_Target], project: Project, cache: ValidationCache) -> set[str]:
+    """Datasets that need not be read: cached, and not the parent of one that is read."""
+    keys = _cache_keys(targets, project, cache)
+    skip = {rel for rel, key in keys.items() if key is not None and cache.seen(key)}
+    by_name = {(t.folder, t.name): t for t in targets}
+    changed = True
+    while changed:  # a dataset that is read needs its parents' keys for its references
+        changed = False
+        for t in targets:
+            if t.rel in skip:
+                continue
+            for name, _field in _resolved_refs(t, targets).values():
+                parent = by_name.get((t.folder, name))
+                if parent is not None and parent.rel in skip:
+                    skip.discard(parent.rel)
+                    changed = True
+    return skip
+
+
+def record_cache(report: ValidationReport, project: Project, cache: ValidationCache) -> int:
+    """Remember every dataset of a clean ``report`` whose file git now knows (after a commit)."""
+    if not report.ok:
+        return 0
+    keys = [k for k in _cache_keys(report.targets, project, cache).values() if k is not None]
+    cache.record(keys)
+    return len(keys)
 
 
 def _file_finding(report: ValidationReport, exc: UserError) -> None:

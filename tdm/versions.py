@@ -1,0 +1,440 @@
+"""Versions in git: commit, tag, versions, checkout, log and show, over :mod:`tdm.gitio`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pygit2
+
+from tdm import gitio
+from tdm._version import __version__
+from tdm.errors import CheckFailed, UserError
+from tdm.models import check_name
+from tdm.project import DATASET_DIR, LOCK_FILE, MANAGED, Project
+from tdm.validate import ValidationReport, record_cache, validate
+from tdm.vcache import ValidationCache
+
+VERSION_RE = re.compile(r"^v(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}$")
+MANIFEST_MARK = "tdm-manifest: "
+READ_BLOCK = 8 << 20
+
+
+class ValidationFailed(CheckFailed):
+    """`tdm commit` refused: the data does not validate."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        n = len(report.findings) + sum(report.omitted.values())
+        super().__init__(
+            f"validation found {n} problem(s); nothing was committed (fix them, or --no-verify)"
+        )
+
+
+# ---------------------------------------------------------------------- commit
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    commit: str | None  # None: nothing to commit
+    branch: str | None
+    files: list[gitio.FileState]
+    validated: int  # datasets read
+    cached: int  # datasets skipped by the validation cache
+
+
+def commit(
+    project: Project, message: str, *, verify: bool = True, all_tracked: bool = False
+) -> CommitResult:
+    """Validate (unless ``verify`` is False), stage the tdm files and commit them."""
+    if not message.strip():
+        raise UserError("empty commit message; give one with -m")
+    git = gitio.Git(project.root)
+    git.signature()  # a missing identity fails before any work
+    changes = git.changes(MANAGED)
+    report: ValidationReport | None = None
+    cache = ValidationCache(git)
+    if verify:
+        report = validate(project, cache=cache)
+        if not report.ok:
+            raise ValidationFailed(report)
+    index = git.stage(MANAGED, all_tracked=all_tracked)
+    oid = git.commit(index, message if message.endswith("\n") else message + "\n")
+    validated = sum(1 for d in report.datasets if not d.cached) if report else 0
+    cached = sum(1 for d in report.datasets if d.cached) if report else 0
+    if oid is None:
+        return CommitResult(None, git.current_branch(), [], validated, cached)
+    if report is not None:
+        record_cache(report, project, cache)
+    committed = [
+        gitio.FileState(f.path, "added" if f.state == "untracked" else f.state, True)
+        for f in changes
+    ]
+    return CommitResult(str(oid), git.current_branch(), committed, validated, cached)
+
+
+# ---------------------------------------------------------------------- manifests and tags
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    dataset: str  # "<template>/<dataset>"
+    rows: int
+    sha256: str
+    schema: str | None
+
+
+def _lock_at(git: gitio.Git, commit: pygit2.Commit) -> dict[str, Any]:
+    blob = git.blob(commit, LOCK_FILE)
+    if blob is None:
+        return {}
+    try:
+        data = orjson.loads(blob.data)
+    except orjson.JSONDecodeError:
+        return {}
+    datasets = data.get("datasets", {}) if isinstance(data, dict) else {}
+    return datasets if isinstance(datasets, dict) else {}
+
+
+def _blob_chunks(blob: pygit2.Blob) -> Iterator[bytes]:
+    with pygit2.BlobIO(blob) as fh:
+        while chunk := fh.read(READ_BLOCK):
+            yield chunk
+
+
+def manifest(git: gitio.Git, commit: pygit2.Commit) -> list[DatasetInfo]:
+    """Every dataset file in ``commit`` with its row count and sha256 (read from the blobs)."""
+    lock = _lock_at(git, commit)
+    out = []
+    for folder in git.list_dir(commit, DATASET_DIR):
+        for name in git.list_dir(commit, f"{DATASET_DIR}/{folder}"):
+            if not name.endswith(".jsonl"):
+                continue
+            blob = git.blob(commit, f"{DATASET_DIR}/{folder}/{name}")
+            if blob is None:
+                continue
+            digest = hashlib.sha256()
+            rows = 0
+            last = b"\n"
+            for chunk in _blob_chunks(blob):
+                digest.update(chunk)
+                rows += chunk.count(b"\n")
+                last = chunk[-1:]
+            if last != b"\n":
+                rows += 1
+            key = f"{folder}/{name[: -len('.jsonl')]}"
+            entry = lock.get(key, {})
+            out.append(DatasetInfo(key, rows, digest.hexdigest(), entry.get("schema")))
+    return out
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    commit: str
+    date: int | None
+    tagger: str | None
+    message: str
+    datasets: list[DatasetInfo] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.name,
+            "commit": self.commit,
+            "date": self.date,
+            "tagger": self.tagger,
+            "message": self.message,
+            "datasets": [
+                {"dataset": d.dataset, "rows": d.rows, "sha256": d.sha256, "schema": d.schema}
+                for d in self.datasets
+            ],
+        }
+
+
+def version_key(name: str) -> tuple[int, ...]:
+    parts = [int(p) for p in name[1:].split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def check_version(name: str) -> str:
+    if not VERSION_RE.match(name):
+        raise UserError(f"'{name}' is not a version: use vX, vX.Y or vX.Y.Z, e.g. v1.2")
+    return name
+
+
+def tag(project: Project, name: str, message: str | None = None) -> Version:
+    """An annotated tag on HEAD whose message carries the manifest of its datasets."""
+    check_version(name)
+    git = gitio.Git(project.root)
+    head = git.head()
+    if head is None:
+        raise CheckFailed("nothing is committed yet; run `tdm commit` before tagging a version")
+    if git.has_tag(name):
+        raise CheckFailed(f"tag {name} already exists; versions are never moved, so pick a new one")
+    dirty = git.changes(MANAGED)
+    if dirty:
+        files = ", ".join(f"{f.path} ({f.state})" for f in dirty[:8])
+        raise CheckFailed(
+            f"uncommitted tdm changes ({files}): the tag would not describe what you see; "
+            "commit them with `tdm commit` first"
+        )
+    git.signature()
+    datasets = manifest(git, head)
+    summary = "\n".join(f"  {d.dataset}: {d.rows:,} rows, sha256 {d.sha256[:12]}" for d in datasets)
+    payload = {
+        "tdm_version": __version__,
+        "datasets": {
+            d.dataset: {"rows": d.rows, "sha256": d.sha256, "schema": d.schema} for d in datasets
+        },
+    }
+    text = (message or f"tdm data version {name}").strip()
+    body = f"{text}\n\nDatasets:\n{summary or '  (none)'}\n\n{MANIFEST_MARK}{orjson.dumps(payload).decode()}\n"
+    git.create_tag(name, head, body)
+    return Version(name, str(head.id), git.signature().time, git.signature().name, text, datasets)
+
+
+def _parse_message(message: str) -> tuple[str, list[DatasetInfo] | None]:
+    text = message
+    datasets: list[DatasetInfo] | None = None
+    idx = message.rfind("\n" + MANIFEST_MARK)
+    if idx >= 0 or message.startswith(MANIFEST_MARK):
+        raw = message[idx + 1 + len(MANIFEST_MARK) :] if idx >= 0 else message[len(MANIFEST_MARK) :]
+        try:
+            data = orjson.loads(raw.strip())
+            datasets = [
+                DatasetInfo(k, int(v["rows"]), str(v["sha256"]), v.get("schema"))
+                for k, v in sorted(data.get("datasets", {}).items())
+            ]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            datasets = None
+        text = message[:idx] if idx >= 0 else ""
+    text = text.split("\n\nDatasets:\n")[0].strip()
+    return text, datasets
+
+
+def versions(project: Project) -> list[Version]:
+    """Tags that are tdm versions (vX, vX.Y, vX.Y.Z), newest version first."""
+    git = gitio.Git(project.root)
+    out = []
+    for t in git.tags():
+        if not VERSION_RE.match(t.name):
+            continue
+        text, datasets = _parse_message(t.message)
+        if datasets is None:  # a plain git tag: describe it from the commit
+            datasets = manifest(git, git.resolve(t.target))
+        out.append(Version(t.name, t.target, t.time, t.tagger, text, datasets))
+    return sorted(out, key=lambda v: version_key(v.name), reverse=True)
+
+
+# ---------------------------------------------------------------------- checkout
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    commit: str
+    branch: str | None  # None: detached HEAD
+
+
+def checkout(project: Project, rev: str, *, force: bool = False) -> CheckoutResult:
+    """Make the working tree match ``rev``; refuses to overwrite uncommitted changes unless ``force``."""
+    git = gitio.Git(project.root)
+    target = git.resolve(rev)
+    if not force:
+        clashes = git.overwritten_by(target)
+        if clashes:
+            listed = ", ".join(clashes[:10]) + (
+                f" and {len(clashes) - 10} more" if len(clashes) > 10 else ""
+            )
+            raise CheckFailed(
+                f"checking out {rev} would overwrite uncommitted changes in: {listed}; "
+                "commit them (`tdm commit`) or discard them with --force"
+            )
+    commit_obj, branch = git.checkout(rev, force=force)
+    return CheckoutResult(str(commit_obj.id), branch)
+
+
+# ---------------------------------------------------------------------- log
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    commit: gitio.CommitInfo
+    files: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.commit
+        return {
+            "commit": c.id,
+            "author": c.author,
+            "email": c.email,
+            "date": c.time,
+            "message": c.message,
+            "files": self.files,
+        }
+
+
+def log(project: Project, limit: int | None = None) -> list[LogEntry]:
+    """Commits that changed tdm files, newest first."""
+    git = gitio.Git(project.root)
+    out: list[LogEntry] = []
+    for c in git.walk():
+        files = git.changed_paths(c, MANAGED)
+        if files:
+            out.append(LogEntry(gitio.info(c), files))
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+# ---------------------------------------------------------------------- reading datasets
+
+
+def parse_dataset_name(name: str) -> tuple[str, str, str | None]:
+    """``template/dataset[@rev]`` -> (template, dataset, rev)."""
+    base, _, rev = name.partition("@")
+    template, sep, dataset = base.partition("/")
+    if not sep:
+        raise UserError(
+            f"dataset '{name}' must be written <template>/<dataset>, e.g. smoke/customers"
+        )
+    try:
+        check_name(template, "template")
+        check_name(dataset, "dataset")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return template, dataset, rev or None
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest.strip():
+        yield rest
+
+
+def _rows(chunks: Iterator[bytes], display: str) -> Iterator[dict[str, Any]]:
+    loads = orjson.loads
+    for line_no, line in enumerate(_lines(chunks), start=1):
+        try:
+            yield loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise UserError(f"line {line_no} is not valid JSON: {exc}", path=display) from None
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(READ_BLOCK):
+            yield chunk
+
+
+def read_dataset(project: Project, name: str, rev: str | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of ``template/dataset``: from git objects at ``rev``, or the working tree when None."""
+    chunks, display = dataset_chunks(project, name, rev)
+    return _rows(chunks, display)
+
+
+def read_dataset_lines(project: Project, name: str, rev: str | None = None) -> Iterator[bytes]:
+    """The JSON lines of a dataset, unparsed (see :func:`read_dataset`)."""
+    return _lines(dataset_chunks(project, name, rev)[0])
+
+
+def dataset_chunks(
+    project: Project, name: str, rev: str | None = None
+) -> tuple[Iterator[bytes], str]:
+    """The bytes of a dataset in blocks, and a name for it in messages."""
+    template, dataset, at = parse_dataset_name(name)
+    rev = rev if rev is not None else at
+    rel = f"{DATASET_DIR}/{template}/{dataset}.jsonl"
+    if rev is None:
+        path = project.dataset_path(template, dataset)
+        if not path.is_file():
+            raise UserError(
+                f"dataset '{template}/{dataset}' does not exist ({rel}); see `tdm status`"
+            )
+        return _file_chunks(path), rel
+    git = gitio.Git(project.root)
+    commit_obj = git.resolve(rev)
+    blob = git.blob(commit_obj, rel)
+    if blob is None:
+        raise UserError(
+            f"dataset '{template}/{dataset}' does not exist at {rev} ({rel} is not in that commit)"
+        )
+    return _blob_chunks(blob), f"{rel}@{rev}"
+
+
+def list_datasets(project: Project, rev: str | None = None) -> list[str]:
+    """``template/dataset`` names in the working tree or at ``rev``."""
+    if rev is None:
+        return [f"{p.parent.name}/{p.stem}" for p in project.dataset_files()]
+    git = gitio.Git(project.root)
+    commit_obj = git.resolve(rev)
+    out = []
+    for folder in git.list_dir(commit_obj, DATASET_DIR):
+        for name in git.list_dir(commit_obj, f"{DATASET_DIR}/{folder}"):
+            if name.endswith(".jsonl"):
+                out.append(f"{folder}/{name[: -len('.jsonl')]}")
+    return out
+
+
+def read_schema(project: Project, name: str, rev: str | None = None) -> dict[str, Any]:
+    """A schema document (YAML or JSON) from the working tree or at ``rev``."""
+    from tdm.yamlio import parse_json, parse_yaml
+
+    try:
+        check_name(name, "schema")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if rev is None:
+        data = project.schema(name).data
+        return dict(data)
+    git = gitio.Git(project.root)
+    commit_obj = git.resolve(rev)
+    for suffix in (".yaml", ".yml", ".json"):
+        rel = f"schemas/{name}{suffix}"
+        blob = git.blob(commit_obj, rel)
+        if blob is not None:
+            doc = (
+                parse_json(blob.data, rel)
+                if suffix == ".json"
+                else parse_yaml(blob.data.decode("utf-8"), rel)
+            )
+            if not isinstance(doc.data, dict):
+                raise UserError("a schema must be a mapping", path=f"{rel}@{rev}")
+            return doc.data
+    raise UserError(f"schema '{name}' does not exist at {rev}")
+
+
+def matches(row: dict[str, Any], where: list[tuple[str, Any]]) -> bool:
+    """True when every (dotted field, value) pair equals the row's value."""
+    for path, want in where:
+        value: Any = row
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return False
+            value = value[part]
+        if value != want:
+            return False
+    return True
+
+
+def parse_where(items: list[str]) -> list[tuple[str, Any]]:
+    """``FIELD=VALUE`` filters; VALUE is JSON when it parses (5, true, null), else a string."""
+    out = []
+    for item in items:
+        fld, sep, raw = item.partition("=")
+        if not sep or not fld:
+            raise UserError(f"--where '{item}' must look like FIELD=VALUE, e.g. country=DE or id=5")
+        try:
+            value: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = raw
+        out.append((fld, value))
+    return out
