@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from common import (
@@ -225,9 +226,47 @@ def run(cfg: Config, repo: BenchRepo | None = None) -> list[Result]:
             ],
         ),
     ]
+    results.append(engine_jobs(cfg, repo))
     results.append(run_big(cfg, tdm, max(rss1)))
     results.append(fixed)
     return results
+
+
+def engine_jobs(cfg: Config, repo: BenchRepo) -> Result:
+    """--jobs 2 against --jobs 1 for the generation itself, in this process: the CLI's
+    start-up, imports and planning (the same for both, and serial) left out."""
+    from tdm import engine
+    from tdm.plans import plan_templates
+    from tdm.project import Project
+
+    project = Project.find(repo.root)
+    plan_templates(project, ["bench"])  # Faker pools and sample checks, as the CLI does first
+    secs: dict[int, list[float]] = {1: [], 2: []}
+    for i in range(cfg.repeats):
+        for jobs in (1, 2):
+            progress(f"engine repeat {i + 1}/{cfg.repeats}: engine.generate --jobs {jobs}")
+            start = time.perf_counter()
+            engine.generate(project, ["bench"], jobs=jobs, force=True)
+            secs[jobs].append(time.perf_counter() - start)
+    ratio = median(secs[1]) / median(secs[2])
+    return Result(
+        name="generate --jobs 2, engine (info)",
+        command="tdm.engine.generate(project, ['bench'], jobs=1|2, force=True), in-process",
+        rows=cfg.rows,
+        seconds=median(secs[2]),
+        rate=cfg.rows / median(secs[2]),
+        baseline_rate=cfg.rows / median(secs[1]),
+        ratio=ratio,
+        target="(information only)",
+        samples=secs[2],
+        notes=[
+            "per-repeat seconds, jobs 1: "
+            + ", ".join(f"{s:.2f}" for s in secs[1])
+            + "; jobs 2: "
+            + ", ".join(f"{s:.2f}" for s in secs[2]),
+            "the CLI figure above adds the same serial start-up (imports, planning) to both",
+        ],
+    )
 
 
 def run_big(cfg: Config, tdm: Path, small_rss_kib: int) -> Result:

@@ -13,11 +13,14 @@ from tdm.errors import UserError
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
+def atomic_writer(path: Path, *, durable: bool = True) -> Iterator[IO[bytes]]:
     """Yield a binary file that replaces ``path`` only when the block ends without error.
 
     An exception (including KeyboardInterrupt) inside the block removes the temp
-    file and leaves any previous ``path`` untouched.
+    file and leaves any previous ``path`` untouched.  With ``durable`` the data is
+    fsynced before the rename (survives a power cut, not only a crash); generated
+    datasets skip that, as git skips it for objects: they can be regenerated and
+    tdm.lock, which is fsynced, tells when one no longer matches.
     """
     if path.is_dir():
         raise UserError(f"cannot write {path}: it is a directory; move it away")
@@ -32,7 +35,8 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 import re
 import unicodedata
@@ -249,7 +250,25 @@ class Date(Gen):
     def column(self, idx: U64) -> list[Any]:
         n = self.hi - self.lo + 1
         days = rng.permute(self.key, idx, n) if self.unique else rng.below(self.key, idx, n)
+        if n <= _TABLE_DAYS:
+            table = _day_strings(self.lo, self.hi)
+            return [table[d] for d in days.tolist()]
         return (_EPOCH_DAY + (days + self.lo)).astype(str).tolist()
+
+
+_TABLE_DAYS = 200_000  # about 550 years of ISO dates, a few MB of strings at most
+
+
+@functools.lru_cache(maxsize=64)
+def _day_strings(lo: int, hi: int) -> list[str]:
+    """ISO dates of days lo..hi since the epoch (formatting once beats formatting per row)."""
+    return (_EPOCH_DAY + np.arange(lo, hi + 1, dtype=np.int64)).astype(str).tolist()
+
+
+@functools.lru_cache(maxsize=1)
+def _second_strings() -> list[str]:
+    """ "HH:MM:SS" for every second of a day."""
+    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
 
 
 @dataclass
@@ -260,7 +279,14 @@ class DateTime(Gen):
 
     def column(self, idx: U64) -> list[Any]:
         secs = rng.between(self.key, idx, self.lo, self.hi)
-        return [s + "Z" for s in (_EPOCH_S + secs).astype(str).tolist()]
+        first_day, last_day = self.lo // 86_400, self.hi // 86_400
+        if last_day - first_day + 1 > _TABLE_DAYS:
+            return [s + "Z" for s in (_EPOCH_S + secs).astype(str).tolist()]
+        days = _day_strings(first_day, last_day)
+        clock = _second_strings()
+        day_idx = (secs // 86_400 - first_day).tolist()
+        tod = (secs % 86_400).tolist()
+        return [f"{days[d]}T{clock[t]}Z" for d, t in zip(day_idx, tod, strict=True)]
 
 
 @dataclass
@@ -355,13 +381,14 @@ class Phone(Gen):
 
     def column(self, idx: U64) -> list[Any]:
         n = 10**self.digits
+        tails = [f"{j:0{self.digits}d}" for j in range(n)]  # digits <= 4: a small table
+        prefixes = self.prefixes
         if self.unique:
-            k = rng.permute(self.key, idx, len(self.prefixes) * n).tolist()
-            return [f"{self.prefixes[v // n]}{v % n:0{self.digits}d}" for v in k]
-        p = rng.below(self.key, idx, len(self.prefixes)).tolist()
+            k = rng.permute(self.key, idx, len(prefixes) * n).tolist()
+            return [prefixes[v // n] + tails[v % n] for v in k]
+        p = rng.below(self.key, idx, len(prefixes)).tolist()
         s = rng.below(rng.derive(self.key, "sub"), idx, n).tolist()
-        w = self.digits
-        return [f"{self.prefixes[i]}{j:0{w}d}" for i, j in zip(p, s, strict=True)]
+        return [prefixes[i] + tails[j] for i, j in zip(p, s, strict=True)]
 
 
 @dataclass

@@ -17,7 +17,10 @@ from tdm import generators as g
 from tdm import rng
 from tdm.rng import U64
 
-Kind = Literal["number", "safe", "any"]
+#: number: ints/floats/bools/None, encoded as one JSON array and split on commas;
+#: safe: strings needing no escaping (the row template adds the quotes);
+#: safe_or_null: the same or None; any: orjson per value
+Kind = Literal["number", "safe", "safe_or_null", "any"]
 
 
 def _safe(value: Any) -> bool:
@@ -28,8 +31,10 @@ def _safe(value: Any) -> bool:
 def _values_kind(values: list[Any]) -> Kind:
     if all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values):
         return "number"
-    if all(v is None or _safe(v) for v in values):
+    if all(_safe(v) for v in values):
         return "safe"
+    if all(v is None or _safe(v) for v in values):
+        return "safe_or_null"
     return "any"
 
 
@@ -40,7 +45,7 @@ def json_kind(gen: g.Gen) -> Kind:
 
 
 @json_kind.register
-def _(gen: g.Integer | g.Number) -> Kind:
+def _(gen: g.Integer | g.Number | g.Boolean) -> Kind:
     return "number"
 
 
@@ -88,6 +93,12 @@ def _(gen: g.Constant) -> Kind:
 
 @json_kind.register
 def _(gen: g.Nullable) -> Kind:
+    inner = json_kind(gen.inner)
+    return "safe_or_null" if inner == "safe" else inner
+
+
+@json_kind.register
+def _(gen: g.Bounded) -> Kind:
     return json_kind(gen.inner)
 
 
@@ -104,6 +115,8 @@ def fragments(gen: g.Gen, idx: U64, kind: Kind) -> list[str]:
     if kind == "number":
         return orjson.dumps(values)[1:-1].decode("ascii").split(",")
     if kind == "safe":
+        return values  # the row template puts the quotes around them
+    if kind == "safe_or_null":
         return ["null" if v is None else f'"{v}"' for v in values]
     dumps = orjson.dumps
     return [dumps(v).decode("utf-8") for v in values]
@@ -120,9 +133,10 @@ class RowRenderer:
         # that needs a required first property to put the commas after
         self.fast = bool(root.props) and root.props[0].presence is None
         parts = []
-        for i, (p, key) in enumerate(zip(root.props, keys, strict=True)):
+        for i, (p, key, kind) in enumerate(zip(root.props, keys, self.kinds, strict=True)):
+            value = '"%s"' if kind == "safe" else "%s"
             if p.presence is None:
-                parts.append(("," if i else "") + f"{key}:%s")
+                parts.append(("," if i else "") + f"{key}:{value}")
             else:
                 parts.append("%s")
         self.template = "{" + "".join(parts) + "}"
@@ -140,7 +154,13 @@ class RowRenderer:
             if p.presence is not None:
                 present = rng.chance(p.presence_key, idx, p.presence).tolist()
                 prefix = f",{key.replace('%%', '%')}:"
-                col = [prefix + v if keep else "" for v, keep in zip(col, present, strict=True)]
+                if kind == "safe":
+                    col = [
+                        f'{prefix}"{v}"' if keep else ""
+                        for v, keep in zip(col, present, strict=True)
+                    ]
+                else:
+                    col = [prefix + v if keep else "" for v, keep in zip(col, present, strict=True)]
             columns.append(col)
         template = self.template
         lines = [template % row for row in zip(*columns, strict=True)]
