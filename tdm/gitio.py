@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,10 +140,17 @@ class Git:
 
     # ------------------------------------------------------------------ identity, revisions
 
-    def signature(self) -> pygit2.Signature:
+    def signature(self, role: str = "COMMITTER") -> pygit2.Signature:
+        """The user's identity as git would use it: GIT_AUTHOR_* / GIT_COMMITTER_* from the
+        environment first, then user.name and user.email from git config."""
+        name = os.environ.get(f"GIT_{role}_NAME")
+        email = os.environ.get(f"GIT_{role}_EMAIL")
         try:
-            return self.repo.default_signature
-        except (KeyError, pygit2.GitError):
+            if name and email:
+                return pygit2.Signature(name, email)
+            default = self.repo.default_signature
+            return pygit2.Signature(name or default.name, email or default.email)
+        except (KeyError, ValueError, pygit2.GitError):
             raise GitError(
                 'no git identity is configured; run `git config --global user.name "Your Name"` '
                 "and `git config --global user.email you@example.com`"
@@ -241,7 +249,8 @@ class Git:
 
     def commit(self, index: pygit2.Index, message: str) -> pygit2.Oid | None:
         """Commit the index on HEAD's branch; None when it equals HEAD's tree."""
-        sig = self.signature()
+        author = self.signature("AUTHOR")
+        committer = self.signature("COMMITTER")
         head = self.head()
         try:
             tree = index.write_tree()
@@ -251,7 +260,7 @@ class Git:
             return None
         parents = [head.id] if head is not None else []
         try:
-            return self.repo.create_commit("HEAD", sig, sig, message, tree, parents)
+            return self.repo.create_commit("HEAD", author, committer, message, tree, parents)
         except pygit2.GitError as exc:
             raise _translate(exc, "cannot create the commit") from None
 

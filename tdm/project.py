@@ -37,6 +37,8 @@ TEMPLATE_DIR = "templates"
 MASKING_DIR = "masking"
 DATASET_DIR = "datasets"
 MANAGED = (CONFIG_FILE, LOCK_FILE, SCHEMA_DIR, TEMPLATE_DIR, MASKING_DIR, DATASET_DIR)
+#: what `tdm commit` stages: the managed files plus the git files `tdm init` writes
+COMMITTED = (*MANAGED, ".gitignore", ".gitattributes")
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -65,7 +67,7 @@ class Project:
     def __init__(self, root: Path, config: ProjectConfig) -> None:
         self.root = root
         self.config = config
-        self._schemas: dict[str, SchemaDoc] = {}
+        self._schemas: dict[str, tuple[tuple[str, int, int], SchemaDoc]] = {}
 
     # ------------------------------------------------------------ opening
 
@@ -146,9 +148,14 @@ class Project:
     # ------------------------------------------------------------ loading
 
     def schema(self, name: str) -> SchemaDoc:
-        if name not in self._schemas:
-            self._schemas[name] = self._load_schema(name)
-        return self._schemas[name]
+        """A schema, loaded once per version of its file (a long-lived Project sees edits)."""
+        path = self._find(SCHEMA_DIR, name, "schema")
+        st = path.stat()
+        stamp = (str(path), st.st_mtime_ns, st.st_size)
+        cached = self._schemas.get(name)
+        if cached is None or cached[0] != stamp:
+            self._schemas[name] = (stamp, self._load_schema(name))
+        return self._schemas[name][1]
 
     def _load_schema(self, name: str) -> SchemaDoc:
         path = self._find(SCHEMA_DIR, name, "schema")

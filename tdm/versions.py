@@ -16,7 +16,7 @@ from tdm import gitio
 from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
 from tdm.models import check_name
-from tdm.project import DATASET_DIR, LOCK_FILE, MANAGED, Project
+from tdm.project import COMMITTED, DATASET_DIR, LOCK_FILE, MANAGED, Project
 from tdm.validate import ValidationReport, record_cache, validate
 from tdm.vcache import ValidationCache
 
@@ -56,14 +56,14 @@ def commit(
         raise UserError("empty commit message; give one with -m")
     git = gitio.Git(project.root)
     git.signature()  # a missing identity fails before any work
-    changes = git.changes(MANAGED)
+    changes = git.changes(COMMITTED)
     report: ValidationReport | None = None
     cache = ValidationCache(git)
     if verify:
         report = validate(project, cache=cache)
         if not report.ok:
             raise ValidationFailed(report)
-    index = git.stage(MANAGED, all_tracked=all_tracked)
+    index = git.stage(COMMITTED, all_tracked=all_tracked)
     oid = git.commit(index, message if message.endswith("\n") else message + "\n")
     validated = sum(1 for d in report.datasets if not d.cached) if report else 0
     cached = sum(1 for d in report.datasets if d.cached) if report else 0
