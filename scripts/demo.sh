@@ -5,6 +5,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 tdm="$here/.venv/bin/tdm"
 demo="$here/demo-shop"
 export TDM_NO_PROGRESS="${TDM_NO_PROGRESS:-}"
+# an identity for the demo's commits when the machine has none (git's own variables)
+export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-tdm demo}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-demo@example.com}"
+export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-tdm demo}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-demo@example.com}"
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
@@ -25,10 +28,9 @@ step tdm validate
 step tdm status
 "$tdm" status
 
-step "git add -A && git commit -m 'sample data'"
-git add -A >/dev/null
-git -c user.name=tdm-demo -c user.email=demo@example.com commit -qm "sample data"
-echo "committed $(git rev-parse --short HEAD)"
+step 'tdm commit -m "sample data" && tdm tag v1.0 -m "baseline"'
+"$tdm" commit -m "sample data" | head -4
+"$tdm" tag v1.0 -m "baseline"
 
 step "break row 3 of datasets/smoke/customers.jsonl by hand; tdm validate"
 python3 - <<'PY'
@@ -53,7 +55,19 @@ echo "exit code: $rc (1 = committed data no longer matches its recipe)"
 
 step tdm generate smoke
 "$tdm" generate smoke
-step "git diff --stat"
+step "git diff --stat   # only the column that changed, and tdm.lock"
 git --no-pager diff --stat
+
+step 'tdm commit -m "nickname" && tdm tag v1.1 && tdm versions'
+"$tdm" commit -m "nickname" | tail -1
+"$tdm" tag v1.1 >/dev/null
+"$tdm" versions
+
+step "tdm show smoke/customers@v1.0 --limit 2 --where country=DE   # no checkout"
+"$tdm" show smoke/customers@v1.0 --limit 2 --where country=DE
+
+step "tdm checkout v1.0 && tdm checkout main"
+"$tdm" checkout v1.0
+"$tdm" checkout main
 
 printf '\nDemo repository left in %s\n' "$demo"

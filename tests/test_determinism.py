@@ -315,4 +315,5 @@ GOLDEN = {
     "1": _GOLDEN_V1,
     "2": _GOLDEN_V1,  # v2 changed multipleOf numbers, text, regex and IPv6 only
     "3": _GOLDEN_V1,  # v3: huge or narrow ranges, length-bounded formats, uniqueItems draws
+    "4": _GOLDEN_V1,  # v4: first and last name pools drawn from the locale word lists
 }
