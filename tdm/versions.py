@@ -101,12 +101,6 @@ def _lock_at(git: gitio.Git, commit: pygit2.Commit) -> dict[str, Any]:
     return datasets if isinstance(datasets, dict) else {}
 
 
-def _blob_chunks(blob: pygit2.Blob) -> Iterator[bytes]:
-    with pygit2.BlobIO(blob) as fh:
-        while chunk := fh.read(READ_BLOCK):
-            yield chunk
-
-
 def manifest(git: gitio.Git, commit: pygit2.Commit) -> list[DatasetInfo]:
     """Every dataset file in ``commit`` with its row count and sha256 (read from the blobs)."""
     lock = _lock_at(git, commit)
@@ -121,7 +115,7 @@ def manifest(git: gitio.Git, commit: pygit2.Commit) -> list[DatasetInfo]:
             digest = hashlib.sha256()
             rows = 0
             last = b"\n"
-            for chunk in _blob_chunks(blob):
+            for chunk in gitio.blob_chunks(blob):
                 digest.update(chunk)
                 rows += chunk.count(b"\n")
                 last = chunk[-1:]
@@ -243,18 +237,17 @@ class CheckoutResult:
 def checkout(project: Project, rev: str, *, force: bool = False) -> CheckoutResult:
     """Make the working tree match ``rev``; refuses to overwrite uncommitted changes unless ``force``."""
     git = gitio.Git(project.root)
-    target = git.resolve(rev)
-    if not force:
-        clashes = git.overwritten_by(target)
-        if clashes:
-            listed = ", ".join(clashes[:10]) + (
-                f" and {len(clashes) - 10} more" if len(clashes) > 10 else ""
-            )
-            raise CheckFailed(
-                f"checking out {rev} would overwrite uncommitted changes in: {listed}; "
-                "commit them (`tdm commit`) or discard them with --force"
-            )
-    commit_obj, branch = git.checkout(rev, force=force)
+    try:
+        commit_obj, branch = git.checkout(rev, force=force)
+    except gitio.CheckoutConflict as exc:
+        clashes = exc.paths
+        listed = ", ".join(clashes[:10]) + (
+            f" and {len(clashes) - 10} more" if len(clashes) > 10 else ""
+        )
+        raise CheckFailed(
+            f"checking out {rev} would overwrite uncommitted changes in: {listed}; "
+            "commit them (`tdm commit`) or discard them with --force"
+        ) from None
     return CheckoutResult(str(commit_obj.id), branch)
 
 
@@ -367,7 +360,7 @@ def dataset_chunks(
         raise UserError(
             f"dataset '{template}/{dataset}' does not exist at {rev} ({rel} is not in that commit)"
         )
-    return _blob_chunks(blob), f"{rel}@{rev}"
+    return gitio.blob_chunks(blob), f"{rel}@{rev}"
 
 
 def list_datasets(project: Project, rev: str | None = None) -> list[str]:
