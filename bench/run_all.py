@@ -22,6 +22,7 @@ from pathlib import Path
 
 import bench_generate
 import bench_validate
+import bench_versions
 from common import (
     HEADERS,
     Config,
@@ -112,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm generate", generate)
         validate = bench_validate.run(cfg, repo)
         print_results("tdm validate", validate)
-        results = generate + validate
+        versions = bench_versions.run(cfg)
+        print_results("tdm versions in git", versions)
+        results = generate + validate + versions
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started
