@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import jsonschema.validators
 import orjson
 from pydantic import ValidationError
 
@@ -166,6 +164,9 @@ class Project:
             raise UserError(
                 "a schema must be a mapping (a JSON Schema object)", path=display, line=1
             )
+        import jsonschema  # only where a schema is read: checkout, log and show need none
+        import jsonschema.validators
+
         cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
         try:
             cls.check_schema(data)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pygit2
@@ -17,8 +17,9 @@ from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
 from tdm.models import check_name
 from tdm.project import COMMITTED, DATASET_DIR, LOCK_FILE, MANAGED, Project
-from tdm.validate import ValidationReport, record_cache, validate
-from tdm.vcache import ValidationCache
+
+if TYPE_CHECKING:
+    from tdm.validate import ValidationReport
 
 VERSION_RE = re.compile(r"^v(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}$")
 MANIFEST_MARK = "tdm-manifest: "
@@ -52,6 +53,10 @@ def commit(
     project: Project, message: str, *, verify: bool = True, all_tracked: bool = False
 ) -> CommitResult:
     """Validate (unless ``verify`` is False), stage the tdm files and commit them."""
+    # imported here: checkout, log and show need none of the validation machinery
+    from tdm.validate import record_cache, validate
+    from tdm.vcache import ValidationCache
+
     if not message.strip():
         raise UserError("empty commit message; give one with -m")
     git = gitio.Git(project.root)
