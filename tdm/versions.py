@@ -110,25 +110,21 @@ def manifest(git: gitio.Git, commit: pygit2.Commit) -> list[DatasetInfo]:
     """Every dataset file in ``commit`` with its row count and sha256 (read from the blobs)."""
     lock = _lock_at(git, commit)
     out = []
-    for folder in git.list_dir(commit, DATASET_DIR):
-        for name in git.list_dir(commit, f"{DATASET_DIR}/{folder}"):
-            if not name.endswith(".jsonl"):
-                continue
-            blob = git.blob(commit, f"{DATASET_DIR}/{folder}/{name}")
-            if blob is None:
-                continue
-            digest = hashlib.sha256()
-            rows = 0
-            last = b"\n"
-            for chunk in gitio.blob_chunks(blob):
-                digest.update(chunk)
-                rows += chunk.count(b"\n")
-                last = chunk[-1:]
-            if last != b"\n":
-                rows += 1
-            key = f"{folder}/{name[: -len('.jsonl')]}"
-            entry = lock.get(key, {})
-            out.append(DatasetInfo(key, rows, digest.hexdigest(), entry.get("schema")))
+    for key in _dataset_names(git, commit):
+        blob = git.blob(commit, f"{DATASET_DIR}/{key}.jsonl")
+        if blob is None:
+            continue
+        digest = hashlib.sha256()
+        rows = 0
+        last = b"\n"
+        for chunk in gitio.blob_chunks(blob):
+            digest.update(chunk)
+            rows += chunk.count(b"\n")
+            last = chunk[-1:]
+        if last != b"\n":
+            rows += 1
+        entry = lock.get(key, {})
+        out.append(DatasetInfo(key, rows, digest.hexdigest(), entry.get("schema")))
     return out
 
 
@@ -373,10 +369,14 @@ def list_datasets(project: Project, rev: str | None = None) -> list[str]:
     if rev is None:
         return [f"{p.parent.name}/{p.stem}" for p in project.dataset_files()]
     git = gitio.Git(project.root)
-    commit_obj = git.resolve(rev)
+    return _dataset_names(git, git.resolve(rev))
+
+
+def _dataset_names(git: gitio.Git, commit: pygit2.Commit) -> list[str]:
+    """``template/dataset`` for every datasets/<template>/<dataset>.jsonl in ``commit``."""
     out = []
-    for folder in git.list_dir(commit_obj, DATASET_DIR):
-        for name in git.list_dir(commit_obj, f"{DATASET_DIR}/{folder}"):
+    for folder in git.list_dir(commit, DATASET_DIR):
+        for name in git.list_dir(commit, f"{DATASET_DIR}/{folder}"):
             if name.endswith(".jsonl"):
                 out.append(f"{folder}/{name[: -len('.jsonl')]}")
     return out
