@@ -14,7 +14,6 @@ machine load.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -25,17 +24,13 @@ from common import (
     Result,
     RunResult,
     Timed,
-    add_arguments,
     background_note,
-    cleanup,
-    config_from,
+    bench_main,
     count_lines,
     fixed_cost,
     inprocess_note,
     median,
-    print_results,
     progress,
-    quick_warning,
     repo_for,
     run_timed,
     sha256_of,
@@ -304,16 +299,7 @@ def run_big(cfg: Config, tdm: Path, small_rss_kib: int) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    cfg = config_from(parser.parse_args(argv))
-    try:
-        results = run(cfg)
-    finally:
-        cleanup(cfg)
-    print_results("tdm generate", results)
-    quick_warning(cfg)
-    return 0
+    return bench_main("tdm generate", run, __doc__, argv)
 
 
 if __name__ == "__main__":

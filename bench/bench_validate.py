@@ -16,7 +16,6 @@ It checks rows only: no keys, references or hash.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 from typing import Any
@@ -27,17 +26,13 @@ from common import (
     Result,
     RunResult,
     Timed,
-    add_arguments,
     background_note,
-    cleanup,
-    config_from,
+    bench_main,
     ensure_dataset,
     fixed_cost,
     inprocess_note,
     median,
-    print_results,
     progress,
-    quick_warning,
     repo_for,
     run_timed,
     shell_quote,
@@ -208,16 +203,7 @@ def run(cfg: Config, repo: BenchRepo | None = None) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    cfg = config_from(parser.parse_args(argv))
-    try:
-        results = run(cfg)
-    finally:
-        cleanup(cfg)
-    print_results("tdm validate", results)
-    quick_warning(cfg)
-    return 0
+    return bench_main("tdm validate", run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -12,23 +12,19 @@ Each pair runs on fresh copies of the same repository, interleaved; medians of t
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 from common import (
     Config,
     Result,
-    add_arguments,
-    check_workdir,
-    cleanup,
-    config_from,
+    bench_main,
     make_repo,
     median,
-    print_results,
     progress,
     run_timed,
     tdm_executable,
@@ -80,70 +76,105 @@ def _base(cfg: Config) -> Path:
     return repo.root
 
 
+def _paired(
+    cfg: Config,
+    source: Path,
+    label: str,
+    first: Callable[[Path], float],
+    second: Callable[[Path], float],
+) -> tuple[list[float], list[float]]:
+    """Seconds of ``first`` and ``second``, each on its own fresh copy of ``source``."""
+    one: list[float] = []
+    two: list[float] = []
+    for i in range(cfg.repeats):
+        progress(f"versions repeat {i + 1}/{cfg.repeats}: {label}")
+        one.append(first(_copy(source, cfg.workdir / "a")))
+        two.append(second(_copy(source, cfg.workdir / "b")))
+    return one, two
+
+
+def _ratio(
+    name: str,
+    command: str,
+    cfg: Config,
+    secs: tuple[list[float], list[float]],
+    goal: float,
+    of: str,
+) -> Result:
+    """A result whose ratio is median(first) / median(second), met when <= ``goal``."""
+    first, second = secs
+    ratio = median(first) / median(second)
+    return Result(
+        name=name,
+        command=command,
+        rows=cfg.rows,
+        seconds=median(first),
+        ratio=ratio,
+        target=f"<= {goal:g}x {of}",
+        passed=ratio <= goal,
+        samples=first,
+        notes=[
+            "tdm s: " + ", ".join(f"{s:.2f}" for s in first),
+            f"{of} s: " + ", ".join(f"{s:.2f}" for s in second),
+        ],
+    )
+
+
 def run(cfg: Config) -> list[Result]:
     os.environ.update(GIT_ENV)
     tdm = tdm_executable()
     base = _base(cfg)
     big = f"{cfg.rows:,}-row"
 
+    def seconds(argv: list[str | Path]) -> float:
+        return run_timed(argv, sample_tree=False).seconds
+
+    def git_commit(repo: Path) -> float:
+        start = time.perf_counter()
+        run_timed(_git(repo, "add", "-A"), sample_tree=False)
+        run_timed(_git(repo, "commit", "-q", "-m", "change"), sample_tree=False)
+        return time.perf_counter() - start
+
     # the same change for both sides: the big dataset regenerated with another seed
     changed = _copy(base, cfg.workdir / "versions-changed")
     _set_seed(changed, "bench", 2)
     run_timed([tdm, "generate", "bench", "--repo", changed], sample_tree=False)
-    tdm_s: list[float] = []
-    git_s: list[float] = []
-    for i in range(cfg.repeats):
-        progress(f"versions repeat {i + 1}/{cfg.repeats}: commit of the changed {big} dataset")
-        a = _copy(changed, cfg.workdir / "a")
-        b = _copy(changed, cfg.workdir / "b")
-        tdm_s.append(run_timed([tdm, "commit", "--no-verify", "-m", "change", "--repo", a]).seconds)
-        start = time.perf_counter()
-        run_timed(_git(b, "add", "-A"), sample_tree=False)
-        run_timed(_git(b, "commit", "-q", "-m", "change"), sample_tree=False)
-        git_s.append(time.perf_counter() - start)
-    commit_ratio = median(tdm_s) / median(git_s)
+    commit_secs = _paired(
+        cfg,
+        changed,
+        f"commit of the changed {big} dataset",
+        lambda a: seconds([tdm, "commit", "--no-verify", "-m", "change", "--repo", a]),
+        git_commit,
+    )
     results = [
-        Result(
-            name="commit --no-verify vs git",
-            command=f"tdm commit --no-verify -m change  vs  git add -A && git commit ({big} dataset changed)",
-            rows=cfg.rows,
-            seconds=median(tdm_s),
-            ratio=commit_ratio,
-            target=f"<= {COMMIT_GOAL:g}x git",
-            passed=commit_ratio <= COMMIT_GOAL,
-            samples=tdm_s,
-            notes=[
-                "tdm s: " + ", ".join(f"{s:.2f}" for s in tdm_s),
-                "git s: " + ", ".join(f"{s:.2f}" for s in git_s),
-            ],
+        _ratio(
+            "commit --no-verify vs git",
+            f"tdm commit --no-verify -m change  vs  git add -A && git commit ({big} dataset changed)",
+            cfg,
+            commit_secs,
+            COMMIT_GOAL,
+            "git",
         )
     ]
 
     # checkout: HEAD has the changed dataset, v1.0 the original
     committed = _copy(changed, cfg.workdir / "versions-committed")
     run_timed([tdm, "commit", "-m", "change", "--repo", committed], sample_tree=False)
-    tdm_s, git_s = [], []
-    for i in range(cfg.repeats):
-        progress(f"versions repeat {i + 1}/{cfg.repeats}: checkout v1.0")
-        a = _copy(committed, cfg.workdir / "a")
-        b = _copy(committed, cfg.workdir / "b")
-        tdm_s.append(run_timed([tdm, "checkout", "v1.0", "--repo", a]).seconds)
-        git_s.append(run_timed(_git(b, "checkout", "-q", "v1.0"), sample_tree=False).seconds)
-    checkout_ratio = median(tdm_s) / median(git_s)
+    checkout_secs = _paired(
+        cfg,
+        committed,
+        "checkout v1.0",
+        lambda a: seconds([tdm, "checkout", "v1.0", "--repo", a]),
+        lambda b: seconds(_git(b, "checkout", "-q", "v1.0")),
+    )
     results.append(
-        Result(
-            name="checkout v1.0 vs git",
-            command=f"tdm checkout v1.0  vs  git checkout v1.0 ({big} dataset differs)",
-            rows=cfg.rows,
-            seconds=median(tdm_s),
-            ratio=checkout_ratio,
-            target=f"<= {CHECKOUT_GOAL:g}x git",
-            passed=checkout_ratio <= CHECKOUT_GOAL,
-            samples=tdm_s,
-            notes=[
-                "tdm s: " + ", ".join(f"{s:.2f}" for s in tdm_s),
-                "git s: " + ", ".join(f"{s:.2f}" for s in git_s),
-            ],
+        _ratio(
+            "checkout v1.0 vs git",
+            f"tdm checkout v1.0  vs  git checkout v1.0 ({big} dataset differs)",
+            cfg,
+            checkout_secs,
+            CHECKOUT_GOAL,
+            "git",
         )
     )
 
@@ -151,36 +182,29 @@ def run(cfg: Config) -> list[Result]:
     small_changed = _copy(base, cfg.workdir / "versions-small")
     _set_seed(small_changed, "small", 3)
     run_timed([tdm, "generate", "small", "--repo", small_changed], sample_tree=False)
-    verify_s, noverify_s = [], []
-    note = ""
-    for i in range(cfg.repeats):
-        progress(f"versions repeat {i + 1}/{cfg.repeats}: second commit, small dataset changed")
-        a = _copy(small_changed, cfg.workdir / "a")
-        b = _copy(small_changed, cfg.workdir / "b")
-        r = run_timed([tdm, "commit", "-m", "small", "--repo", a])
-        verify_s.append(r.seconds)
-        note = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
-        noverify_s.append(
-            run_timed([tdm, "commit", "--no-verify", "-m", "small", "--repo", b]).seconds
-        )
-    inc_ratio = median(verify_s) / median(noverify_s)
-    results.append(
-        Result(
-            name="second commit, validation on",
-            command="tdm commit -m small  vs  tdm commit --no-verify -m small (500-row dataset changed)",
-            rows=cfg.rows,
-            seconds=median(verify_s),
-            ratio=inc_ratio,
-            target=f"<= {INCREMENTAL_GOAL:g}x --no-verify",
-            passed=inc_ratio <= INCREMENTAL_GOAL,
-            samples=verify_s,
-            notes=[
-                "with validation s: " + ", ".join(f"{s:.2f}" for s in verify_s),
-                "--no-verify s: " + ", ".join(f"{s:.2f}" for s in noverify_s),
-                f"tdm said: {note!r}",
-            ],
-        )
+    said: list[str] = []
+
+    def verified_commit(repo: Path) -> float:
+        r = run_timed([tdm, "commit", "-m", "small", "--repo", repo], sample_tree=False)
+        said.append(r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "")
+        return r.seconds
+
+    inc = _ratio(
+        "second commit, validation on",
+        "tdm commit -m small  vs  tdm commit --no-verify -m small (500-row dataset changed)",
+        cfg,
+        _paired(
+            cfg,
+            small_changed,
+            "second commit, small dataset changed",
+            verified_commit,
+            lambda b: seconds([tdm, "commit", "--no-verify", "-m", "small", "--repo", b]),
+        ),
+        INCREMENTAL_GOAL,
+        "--no-verify",
     )
+    inc.notes.append(f"tdm said: {said[-1]!r}")
+    results.append(inc)
 
     # reading a pinned version from git objects vs the checked-out file, same JSON library
     import tdm as tdm_api
@@ -199,42 +223,27 @@ def run(cfg: Config) -> list[Result]:
             n_file = sum(1 for line in fh if loads(line) is not None)
         file_s.append(time.perf_counter() - start)
         assert n_api == n_file == cfg.rows, (n_api, n_file)
-    read_ratio = median(api_s) / median(file_s)
-    results.append(
-        Result(
-            name="dataset(rev=v1.0) vs file",
-            command="sum(1 for _ in tdm.open(repo).dataset('bench/customers', rev='v1.0'))  vs  "
-            "orjson.loads of each line of the checked-out file",
-            rows=cfg.rows,
-            seconds=median(api_s),
-            rate=cfg.rows / median(api_s),
-            baseline_rate=cfg.rows / median(file_s),
-            ratio=read_ratio,
-            target=f"<= {READ_GOAL:g}x the file",
-            passed=read_ratio <= READ_GOAL,
-            samples=api_s,
-            notes=[
-                "from git s: " + ", ".join(f"{s:.2f}" for s in api_s),
-                "from the file s: " + ", ".join(f"{s:.2f}" for s in file_s),
-                "the blob is a loose object right after the commit, as in a user's repository",
-            ],
-        )
+    read = _ratio(
+        "dataset(rev=v1.0) vs file",
+        "sum(1 for _ in tdm.open(repo).dataset('bench/customers', rev='v1.0'))  vs  "
+        "orjson.loads of each line of the checked-out file",
+        cfg,
+        (api_s, file_s),
+        READ_GOAL,
+        "the file",
     )
+    read.rate, read.baseline_rate = cfg.rows / median(api_s), cfg.rows / median(file_s)
+    read.notes.append(
+        "the blob is a loose object right after the commit, as in a user's repository"
+    )
+    results.append(read)
     for name in ("a", "b"):
         shutil.rmtree(cfg.workdir / name, ignore_errors=True)
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    cfg = config_from(parser.parse_args(argv))
-    check_workdir(cfg.workdir)
-    try:
-        print_results("tdm versions", run(cfg))
-    finally:
-        cleanup(cfg)
-    return 0
+    return bench_main("tdm versions in git", run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -548,3 +548,19 @@ def cleanup(cfg: Config) -> None:
         print(f"bench: data kept in {cfg.workdir}", file=sys.stderr)
     elif cfg.workdir.exists():
         shutil.rmtree(cfg.workdir, ignore_errors=True)
+
+
+def bench_main(
+    title: str, run: Callable[[Config], list[Result]], doc: str | None, argv: list[str] | None
+) -> int:
+    """The command line of one benchmark script: options, run, table, clean-up."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    add_arguments(parser)
+    cfg = config_from(parser.parse_args(argv))
+    try:
+        results = run(cfg)
+    finally:
+        cleanup(cfg)
+    print_results(title, results)
+    quick_warning(cfg)
+    return 0
