@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -429,6 +430,11 @@ def _walk_tree(tree: pygit2.Tree, base: str) -> Iterator[str]:
 # ---------------------------------------------------------------------- reading blobs
 
 READ_BLOCK = 8 << 20
+
+
+def blob_lines(blob: pygit2.Blob) -> Iterator[bytes]:
+    """The lines of a blob, each with its newline, split in C (as a file's are)."""
+    return iter(io.BytesIO(blob.data))
 
 
 def blob_chunks(blob: pygit2.Blob) -> Iterator[bytes]:

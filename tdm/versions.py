@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 VERSION_RE = re.compile(r"^v(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}$")
 MANIFEST_MARK = "tdm-manifest: "
-READ_BLOCK = 8 << 20
 
 
 class ValidationFailed(CheckFailed):
@@ -304,46 +303,35 @@ def parse_dataset_name(name: str) -> tuple[str, str, str | None]:
     return template, dataset, rev or None
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    rest = b""
-    for chunk in chunks:
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        yield from lines
-    if rest.strip():
-        yield rest
-
-
-def _rows(chunks: Iterator[bytes], display: str) -> Iterator[dict[str, Any]]:
+def _rows(lines: Iterator[bytes], display: str) -> Iterator[dict[str, Any]]:
     loads = orjson.loads
-    for line_no, line in enumerate(_lines(chunks), start=1):
+    for line_no, line in enumerate(lines, start=1):
         try:
             yield loads(line)
         except orjson.JSONDecodeError as exc:
             raise UserError(f"line {line_no} is not valid JSON: {exc}", path=display) from None
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
+def _file_lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as fh:
-        while chunk := fh.read(READ_BLOCK):
-            yield chunk
+        yield from fh
 
 
 def read_dataset(project: Project, name: str, rev: str | None = None) -> Iterator[dict[str, Any]]:
     """Rows of ``template/dataset``: from git objects at ``rev``, or the working tree when None."""
-    chunks, display = dataset_chunks(project, name, rev)
-    return _rows(chunks, display)
+    lines, display = dataset_lines(project, name, rev)
+    return _rows(lines, display)
 
 
 def read_dataset_lines(project: Project, name: str, rev: str | None = None) -> Iterator[bytes]:
     """The JSON lines of a dataset, unparsed (see :func:`read_dataset`)."""
-    return _lines(dataset_chunks(project, name, rev)[0])
+    return dataset_lines(project, name, rev)[0]
 
 
-def dataset_chunks(
+def dataset_lines(
     project: Project, name: str, rev: str | None = None
 ) -> tuple[Iterator[bytes], str]:
-    """The bytes of a dataset in blocks, and a name for it in messages."""
+    """The lines of a dataset (each with its newline), and a name for it in messages."""
     template, dataset, at = parse_dataset_name(name)
     rev = rev if rev is not None else at
     rel = f"{DATASET_DIR}/{template}/{dataset}.jsonl"
@@ -353,7 +341,7 @@ def dataset_chunks(
             raise UserError(
                 f"dataset '{template}/{dataset}' does not exist ({rel}); see `tdm status`"
             )
-        return _file_chunks(path), rel
+        return _file_lines(path), rel
     git = gitio.Git(project.root)
     commit_obj = git.resolve(rev)
     blob = git.blob(commit_obj, rel)
@@ -361,7 +349,7 @@ def dataset_chunks(
         raise UserError(
             f"dataset '{template}/{dataset}' does not exist at {rev} ({rel} is not in that commit)"
         )
-    return gitio.blob_chunks(blob), f"{rel}@{rev}"
+    return gitio.blob_lines(blob), f"{rel}@{rev}"
 
 
 def list_datasets(project: Project, rev: str | None = None) -> list[str]:
