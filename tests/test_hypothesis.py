@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import dataset, generate_in_process, invalid_rows, one_dataset_project, read_rows
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+from tdm.errors import UserError
 
 ROWS = 40
 FORMATS = ["email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"]
@@ -74,9 +79,18 @@ def numbers(draw: st.DrawFn) -> Schema:
     if mult is not None:
         step = round(mult * 100)
         first = -(-(cents_lo + int(exclusive)) // step) * step
-        if first <= cents_hi - int(exclusive):
+        last = cents_hi - int(exclusive)
+        # validators test multipleOf in floating point (367.4 / 0.05 = 7347.999...), so the
+        # range must hold a multiple that passes that test, or no valid row exists at all
+        # (tdm then refuses the schema; see test_float_multiple_of_that_no_value_passes)
+        if any(_float_multiple(c / 100, mult) for c in range(first, last + 1, step)[:200]):
             schema["multipleOf"] = mult
     return schema
+
+
+def _float_multiple(value: float, mult: float) -> bool:
+    quotient = value / mult
+    return int(quotient) == quotient
 
 
 @st.composite
@@ -176,6 +190,9 @@ row_schemas = objects(field_schemas, depth=0)
     # database, which conftest.py keeps outside the checkout)
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # in CI the same examples every run, so a landing is never decided by chance; on a
+    # developer's machine new examples every run, to keep finding bugs
+    derandomize=bool(os.environ.get("CI")),
 )
 @given(schema=row_schemas, seed=st.integers(0, 2**31))
 def test_generated_rows_always_validate(schema: Schema, seed: int) -> None:
@@ -186,3 +203,21 @@ def test_generated_rows_always_validate(schema: Schema, seed: int) -> None:
 
     assert len(rows) == ROWS
     assert invalid_rows(schema, rows) == []
+
+
+def test_float_multiple_of_that_no_value_passes(tmp_path: Path) -> None:
+    """[367.39, 367.4] holds 367.4 = 7348 * 0.05, but 367.4 / 0.05 is 7347.999... in floating
+    point, so every JSON Schema validator rejects it: a clear error, not invalid rows."""
+    schema: Schema = {
+        "type": "object",
+        "required": ["p"],
+        "properties": {
+            "p": {"type": "number", "minimum": 367.39, "maximum": 367.4, "multipleOf": 0.05}
+        },
+    }
+    root = one_dataset_project(tmp_path / "p", schema, 10, seed=1)
+    with pytest.raises(
+        UserError, match=re.escape("no number in [367.39, 367.4] is a multiple of 0.05")
+    ):
+        generate_in_process(root)
+    assert not dataset(root, "t", "s").exists()
