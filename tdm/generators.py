@@ -30,16 +30,6 @@ with warnings.catch_warnings():
     import sre_parse
 
 
-class _Missing:
-    """Marks an optional property that is absent in a row."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-
-
 class Gen(abc.ABC):
     """Base of all column generators."""
 
@@ -50,7 +40,7 @@ class Gen(abc.ABC):
 
     @abc.abstractmethod
     def column(self, idx: U64) -> list[Any]:
-        """One value per row index (MISSING for an absent optional property)."""
+        """One value per row index."""
 
 
 # ------------------------------------------------------------------ simple scalars

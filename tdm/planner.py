@@ -173,15 +173,6 @@ NAME_HINTS: dict[str, str] = {
 
 
 @dataclass
-class RefInfo:
-    """A foreign key found while planning: ``path`` holds values of ``dataset.field``."""
-
-    path: str
-    dataset: str
-    field: str
-
-
-@dataclass
 class PlanContext:
     """What the planner needs to know about the dataset being planned."""
 
@@ -192,12 +183,11 @@ class PlanContext:
     count: int
     display: str
     overrides: dict[str, FieldHint] = field(default_factory=dict)
-    #: (target, field, path) -> (parent field generator, parent row count, dataset name)
-    resolve_ref: Callable[[str, str, str], tuple[g.Gen, int, str]] | None = None
+    #: (target, field, path) -> (the parent field's generator, the parent's row count)
+    resolve_ref: Callable[[str, str, str], tuple[g.Gen, int]] | None = None
     primary_key: str | None = None
     lines: Located | None = None
     template_doc: Located | None = None
-    refs: list[RefInfo] = field(default_factory=list)
     used_overrides: set[str] = field(default_factory=set)
 
     def key(self, path: str, purpose: str = "") -> int:
@@ -423,7 +413,7 @@ class Planner:
         if hint.ref is not None:
             gen = self.ref(hint, path, unique)
         elif hint.generator is not None:
-            gen = self.named(hint.generator, hint, node, types, path, unique)
+            gen = self.named(hint.generator, hint, node, path, unique)
         else:
             self.check_keywords(node, path)
             if branches:
@@ -609,7 +599,7 @@ class Planner:
                     "give an x-tdm generator",
                 )
             name = {"date-time": "datetime"}.get(fmt, fmt)
-            return self.named(name, hint, node, ["string"], path, unique)
+            return self.named(name, hint, node, path, unique)
         if "pattern" in node:
             if unique:
                 raise self.fail(
@@ -623,7 +613,7 @@ class Planner:
         if inferred is None and leaf.endswith("_phone"):
             inferred = "phone"
         if inferred is not None:
-            return self.named(inferred, hint, node, ["string"], path, unique)
+            return self.named(inferred, hint, node, path, unique)
         return self.text(node, path, unique)
 
     def text(self, node: dict[str, Any], path: str, unique: bool) -> g.Gen:
@@ -705,8 +695,7 @@ class Planner:
         if self.ctx.resolve_ref is None:
             raise self.fail(path, "x-tdm.ref needs a template that generates the parent dataset")
         target, _, target_field = hint.ref.rpartition(".")
-        parent, count, dataset = self.ctx.resolve_ref(target, target_field, path)
-        self.ctx.refs.append(RefInfo(path, dataset, target_field))
+        parent, count = self.ctx.resolve_ref(target, target_field, path)
         return g.Ref(self.ctx.key(path), parent, count, unique)
 
     def named(
@@ -714,11 +703,10 @@ class Planner:
         name: str,
         hint: FieldHint,
         node: dict[str, Any],
-        types: list[str],
         path: str,
         unique: bool,
     ) -> g.Gen:
-        gen = self._named(name, hint, node, types, path, unique)
+        gen = self._named(name, hint, node, path, unique)
         if ("minLength" in node or "maxLength" in node) and not isinstance(gen, _LENGTH_AWARE):
             return g.Bounded(gen, int(node.get("minLength", 0)), node.get("maxLength"), path)
         return gen
@@ -728,7 +716,6 @@ class Planner:
         name: str,
         hint: FieldHint,
         node: dict[str, Any],
-        types: list[str],
         path: str,
         unique: bool,
     ) -> g.Gen:

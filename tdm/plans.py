@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
@@ -15,7 +15,7 @@ from tdm import generators as g
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
 from tdm.models import DatasetSpec, FieldHint, Template
-from tdm.planner import PlanContext, Planner, RefInfo
+from tdm.planner import PlanContext, Planner
 from tdm.project import Project, SchemaDoc
 from tdm.render import RowRenderer
 
@@ -33,9 +33,7 @@ class DatasetPlan:
     seed: int
     locale: str
     root: g.Object
-    refs: list[RefInfo]
     recipe: str
-    parents: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -136,10 +134,9 @@ class TemplatePlanner:
         self._building.append(dataset)
         try:
             ctx = self._context(dataset, spec, schema)
-            parents: dict[str, str] = {}
             planner = Planner(schema.data, ctx)
 
-            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int, str]:
+            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int]:
                 parent_name = self.resolve_target(target, schema.display, path)
                 if parent_name == dataset:
                     self_spec = spec
@@ -148,8 +145,7 @@ class TemplatePlanner:
                         target_field
                     )
                 else:
-                    parent = self.plan(parent_name)
-                    parents[parent_name] = parent.recipe
+                    parent = self.plan(parent_name)  # parents are planned (and generated) first
                     self_spec, parent_schema = parent.spec, parent.schema
                     gen = Planner(
                         parent.schema.data, self._context(parent_name, parent.spec, parent.schema)
@@ -162,7 +158,7 @@ class TemplatePlanner:
                     )
                 if target_field == path and parent_name == dataset:
                     raise UserError(f"property '{path}' references itself", path=schema.display)
-                return gen, self_spec.count, parent_name
+                return gen, self_spec.count
 
             ctx.resolve_ref = resolve
             root = planner.build_root()
@@ -175,9 +171,7 @@ class TemplatePlanner:
                 self.seed,
                 self.locale,
                 root,
-                ctx.refs,
                 recipe,
-                sorted(parents),
             )
             check_sample(plan)
         finally:

@@ -110,7 +110,6 @@ class _Target:
     name: str
     schema: SchemaDoc | None
     refs: dict[str, str]  # field -> "target.field" as written
-    pk_sha: str | None = None
 
 
 def validate(
