@@ -67,6 +67,16 @@ def dataset_refs(schema: SchemaDoc, overrides: dict[str, FieldHint]) -> dict[str
     return refs
 
 
+def match_ref_target(target: str, schemas: dict[str, str]) -> tuple[str | None, list[str]]:
+    """The dataset an x-tdm.ref target names among ``schemas`` (dataset -> schema): the
+    dataset of that name, else the one dataset of that schema.  Also every dataset of
+    that schema, for the error when there is not exactly one."""
+    if target in schemas:
+        return target, [target]
+    by_schema = [name for name, schema in schemas.items() if schema == target]
+    return (by_schema[0] if len(by_schema) == 1 else None), by_schema
+
+
 def recipe_hash(
     schema: SchemaDoc, spec: DatasetSpec, seed: int, locale: str, parents: dict[str, str]
 ) -> str:
@@ -229,11 +239,9 @@ class TemplatePlanner:
 
     def resolve_target(self, target: str, display: str, path: str) -> str:
         datasets = self.template.datasets
-        if target in datasets:
-            return target
-        by_schema = [name for name, spec in datasets.items() if spec.schema_ == target]
-        if len(by_schema) == 1:
-            return by_schema[0]
+        found, by_schema = match_ref_target(target, {n: s.schema_ for n, s in datasets.items()})
+        if found is not None:
+            return found
         if not by_schema:
             raise UserError(
                 f"property '{path}' references '{target}', but template '{self.name}' has no dataset "

@@ -22,7 +22,7 @@ import orjson
 
 from tdm.errors import UserError
 from tdm.models import FieldHint, Template
-from tdm.plans import TemplatePlanner, dataset_refs
+from tdm.plans import TemplatePlanner, dataset_refs, match_ref_target
 from tdm.project import DATASET_DIR, Project, SchemaDoc
 from tdm.vcache import ValidationCache
 
@@ -357,14 +357,9 @@ def _targets(
 
 def _resolve(target: _Target, ref: str, targets: list[_Target]) -> tuple[str, str] | None:
     dataset, _, parent_field = ref.rpartition(".")
-    same_folder = [t for t in targets if t.folder == target.folder]
-    for t in same_folder:
-        if t.name == dataset:
-            return t.name, parent_field
-    by_schema = [t for t in same_folder if t.schema is not None and t.schema.name == dataset]
-    if len(by_schema) == 1:
-        return by_schema[0].name, parent_field
-    return None
+    schemas = {t.name: t.schema.name for t in targets if t.folder == target.folder and t.schema}
+    found, _ = match_ref_target(dataset, schemas)
+    return (found, parent_field) if found is not None else None
 
 
 def _resolved_refs(target: _Target, targets: list[_Target]) -> dict[str, tuple[str, str]]:
