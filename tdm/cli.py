@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -489,3 +490,96 @@ def show(
             out.write(orjson.dumps(row).decode() + "\n")
     if as_json:
         _echo_json({"dataset": dataset, "rows": rows})
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+class CompatMode(StrEnum):
+    backward = "backward"
+    forward = "forward"
+    full = "full"
+
+
+class FailOn(StrEnum):
+    breaking = "breaking"
+
+
+class ColourWhen(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+@app.command()
+def diff(
+    base: Annotated[
+        str | None,
+        typer.Argument(
+            help="Base revision (default HEAD); also A..B, or A...B for merge-base(A, B) to B."
+        ),
+    ] = None,
+    head: Annotated[
+        str | None, typer.Argument(help="Head revision; omitted: the working tree.")
+    ] = None,
+    fmt: Annotated[
+        DiffFormat,
+        typer.Option("--format", "-f", help="text, markdown (for a PR comment) or json."),
+    ] = DiffFormat.text,
+    compat: Annotated[
+        CompatMode,
+        typer.Option("--compat", help="Schema compatibility mode: backward, forward or full."),
+    ] = CompatMode.backward,
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", min=0, help="Sample rows shown per dataset and kind.")
+    ] = 5,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 1 when there are differences (as git diff).")
+    ] = False,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(
+            "--fail-on", help="Exit 1 only on breaking schema changes (overrides --exit-code)."
+        ),
+    ] = None,
+    color: Annotated[
+        ColourWhen,
+        typer.Option("--color", help="Colour text output: auto (a terminal), always, never."),
+    ] = ColourWhen.auto,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what changed between two versions: schemas (breaking or compatible), dataset
+    rows by primary key, templates, masking rules and tdm.lock.
+
+    Unchanged files are recognised by their git blob id and never read.
+
+    Examples:
+      tdm diff                                  # working tree vs HEAD
+      tdm diff v1.0 v1.1 --format json
+      tdm diff main...feature --format markdown > comment.md
+      tdm diff origin/main HEAD --fail-on breaking   # CI gate
+    """
+    from tdm import diff as diffmod
+    from tdm import diffformat
+
+    project = Project.find(repo)
+    report = diffmod.diff(project, base, head, compat=compat.value, sample=rows)
+    if as_json or fmt is DiffFormat.json:
+        sys.stdout.write(diffformat.render_json(report))
+    elif fmt is DiffFormat.markdown:
+        sys.stdout.write(diffformat.render_markdown(report))
+    else:
+        colour = color is ColourWhen.always or (
+            color is ColourWhen.auto and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        )
+        sys.stdout.write(diffformat.render_text(report, colour=colour))
+    sys.stdout.flush()
+    if fail_on is FailOn.breaking:
+        if report.breaking():
+            raise typer.Exit(1)
+    elif exit_code and report.differs:
+        raise typer.Exit(1)

@@ -226,6 +226,16 @@ class Git:
             return None
         return obj
 
+    def read_blob(self, oid: pygit2.Oid) -> bytes:
+        """A blob's bytes straight from the object database (no Blob object is kept, so
+        libgit2's copy is freed as soon as Python has its own)."""
+        return bytes(self.repo.odb.read(oid)[1])
+
+    def merge_base(self, a: pygit2.Commit, b: pygit2.Commit) -> pygit2.Commit | None:
+        """The best common ancestor of two commits, None when they share no history."""
+        found = self.repo.merge_base(a.id, b.id)
+        return None if found is None else self.repo[found].peel(pygit2.Commit)
+
     def list_dir(self, commit: pygit2.Commit, path: str) -> list[str]:
         obj = self.tree_entry(commit, path)
         if not isinstance(obj, pygit2.Tree):

@@ -1,0 +1,578 @@
+"""``tdm diff``: what changed between two versions of a tdm repository.
+
+Two *sides* are compared: git commits, or a commit and the working tree.  Files are
+matched by path and compared by blob id first, so an unchanged dataset is never
+read, however large.  Then:
+
+- schemas: every change, classified for a compatibility mode (:mod:`tdm.schemadiff`);
+- datasets: rows added, removed and changed by primary key (:mod:`tdm.datadiff`);
+- templates, masking rules, tdm.yaml and tdm.lock: their changes in words.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import pygit2
+
+from tdm import gitio
+from tdm.datadiff import RowDiff, count_rows, diff_rows
+from tdm.errors import GitError, UserError
+from tdm.project import (
+    CONFIG_FILE,
+    DATASET_DIR,
+    LOCK_FILE,
+    MASKING_DIR,
+    SCHEMA_DIR,
+    TEMPLATE_DIR,
+    Project,
+)
+from tdm.schemadiff import Compat, SchemaChange, compare, primary_key
+from tdm.yamlio import parse_json, parse_yaml
+
+Status = Literal["added", "removed", "modified"]
+_SUFFIXES = (".yaml", ".yml", ".json")
+#: the JSON output's schema version; bump it on any incompatible change
+FORMAT_VERSION = 1
+
+# ---------------------------------------------------------------------- sides
+
+
+class Side(ABC):
+    """One version of the repository's tdm files."""
+
+    label: str
+    commit: str | None = None
+
+    @abstractmethod
+    def files(self, folder: str) -> list[str]:
+        """Names of the files directly in ``folder``."""
+
+    @abstractmethod
+    def folders(self, folder: str) -> list[str]:
+        """Names of the folders directly in ``folder``."""
+
+    @abstractmethod
+    def blob_id(self, rel: str) -> str | None:
+        """The git blob id of ``rel`` when known without reading it, else None."""
+
+    @abstractmethod
+    def read(self, rel: str) -> bytes | None:
+        """The bytes of ``rel``, None when it does not exist."""
+
+    def where(self, rel: str) -> str:
+        return f"{rel}@{self.label}"
+
+    def mapping(self, rel: str) -> dict[str, Any]:
+        """A YAML or JSON file parsed (once), {} when it does not exist."""
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_mappings", {})
+        if rel not in cache:
+            cache[rel] = _mapping(self, rel)
+        return cache[rel]
+
+
+class CommitSide(Side):
+    def __init__(self, git: gitio.Git, label: str, commit: pygit2.Commit | None) -> None:
+        self.git = git
+        self.label = label
+        self.commit = str(commit.id) if commit is not None else None
+        self.tree = commit.tree if commit is not None else None
+
+    def _entry(self, rel: str) -> pygit2.Object | None:
+        if self.tree is None:
+            return None
+        try:
+            return self.tree[self.git.prefix + rel]
+        except KeyError:
+            return None
+
+    def files(self, folder: str) -> list[str]:
+        obj = self._entry(folder)
+        if not isinstance(obj, pygit2.Tree):
+            return []
+        return sorted(e.name for e in obj if e.name and e.type_str == "blob")
+
+    def folders(self, folder: str) -> list[str]:
+        obj = self._entry(folder)
+        if not isinstance(obj, pygit2.Tree):
+            return []
+        return sorted(e.name for e in obj if e.name and e.type_str == "tree")
+
+    def blob_id(self, rel: str) -> str | None:
+        obj = self._entry(rel)
+        return str(obj.id) if obj is not None and obj.type_str == "blob" else None
+
+    def read(self, rel: str) -> bytes | None:
+        obj = self._entry(rel)
+        if obj is None or obj.type_str != "blob":
+            return None
+        return self.git.read_blob(obj.id)
+
+
+class WorktreeSide(Side):
+    def __init__(self, project: Project, git: gitio.Git | None) -> None:
+        self.project = project
+        self.git = git
+        self.label = "working tree"
+
+    def _path(self, rel: str) -> Path:
+        return self.project.root / rel
+
+    def files(self, folder: str) -> list[str]:
+        base = self._path(folder)
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_file())
+
+    def folders(self, folder: str) -> list[str]:
+        base = self._path(folder)
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir())
+
+    def blob_id(self, rel: str) -> str | None:
+        return self.git.clean_blob_id(rel) if self.git is not None else None
+
+    def read(self, rel: str) -> bytes | None:
+        path = self._path(rel)
+        if not path.is_file():
+            return None
+        return self.project.inside(path).read_bytes()
+
+    def where(self, rel: str) -> str:
+        return rel
+
+
+def _same(a: Side, b: Side, rel: str) -> bool | None:
+    """True/False when blob ids decide it, None when a file must be read."""
+    ida, idb = a.blob_id(rel), b.blob_id(rel)
+    if ida is not None and idb is not None:
+        return ida == idb
+    return None
+
+
+# ---------------------------------------------------------------------- results
+
+
+@dataclass
+class SchemaDiff:
+    name: str
+    path: str
+    status: Status
+    changes: list[SchemaChange] = field(default_factory=list)
+
+
+@dataclass
+class FileDiff:
+    """A template, masking file, tdm.yaml or tdm.lock, summarised in words."""
+
+    path: str
+    kind: Literal["config", "lock", "template", "masking"]
+    status: Status
+    changes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DatasetDiff:
+    name: str  # template/dataset
+    path: str
+    status: Status
+    schema: str | None
+    primary_key: str | None
+    rows: RowDiff
+
+
+@dataclass
+class DiffReport:
+    base: Side
+    head: Side
+    compat: Compat
+    sample: int
+    schemas: list[SchemaDiff] = field(default_factory=list)
+    files: list[FileDiff] = field(default_factory=list)
+    datasets: list[DatasetDiff] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.schemas or self.files or self.datasets)
+
+    def breaking(self) -> list[tuple[SchemaDiff, SchemaChange]]:
+        return [(s, c) for s in self.schemas for c in s.changes if c.breaking(self.compat)]
+
+    def to_json(self) -> dict[str, Any]:
+        from tdm.diffformat import report_json
+
+        return report_json(self)
+
+
+# ---------------------------------------------------------------------- revisions
+
+
+def sides(project: Project, base: str | None, head: str | None) -> tuple[Side, Side]:
+    """The two sides named on the command line, as git reads them:
+
+    - nothing: HEAD and the working tree;
+    - ``A``: A and the working tree;
+    - ``A B`` or ``A..B``: A and B;
+    - ``A...B``: the merge base of A and B, and B (what a pull request from B into A shows).
+    """
+    git = gitio.Git(project.root)
+    if base is not None and head is None:
+        if "..." in base:
+            left, _, right = base.partition("...")
+            return _merge_base_sides(git, left or "HEAD", right or "HEAD")
+        if ".." in base:
+            left, _, right = base.partition("..")
+            return _commit_side(git, left or "HEAD"), _commit_side(git, right or "HEAD")
+    elif base is not None and (".." in base or (head is not None and ".." in head)):
+        raise UserError("give either two revisions (A B) or one range (A..B or A...B), not both")
+    if base is None:
+        head_commit = git.head()
+        return CommitSide(git, "HEAD", head_commit), WorktreeSide(project, git)
+    if head is None:
+        return _commit_side(git, base), WorktreeSide(project, git)
+    return _commit_side(git, base), _commit_side(git, head)
+
+
+def _commit_side(git: gitio.Git, rev: str) -> CommitSide:
+    return CommitSide(git, rev, git.resolve(rev))
+
+
+def _merge_base_sides(git: gitio.Git, left: str, right: str) -> tuple[Side, Side]:
+    a, b = git.resolve(left), git.resolve(right)
+    found = git.merge_base(a, b)
+    if found is None:
+        raise GitError(
+            f"'{left}' and '{right}' have no common ancestor; compare them with `tdm diff {left} {right}`"
+        )
+    return CommitSide(git, f"merge-base({left}, {right})", found), CommitSide(git, right, b)
+
+
+# ---------------------------------------------------------------------- the diff
+
+
+def diff(
+    project: Project,
+    base: str | None = None,
+    head: str | None = None,
+    *,
+    compat: Compat = "backward",
+    sample: int = 5,
+) -> DiffReport:
+    if sample < 0:
+        raise UserError("--rows must be 0 or more")
+    a, b = sides(project, base, head)
+    return diff_sides(a, b, compat=compat, sample=sample)
+
+
+def diff_sides(a: Side, b: Side, *, compat: Compat = "backward", sample: int = 5) -> DiffReport:
+    report = DiffReport(a, b, compat, sample)
+    schemas_a, schemas_b = _schema_files(a), _schema_files(b)
+    report.schemas = list(_schemas(a, b, schemas_a, schemas_b))
+    report.files = [
+        *_config(a, b),
+        *_named_files(a, b, TEMPLATE_DIR, "template", _template_changes),
+        *_named_files(a, b, MASKING_DIR, "masking", _masking_changes),
+        *_lock(a, b),
+    ]
+    report.datasets = list(_datasets(a, b, schemas_a, schemas_b, sample))
+    return report
+
+
+def _schema_files(side: Side) -> dict[str, str]:
+    """schema name -> its file (the first of .yaml, .yml, .json, as tdm loads it)."""
+    out: dict[str, str] = {}
+    names = side.files(SCHEMA_DIR)
+    for suffix in _SUFFIXES:
+        for name in names:
+            if name.endswith(suffix):
+                out.setdefault(name[: -len(suffix)], f"{SCHEMA_DIR}/{name}")
+    return out
+
+
+def _document(side: Side, rel: str) -> Any:
+    data = side.read(rel)
+    if data is None:
+        return None
+    where = side.where(rel)
+    if rel.endswith(".json") or rel == LOCK_FILE:
+        return parse_json(data, where).data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError("not UTF-8 text", path=where) from None
+    return parse_yaml(text, where).data
+
+
+def _mapping(side: Side, rel: str) -> dict[str, Any]:
+    doc = _document(side, rel)
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise UserError("expected a mapping at the top of the file", path=side.where(rel))
+    return doc
+
+
+def _schemas(
+    a: Side, b: Side, files_a: dict[str, str], files_b: dict[str, str]
+) -> Iterator[SchemaDiff]:
+    for name in sorted(files_a.keys() | files_b.keys()):
+        rel_a, rel_b = files_a.get(name), files_b.get(name)
+        if rel_a is None:
+            assert rel_b is not None
+            yield SchemaDiff(
+                name,
+                rel_b,
+                "added",
+                [SchemaChange("", "schema_added", f"schema '{name}' added", "none")],
+            )
+            continue
+        if rel_b is None:
+            yield SchemaDiff(
+                name,
+                rel_a,
+                "removed",
+                [
+                    SchemaChange(
+                        "",
+                        "schema_removed",
+                        f"schema '{name}' removed: its data has no schema",
+                        "change",
+                    )
+                ],
+            )
+            continue
+        if rel_a == rel_b and _same(a, b, rel_a):
+            continue
+        old, new = a.mapping(rel_a), b.mapping(rel_b)
+        changes = compare(old, new)
+        if changes:
+            yield SchemaDiff(name, rel_b, "modified", changes)
+
+
+def _config(a: Side, b: Side) -> list[FileDiff]:
+    return _file_diff(a, b, CONFIG_FILE, "config", _generic_changes)
+
+
+def _lock(a: Side, b: Side) -> list[FileDiff]:
+    return _file_diff(a, b, LOCK_FILE, "lock", _lock_changes)
+
+
+def _named_files(a: Side, b: Side, folder: str, kind: Any, describe: Any) -> list[FileDiff]:
+    out = []
+    for name in sorted(set(a.files(folder)) | set(b.files(folder))):
+        if name.endswith(_SUFFIXES):
+            out.extend(_file_diff(a, b, f"{folder}/{name}", kind, describe))
+    return out
+
+
+def _file_diff(a: Side, b: Side, rel: str, kind: Any, describe: Any) -> list[FileDiff]:
+    if _same(a, b, rel):
+        return []
+    old_raw, new_raw = a.read(rel), b.read(rel)
+    if old_raw == new_raw:
+        return []
+    if old_raw is None:
+        return [FileDiff(rel, kind, "added", describe({}, _mapping(b, rel)))]
+    if new_raw is None:
+        return [FileDiff(rel, kind, "removed", [])]
+    changes = describe(_mapping(a, rel), _mapping(b, rel))
+    if not changes:
+        changes = ["formatting or comments only"]
+    return [FileDiff(rel, kind, "modified", changes)]
+
+
+# ---------------------------------------------------------------------- datasets
+
+
+def _dataset_names(side: Side) -> dict[str, str]:
+    out = {}
+    for folder in side.folders(DATASET_DIR):
+        for name in side.files(f"{DATASET_DIR}/{folder}"):
+            if name.endswith(".jsonl"):
+                out[f"{folder}/{name[: -len('.jsonl')]}"] = f"{DATASET_DIR}/{folder}/{name}"
+    return out
+
+
+def _schema_of(side: Side, dataset: str, schema_files: dict[str, str]) -> str | None:
+    """The schema a dataset was made from at ``side``: its tdm.lock entry, else its
+    template's spec, else a schema with the dataset's name."""
+    entry = side.mapping(LOCK_FILE).get("datasets", {}).get(dataset)
+    if isinstance(entry, dict) and isinstance(entry.get("schema"), str):
+        return str(entry["schema"])
+    template, _, name = dataset.partition("/")
+    for suffix in _SUFFIXES:
+        rel = f"{TEMPLATE_DIR}/{template}{suffix}"
+        if rel.rpartition("/")[2] in side.files(TEMPLATE_DIR):
+            spec = side.mapping(rel).get("datasets", {}).get(name)
+            if isinstance(spec, dict) and isinstance(spec.get("schema"), str):
+                return str(spec["schema"])
+            break
+    return name if name in schema_files else None
+
+
+def _key_of(side: Side, schema: str | None, schema_files: dict[str, str]) -> str | None:
+    if schema is None or schema not in schema_files:
+        return None
+    return primary_key(side.mapping(schema_files[schema]))
+
+
+def _datasets(
+    a: Side, b: Side, schemas_a: dict[str, str], schemas_b: dict[str, str], sample: int
+) -> Iterator[DatasetDiff]:
+    names_a, names_b = _dataset_names(a), _dataset_names(b)
+    for name in sorted(names_a.keys() | names_b.keys()):
+        rel_a, rel_b = names_a.get(name), names_b.get(name)
+        rel = rel_b or rel_a
+        assert rel is not None
+        if rel_a is not None and rel_b is not None and _same(a, b, rel):
+            continue
+        schema = _schema_of(b, name, schemas_b) if rel_b else _schema_of(a, name, schemas_a)
+        if rel_a is None or rel_b is None:
+            side = b if rel_a is None else a
+            data = side.read(rel) or b""
+            rows = count_rows(data)
+            del data
+            result = RowDiff("line", 0 if rel_a is None else rows, rows if rel_a is None else 0)
+            yield DatasetDiff(
+                name,
+                rel,
+                "added" if rel_a is None else "removed",
+                schema,
+                _key_of(side, schema, schemas_b if rel_a is None else schemas_a),
+                result,
+            )
+            continue
+        key_a = _key_of(a, _schema_of(a, name, schemas_a), schemas_a)
+        key_b = _key_of(b, schema, schemas_b)
+        notes = []
+        key = key_b
+        if key_a != key_b:
+            notes.append(
+                f"the primary key changed ({key_a or 'none'} -> {key_b or 'none'}); compared lines"
+            )
+            key = None
+        elif key is None:
+            notes.append(
+                f"schema '{schema}' has no primary key (x-tdm.primary_key); compared lines"
+                if schema
+                else "no schema found for this dataset; compared lines"
+            )
+        old = a.read(rel) or b""
+        new = b.read(rel) or b""
+        result = diff_rows(
+            old, new, key, sample=sample, side_names=(f"in {a.where(rel)}", f"in {b.where(rel)}")
+        )
+        del old, new
+        if not result.differs:
+            continue  # the same rows (the working file's blob id was not known)
+        result.notes[:0] = notes
+        yield DatasetDiff(name, rel, "modified", schema, key, result)
+
+
+# ---------------------------------------------------------------------- files in words
+
+
+def show(value: Any) -> str:
+    """A value as compact JSON, clipped for a one-line summary."""
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _generic_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        path = f"{prefix}{key}"
+        if key not in new:
+            out.append(f"{path} removed (was {show(old[key])})")
+        elif key not in old:
+            out.append(f"{path} added: {show(new[key])}")
+        elif isinstance(old[key], dict) and isinstance(new[key], dict):
+            out.extend(_generic_changes(old[key], new[key], f"{path}."))
+        elif orjson.dumps(old[key]) != orjson.dumps(new[key]):
+            out.append(f"{path} {show(old[key])} -> {show(new[key])}")
+    return out
+
+
+def _template_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    out = _generic_changes(
+        {k: v for k, v in old.items() if k != "datasets"},
+        {k: v for k, v in new.items() if k != "datasets"},
+    )
+    before = old.get("datasets") if isinstance(old.get("datasets"), dict) else {}
+    after = new.get("datasets") if isinstance(new.get("datasets"), dict) else {}
+    assert isinstance(before, dict) and isinstance(after, dict)
+    for name in [*before, *(n for n in after if n not in before)]:
+        if name not in after:
+            out.append(f"dataset {name} removed")
+        elif name not in before:
+            spec = after[name] if isinstance(after[name], dict) else {}
+            out.append(
+                f"dataset {name} added (schema {spec.get('schema', '?')}, count {spec.get('count', '?')})"
+            )
+        elif isinstance(before[name], dict) and isinstance(after[name], dict):
+            out.extend(f"{name}: {c}" for c in _generic_changes(before[name], after[name]))
+    return out
+
+
+def _masking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    out = _generic_changes(
+        {k: v for k, v in old.items() if k != "rules"},
+        {k: v for k, v in new.items() if k != "rules"},
+    )
+    before = old.get("rules") if isinstance(old.get("rules"), dict) else {}
+    after = new.get("rules") if isinstance(new.get("rules"), dict) else {}
+    assert isinstance(before, dict) and isinstance(after, dict)
+    for name in [*before, *(n for n in after if n not in before)]:
+        a = before.get(name) if isinstance(before.get(name), dict) else {}
+        b = after.get(name) if isinstance(after.get(name), dict) else {}
+        assert isinstance(a, dict) and isinstance(b, dict)
+        if name not in after:
+            out.append(f"rule for {name} removed (was {a.get('strategy', '?')})")
+        elif name not in before:
+            out.append(f"rule for {name} added ({b.get('strategy', '?')})")
+        else:
+            if a.get("strategy") != b.get("strategy"):
+                out.append(
+                    f"rule for {name} changed from {a.get('strategy')} to {b.get('strategy')}"
+                )
+            rest_a = {k: v for k, v in a.items() if k != "strategy"}
+            rest_b = {k: v for k, v in b.items() if k != "strategy"}
+            out.extend(f"rule for {name}: {c}" for c in _generic_changes(rest_a, rest_b))
+    return out
+
+
+_OPAQUE = ("sha256", "recipe")
+
+
+def _lock_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    before = old.get("datasets") if isinstance(old.get("datasets"), dict) else {}
+    after = new.get("datasets") if isinstance(new.get("datasets"), dict) else {}
+    assert isinstance(before, dict) and isinstance(after, dict)
+    out = []
+    for name in sorted(before.keys() | after.keys()):
+        a = before.get(name) if isinstance(before.get(name), dict) else {}
+        b = after.get(name) if isinstance(after.get(name), dict) else {}
+        assert isinstance(a, dict) and isinstance(b, dict)
+        if name not in after:
+            out.append(f"{name}: entry removed")
+            continue
+        if name not in before:
+            out.append(f"{name}: entry added ({b.get('rows', '?')} rows)")
+            continue
+        parts = []
+        for key in sorted(a.keys() | b.keys()):
+            if orjson.dumps(a.get(key)) == orjson.dumps(b.get(key)):
+                continue
+            if key in _OPAQUE:
+                parts.append(f"{key} changed")
+            else:
+                parts.append(f"{key} {show(a.get(key))} -> {show(b.get(key))}")
+        if parts:
+            out.append(f"{name}: {', '.join(parts)}")
+    return out
