@@ -121,6 +121,31 @@ def _keyed(lines: dict[bytes, int], key: str, side: str) -> dict[Any, tuple[byte
     return out
 
 
+def _check_unchanged(
+    new: bytes,
+    only_new: dict[bytes, int],
+    key: str,
+    unmatched: set[Any],
+    side_names: tuple[str, str],
+) -> None:
+    """An added (or removed) key must not also be the key of a row both sides share:
+    that would be a key repeated on one side.  The shared rows are parsed for this
+    only when some key is unmatched (rows were added or removed, not just changed)."""
+    loads = orjson.loads
+    for line in io.BytesIO(new):
+        line = line.rstrip(b"\r\n")
+        if not line or line in only_new:
+            continue
+        try:
+            row = loads(line)
+        except orjson.JSONDecodeError:
+            continue  # the same bytes on both sides: not this diff's concern
+        k = row.get(key) if isinstance(row, dict) else None
+        if not isinstance(k, (dict, list)) and k in unmatched:
+            where = " ".join(n for n in side_names if n) or "on one side"
+            raise Unkeyable(f"primary key {key}={orjson.dumps(k).decode()} repeats {where}")
+
+
 def _clip(line: bytes, limit: int = 80) -> str:
     text = line.decode("utf-8", "replace")
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -148,6 +173,9 @@ def diff_rows(
         try:
             before = _keyed(only_old, key, side_names[0] or "before")
             after = _keyed(only_new, key, side_names[1] or "after")
+            unmatched = before.keys() ^ after.keys()
+            if unmatched:
+                _check_unchanged(new, only_new, key, unmatched, side_names)
         except Unkeyable as exc:
             result.notes.append(f"{exc}; compared lines instead of keys")
         else:
