@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import bench_diff
 import bench_generate
 import bench_validate
 import bench_versions
@@ -115,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm validate", validate)
         versions = bench_versions.run(cfg)
         print_results("tdm versions in git", versions)
-        results = generate + validate + versions
+        diff = bench_diff.run(cfg)
+        print_results("tdm diff", diff)
+        results = generate + validate + versions + diff
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started
