@@ -58,6 +58,9 @@ step tdm generate smoke
 step "git diff --stat   # only the column that changed, and tdm.lock"
 git --no-pager diff --stat
 
+step "tdm diff --rows 2   # the review: schema change classified, rows by primary key"
+"$tdm" diff --rows 2
+
 step 'tdm commit -m "nickname" && tdm tag v1.1 && tdm versions'
 "$tdm" commit -m "nickname" | tail -1
 "$tdm" tag v1.1 >/dev/null
@@ -65,6 +68,12 @@ step 'tdm commit -m "nickname" && tdm tag v1.1 && tdm versions'
 
 step "tdm show smoke/customers@v1.0 --limit 2 --where country=DE   # no checkout"
 "$tdm" show smoke/customers@v1.0 --limit 2 --where country=DE
+
+step "tdm diff v1.0 v1.1 --format markdown --rows 1   # a pull-request comment"
+"$tdm" diff v1.0 v1.1 --format markdown --rows 1 | head -30
+
+step "tdm diff v1.0 v1.1 --fail-on breaking   # the CI gate (adding an optional property to a closed object is compatible)"
+"$tdm" diff v1.0 v1.1 --fail-on breaking >/dev/null && echo "exit code: 0 (no breaking schema change)"
 
 step "tdm checkout v1.0 && tdm checkout main"
 "$tdm" checkout v1.0
