@@ -86,6 +86,15 @@ _HANDLED = frozenset(
 )
 
 
+_REASONS = {
+    "generator_changed": "changes the generated values, not which data is valid",
+    "schema_added": "a new schema: no existing data or reader depends on it",
+    "definition_added": "a new definition: it applies only where a $ref names it",
+    "schema_removed": "its datasets lose their contract: readers cannot validate them",
+    "definition_removed": "every $ref to it stops resolving",
+}
+
+
 @dataclass(frozen=True)
 class SchemaChange:
     path: str  # where, e.g. "email", "shipping_address.street", "$defs.postal.city"
@@ -107,12 +116,10 @@ class SchemaChange:
         """One line: why this change is breaking or compatible under ``mode``."""
         if self.always_breaking:
             return "rows are matched, joined and referenced by the primary key"
+        if self.kind in _REASONS:
+            return _REASONS[self.kind]
         if self.effect == "none":
-            return (
-                "changes the generated values, not which data is valid"
-                if self.kind == "generator_changed"
-                else "annotation only; no effect on which data is valid"
-            )
+            return "annotation only; no effect on which data is valid"
         if self.default_fills and mode == "backward":
             return "old data lacks the field, and readers fill in its default"
         old_fails = self.effect in ("narrow", "change")
