@@ -42,7 +42,7 @@ GIT_ENV = {
 }
 
 
-def _git(root: Path, *args: str) -> list[str]:
+def _git(root: Path, *args: str) -> list[str | Path]:
     return ["git", "-C", str(root), *args]
 
 
