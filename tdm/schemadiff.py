@@ -108,6 +108,8 @@ class SchemaChange:
     def breaking(self, mode: Compat) -> bool:
         if self.always_breaking:
             return True
+        if mode == "full":  # as in Confluent: FULL is BACKWARD and FORWARD
+            return self.breaking("backward") or self.breaking("forward")
         if self.default_fills and mode == "backward":
             return False
         return self.effect in _BREAKS[mode]
@@ -120,7 +122,7 @@ class SchemaChange:
             return _REASONS[self.kind]
         if self.effect == "none":
             return "annotation only; no effect on which data is valid"
-        if self.default_fills and mode == "backward":
+        if self.default_fills and mode != "forward":
             return "old data lacks the field, and readers fill in its default"
         old_fails = self.effect in ("narrow", "change")
         new_fails = self.effect in ("widen", "change")
@@ -186,6 +188,8 @@ def compare(old: dict[str, Any] | bool, new: dict[str, Any] | bool) -> list[Sche
 class _Differ:
     def __init__(self, old_root: Any, new_root: Any) -> None:
         self.roots = (old_root, new_root)
+        #: ($ref, $ref) pairs whose targets are being compared (recursion guard)
+        self._following: set[tuple[Any, Any]] = set()
 
     # ------------------------------------------------------------------ structure
 
@@ -229,6 +233,9 @@ class _Differ:
         yield from self._arrays(old, new, path)
         yield from self._combinators(old, new, path)
         yield from self._annotations(old, new, path, top)
+        if not top:  # the root's definitions are listed first, by compare()
+            for word in ("$defs", "definitions"):
+                yield from self.defs(old.get(word), new.get(word), f"{path}.{word}")
         for word in sorted((old.keys() | new.keys()) - _HANDLED):
             if _canon(old.get(word)) != _canon(new.get(word)):
                 yield SchemaChange(
@@ -248,7 +255,13 @@ class _Differ:
         if target_a is None or target_b is None:
             yield SchemaChange(path, "ref_changed", detail, "change")
             return
-        effects = {c.effect for c in self.node(target_a, target_b, path)} - {"none"}
+        if (a, b) in self._following:  # a recursive definition: already being compared
+            return
+        self._following.add((a, b))
+        try:
+            effects = {c.effect for c in self.node(target_a, target_b, path)} - {"none"}
+        finally:
+            self._following.discard((a, b))
         yield SchemaChange(path, "ref_changed", detail, _combine(effects))
 
     def _resolve(self, ref: Any, side: int) -> Any:
@@ -466,7 +479,9 @@ class _Differ:
             return SchemaChange(
                 path, "property_added", f"property '{path}' added to a closed object", "widen"
             )
-        if schema is True or schema == {}:
+        if schema is True or (
+            isinstance(schema, dict) and not set(schema) - {*ANNOTATIONS, "default", "x-tdm"}
+        ):
             return SchemaChange(
                 path, "property_added", f"property '{path}' added (any value)", "none"
             )
@@ -608,13 +623,15 @@ _ALL_TYPES = frozenset({"null", "boolean", "object", "array", "number", "integer
 
 
 def _types(value: Any) -> frozenset[str]:
-    if value is None:
-        return _ALL_TYPES
+    """The types a ``type`` keyword allows; ``integer`` is dropped beside ``number``,
+    which already holds every integer, so equal sets mean equal types."""
     if isinstance(value, str):
-        return frozenset({value})
-    if isinstance(value, list):
-        return frozenset(v for v in value if isinstance(v, str))
-    return _ALL_TYPES
+        found = frozenset({value})
+    elif isinstance(value, list):
+        found = frozenset(v for v in value if isinstance(v, str))
+    else:
+        found = _ALL_TYPES
+    return found - {"integer"} if "number" in found else found
 
 
 def _type_subset(a: frozenset[str], b: frozenset[str]) -> bool:
