@@ -583,3 +583,52 @@ def diff(
             raise typer.Exit(1)
     elif exit_code and report.differs:
         raise typer.Exit(1)
+
+
+@app.command()
+def mask(
+    input_file: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="Real records: JSON Lines or CSV.")
+    ],
+    rules: Annotated[
+        str, typer.Option("--rules", "-r", help="Masking rules: a name or masking/<name>.yaml.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write: datasets/<folder>/<name>.jsonl.")
+    ],
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="File holding the masking key (outside the repository); default: $TDM_MASKING_KEY.",
+        ),
+    ] = None,
+    allow_unmasked: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-unmasked", help="A personal-data FIELD that may stay as it is (repeatable)."
+        ),
+    ] = None,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Mask real records into a dataset: consistent (the same input and key give the same
+    output everywhere, so joins survive), validated, in primary-key order, written atomically.
+
+    The key comes from TDM_MASKING_KEY or --key-file and is never printed or stored;
+    tdm.lock records the input's name and hash and the rules file.
+
+    Example: tdm mask prod_customers.csv -r customers -o datasets/prod-sample/customers.jsonl
+    """
+    from tdm import maskfile
+
+    project = Project.find(repo)
+    result = maskfile.mask(
+        project, input_file, rules, output, key_file=key_file, allow_unmasked=allow_unmasked
+    )
+    for warning in result.warnings:
+        typer.echo(f"tdm: warning: {warning}", err=True)
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        typer.echo(f"masked {result.rows:,} rows with {result.rules} -> {result.path}")

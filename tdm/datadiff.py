@@ -12,8 +12,10 @@ be keyed) is compared line by line, and the diff says so.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -61,30 +63,63 @@ class RowDiff:
         return bool(self.added or self.removed or self.changed)
 
 
-def count_rows(data: bytes) -> int:
-    """Lines of a JSONL buffer (a last line without a newline counts)."""
+def count_lines(data: bytes) -> int:
+    """Lines of a buffer (a last line without a newline counts)."""
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def line_delta(old: bytes, new: bytes) -> tuple[dict[bytes, int], dict[bytes, int]]:
-    """Lines (without newline) only in ``old`` and only in ``new``, with multiplicity,
-    each in its file's order.  Blank lines are ignored."""
+def count_rows(data: bytes) -> int:
+    """Non-blank lines of a JSONL buffer (for a dataset added or removed whole)."""
+    return sum(1 for line in io.BytesIO(data) if line.strip())
+
+
+@dataclass
+class LineDelta:
+    """Lines (without newline) only in the old and only in the new buffer, with their
+    multiplicity, each in its file's order; and each side's number of non-blank lines."""
+
+    only_old: dict[bytes, int]
+    only_new: dict[bytes, int]
+    rows_old: int
+    rows_new: int
+
+
+def line_delta(old: bytes, new: bytes) -> LineDelta:
     only_old: dict[bytes, int] = {}
     only_new: dict[bytes, int] = {}
-    for a, b in itertools.zip_longest(io.BytesIO(old), io.BytesIO(new)):
+    blank_both = blank_old = blank_new = 0
+    lines = missing_old = missing_new = 0
+    for lines, (a, b) in enumerate(  # noqa: B007 - the count is used after the loop
+        itertools.zip_longest(io.BytesIO(old), io.BytesIO(new)), 1
+    ):
         if a == b:
+            if a == b"\n":
+                blank_both += 1
             continue
-        if a is not None:
-            a = a.rstrip(b"\r\n")
-        if b is not None:
-            b = b.rstrip(b"\r\n")
+        if a is None:
+            missing_old += 1
+        else:
+            a = a.strip(b"\r\n\t ")
+            if not a:
+                blank_old += 1
+        if b is None:
+            missing_new += 1
+        else:
+            b = b.strip(b"\r\n\t ")
+            if not b:
+                blank_new += 1
             if a == b:
-                continue  # only the last line's newline differs
+                continue  # only newline or surrounding space differ
         if a:
             _take(a, only_new, only_old)
         if b:
             _take(b, only_old, only_new)
-    return only_old, only_new
+    return LineDelta(
+        only_old,
+        only_new,
+        lines - missing_old - blank_both - blank_old,
+        lines - missing_new - blank_both - blank_new,
+    )
 
 
 def _take(line: bytes, other: dict[bytes, int], mine: dict[bytes, int]) -> None:
@@ -103,8 +138,16 @@ class Unkeyable(Exception):
     """A row cannot be matched by key: it does not parse, has no key, or repeats one."""
 
 
-def _keyed(lines: dict[bytes, int], key: str, side: str) -> dict[Any, tuple[bytes, dict[str, Any]]]:
-    out: dict[Any, tuple[bytes, dict[str, Any]]] = {}
+def key_id(value: Any) -> tuple[bool, Any]:
+    """A primary key value as a dict key: True and 1 are equal in Python, not in JSON."""
+    return (isinstance(value, bool), value)
+
+
+Keyed = dict[tuple[bool, Any], tuple[Any, dict[str, Any]]]  # key id -> (key, row)
+
+
+def _keyed(lines: dict[bytes, int], key: str, side: str) -> Keyed:
+    out: Keyed = {}
     for line, times in lines.items():
         try:
             row = orjson.loads(line)
@@ -115,35 +158,67 @@ def _keyed(lines: dict[bytes, int], key: str, side: str) -> dict[Any, tuple[byte
         k = row[key]
         if isinstance(k, (dict, list)):
             raise Unkeyable(f"a row {side} has a non-scalar '{key}': {_clip(line)}")
-        if times > 1 or k in out:
-            raise Unkeyable(f"primary key {key}={orjson.dumps(k).decode()} repeats {side}")
-        out[k] = (line, row)
+        kid = key_id(k)
+        if times > 1 or kid in out:
+            raise Unkeyable(f"primary key {key}={_json(k)} repeats {side}")
+        out[kid] = (k, row)
     return out
 
 
-def _check_unchanged(
-    new: bytes,
-    only_new: dict[bytes, int],
-    key: str,
-    unmatched: set[Any],
-    side_names: tuple[str, str],
+_TOKEN = rb'\s*:\s*(-?[0-9][0-9.eE+-]*|"(?:[^"\\]|\\.)*"|true|false|null)'
+
+
+def _check_shared(
+    new: bytes, only_new: dict[bytes, int], key: str, before: Keyed, after: Keyed, side: str
 ) -> None:
-    """An added (or removed) key must not also be the key of a row both sides share:
-    that would be a key repeated on one side.  The shared rows are parsed for this
-    only when some key is unmatched (rows were added or removed, not just changed)."""
-    loads = orjson.loads
+    """A key of a changed, added or removed row must not also be the key of a row both
+    sides share: that key would repeat on a side.  The key values of the shared rows
+    are found with one regular expression over the buffer (no row is decoded); only a
+    suspect line is parsed, to rule out a nested field with the same name."""
+    reprs = {orjson.dumps(k): kid for kid, (k, _) in (before | after).items()}
+    if not reprs:
+        return
+    pattern = re.compile(re.escape(orjson.dumps(key)) + _TOKEN)
+    found = pattern.findall(new)
+    present = set(found)
+    if b"\\" in new:  # escaped strings: compare them decoded
+        for token in [t for t in present if b"\\" in t]:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                present.add(orjson.dumps(orjson.loads(token)))
+    suspects = {kid for token, kid in reprs.items() if token in present and kid not in after}
+    if len(present) < len(found):  # some key value occurs twice: which?
+        counts = Counter(t for t in found if t in reprs)
+        suspects.update(reprs[t] for t, n in counts.items() if n > 1)
+    if not suspects:
+        return
+    wanted = {t for t, kid in reprs.items() if kid in suspects}
+    skip = dict(only_new)  # the changed lines themselves, with their multiplicity
     for line in io.BytesIO(new):
-        line = line.rstrip(b"\r\n")
-        if not line or line in only_new:
+        line = line.strip(b"\r\n\t ")
+        waiting = skip.get(line)
+        if waiting:
+            skip[line] = waiting - 1
+            continue
+        if not line or (not wanted.intersection(pattern.findall(line)) and b"\\" not in line):
             continue
         try:
-            row = loads(line)
+            row = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue  # the same bytes on both sides: not this diff's concern
-        k = row.get(key) if isinstance(row, dict) else None
-        if not isinstance(k, (dict, list)) and k in unmatched:
-            where = " ".join(n for n in side_names if n) or "on one side"
-            raise Unkeyable(f"primary key {key}={orjson.dumps(k).decode()} repeats {where}")
+        if isinstance(row, dict) and key in row and not isinstance(row[key], (dict, list)):
+            kid = key_id(row[key])
+            if kid in suspects:
+                raise Unkeyable(
+                    f"primary key {key}={_json(row[key])} repeats {side} "
+                    "(a row both sides share has it too)"
+                )
+
+
+def _json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)
 
 
 def _clip(line: bytes, limit: int = 80) -> str:
@@ -164,43 +239,36 @@ def diff_rows(
     key: str | None,
     *,
     sample: int = 5,
-    side_names: tuple[str, str] = ("", ""),
+    side_names: tuple[str, str] = ("before", "after"),
 ) -> RowDiff:
     """Compare two JSONL buffers; by ``key`` when given, else by line."""
-    only_old, only_new = line_delta(old, new)
-    result = RowDiff("line", count_rows(old), count_rows(new))
+    delta = line_delta(old, new)
+    result = RowDiff("line", delta.rows_old, delta.rows_new)
     if key is not None:
         try:
-            before = _keyed(only_old, key, side_names[0] or "before")
-            after = _keyed(only_new, key, side_names[1] or "after")
-            unmatched = before.keys() ^ after.keys()
-            if unmatched:
-                _check_unchanged(new, only_new, key, unmatched, side_names)
+            before = _keyed(delta.only_old, key, side_names[0])
+            after = _keyed(delta.only_new, key, side_names[1])
+            _check_shared(new, delta.only_new, key, before, after, side_names[1])
         except Unkeyable as exc:
             result.notes.append(f"{exc}; compared lines instead of keys")
         else:
             result.mode = "key"
             _by_key(result, before, after, sample)
             return result
-    for line, times in only_new.items():
+    for line, times in delta.only_new.items():
         result.added += times
         if len(result.added_sample) < sample:
             result.added_sample.append(_value(line))
-    for line, times in only_old.items():
+    for line, times in delta.only_old.items():
         result.removed += times
         if len(result.removed_sample) < sample:
             result.removed_sample.append(_value(line))
     return result
 
 
-def _by_key(
-    result: RowDiff,
-    before: dict[Any, tuple[bytes, dict[str, Any]]],
-    after: dict[Any, tuple[bytes, dict[str, Any]]],
-    sample: int,
-) -> None:
-    for k, (_, row) in after.items():
-        old = before.get(k)
+def _by_key(result: RowDiff, before: Keyed, after: Keyed, sample: int) -> None:
+    for kid, (k, row) in after.items():
+        old = before.get(kid)
         if old is None:
             result.added += 1
             if len(result.added_sample) < sample:
@@ -213,8 +281,8 @@ def _by_key(
         result.fields.update(c.name for c in changes)
         if len(result.changed_sample) < sample:
             result.changed_sample.append(ChangedRow(k, tuple(changes)))
-    for k, (_, row) in before.items():
-        if k not in after:
+    for kid, (_, row) in before.items():
+        if kid not in after:
             result.removed += 1
             if len(result.removed_sample) < sample:
                 result.removed_sample.append(row)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
 import pygit2
 
 from tdm import gitio
@@ -32,7 +31,7 @@ from tdm.project import (
     TEMPLATE_DIR,
     Project,
 )
-from tdm.schemadiff import Compat, SchemaChange, compare, primary_key
+from tdm.schemadiff import Compat, SchemaChange, compare, json_bytes, primary_key
 from tdm.yamlio import parse_json, parse_yaml
 
 Status = Literal["added", "removed", "modified"]
@@ -127,13 +126,30 @@ class WorktreeSide(Side):
         base = self._path(folder)
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if p.is_file())
+        return sorted(
+            p.name
+            for p in base.iterdir()
+            if p.is_file() and not self._ignored(f"{folder}/{p.name}")
+        )
 
     def folders(self, folder: str) -> list[str]:
         base = self._path(folder)
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if p.is_dir())
+        return sorted(
+            p.name
+            for p in base.iterdir()
+            if p.is_dir() and not self._ignored(f"{folder}/{p.name}/")
+        )
+
+    def _ignored(self, rel: str) -> bool:
+        """Files git ignores are not part of the working tree's version (as in git)."""
+        if self.git is None:
+            return False
+        try:
+            return bool(self.git.repo.path_is_ignored(self.git.prefix + rel))
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
 
     def blob_id(self, rel: str) -> str | None:
         return self.git.clean_blob_id(rel) if self.git is not None else None
@@ -315,7 +331,45 @@ def _mapping(side: Side, rel: str) -> dict[str, Any]:
         return {}
     if not isinstance(doc, dict):
         raise UserError("expected a mapping at the top of the file", path=side.where(rel))
+    bad = _non_string_key(doc)
+    if bad is not None:
+        raise UserError(
+            f"key {bad!r} is not a string (YAML reads unquoted on/off/yes/no as booleans and "
+            "digits as numbers); quote it",
+            path=side.where(rel),
+        )
+    if rel.startswith(f"{SCHEMA_DIR}/"):
+        _check_schema(doc, side.where(rel))
     return doc
+
+
+def _non_string_key(value: Any) -> Any:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return k
+            found = _non_string_key(v)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for v in value:
+            found = _non_string_key(v)
+            if found is not None:
+                return found
+    return None
+
+
+def _check_schema(data: dict[str, Any], where: str) -> None:
+    """A schema must be a valid JSON Schema on either side (as `tdm validate` requires)."""
+    import jsonschema
+    import jsonschema.validators
+
+    cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(data)
+    except jsonschema.SchemaError as exc:
+        at = "/".join(str(p) for p in exc.path) or "(top level)"
+        raise UserError(f"not a valid JSON Schema at {at}: {exc.message}", path=where) from None
 
 
 def _schemas(
@@ -402,18 +456,22 @@ def _dataset_names(side: Side) -> dict[str, str]:
 def _schema_of(side: Side, dataset: str, schema_files: dict[str, str]) -> str | None:
     """The schema a dataset was made from at ``side``: its tdm.lock entry, else its
     template's spec, else a schema with the dataset's name."""
-    entry = side.mapping(LOCK_FILE).get("datasets", {}).get(dataset)
+    entry = _dict(_dict(side.mapping(LOCK_FILE)).get("datasets")).get(dataset)
     if isinstance(entry, dict) and isinstance(entry.get("schema"), str):
         return str(entry["schema"])
     template, _, name = dataset.partition("/")
     for suffix in _SUFFIXES:
         rel = f"{TEMPLATE_DIR}/{template}{suffix}"
         if rel.rpartition("/")[2] in side.files(TEMPLATE_DIR):
-            spec = side.mapping(rel).get("datasets", {}).get(name)
+            spec = _dict(side.mapping(rel).get("datasets")).get(name)
             if isinstance(spec, dict) and isinstance(spec.get("schema"), str):
                 return str(spec["schema"])
             break
     return name if name in schema_files else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _key_of(side: Side, schema: str | None, schema_files: dict[str, str]) -> str | None:
@@ -448,11 +506,20 @@ def _datasets(
                 result,
             )
             continue
-        key_a = _key_of(a, _schema_of(a, name, schemas_a), schemas_a)
+        schema_a = _schema_of(a, name, schemas_a)
+        key_a = _key_of(a, schema_a, schemas_a)
         key_b = _key_of(b, schema, schemas_b)
         notes = []
         key = key_b
-        if key_a != key_b:
+        missing = [
+            f"schema '{s}' does not exist at {side.label}"
+            for s, side, files in ((schema_a, a, schemas_a), (schema, b, schemas_b))
+            if s is not None and s not in files
+        ]
+        if missing:
+            notes.append(f"{'; '.join(dict.fromkeys(missing))}; compared lines")
+            key = None
+        elif key_a != key_b:
             notes.append(
                 f"the primary key changed ({key_a or 'none'} -> {key_b or 'none'}); compared lines"
             )
@@ -480,7 +547,7 @@ def _datasets(
 
 def show(value: Any) -> str:
     """A value as compact JSON, clipped for a one-line summary."""
-    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    text = json_bytes(value).decode()
     return text if len(text) <= 60 else text[:59] + "…"
 
 
@@ -494,7 +561,7 @@ def _generic_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "")
             out.append(f"{path} added: {show(new[key])}")
         elif isinstance(old[key], dict) and isinstance(new[key], dict):
             out.extend(_generic_changes(old[key], new[key], f"{path}."))
-        elif orjson.dumps(old[key]) != orjson.dumps(new[key]):
+        elif json_bytes(old[key]) != json_bytes(new[key]):
             out.append(f"{path} {show(old[key])} -> {show(new[key])}")
     return out
 
@@ -567,7 +634,7 @@ def _lock_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             continue
         parts = []
         for key in sorted(a.keys() | b.keys()):
-            if orjson.dumps(a.get(key)) == orjson.dumps(b.get(key)):
+            if json_bytes(a.get(key)) == json_bytes(b.get(key)):
                 continue
             if key in _OPAQUE:
                 parts.append(f"{key} changed")

@@ -7,11 +7,14 @@ Values are shown as they are in the files: masked fields stay masked.
 
 from __future__ import annotations
 
+import html
+import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from tdm.datadiff import ChangedRow, RowDiff
+from tdm.schemadiff import json_bytes
 
 if TYPE_CHECKING:
     from tdm.diff import DatasetDiff, DiffReport
@@ -112,6 +115,26 @@ def render_json(report: DiffReport) -> str:
     return orjson.dumps(report_json(report), option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
+# ---------------------------------------------------------------------- safe text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """Control characters (terminal escapes, bidi overrides) from data shown as \\xNN:
+    a dataset must not be able to drive the reviewer's terminal."""
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256 else f"\\u{ord(m.group(0)):04x}"
+        ),
+        text,
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 # ---------------------------------------------------------------------- text
 
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
@@ -122,13 +145,14 @@ class _Paint:
         self.colour = colour
 
     def __call__(self, text: str, style: str) -> str:
+        text = safe(text)
         if not self.colour:
             return text
         return f"\033[{_COLOURS[style]}m{text}\033[0m"
 
 
 def _value(value: Any, limit: int = 60) -> str:
-    text = orjson.dumps(value).decode()
+    text = json_bytes(value).decode()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -139,11 +163,11 @@ def _key(value: Any) -> str:
 def _dataset_headline(d: DatasetDiff) -> str:
     r = d.rows
     if d.status == "added":
-        return f"added, {r.rows_after:,} rows"
+        return f"added, {_plural(r.rows_after, 'row')}"
     if d.status == "removed":
-        return f"removed, had {r.rows_before:,} rows"
+        return f"removed, had {_plural(r.rows_before, 'row')}"
     return (
-        f"{r.rows_before:,} -> {r.rows_after:,} rows: "
+        f"{r.rows_before:,} -> {_plural(r.rows_after, 'row')}: "
         f"+{r.added:,} added, -{r.removed:,} removed, ~{r.changed:,} changed"
     )
 
@@ -179,54 +203,77 @@ def render_text(report: DiffReport, *, colour: bool = False) -> str:
     if report.schemas:
         lines += ["", p(f"Schemas (compatibility: {mode})", "bold")]
         for s in report.schemas:
-            lines.append(f"  {s.name} ({s.status}, {s.path})")
+            lines.append(safe(f"  {s.name} ({s.status}, {s.path})"))
             for c in s.changes:
                 tag = p("BREAKING  ", "red") if c.breaking(mode) else p("compatible", "green")
-                lines.append(f"    {tag} {c.detail}")
+                lines.append(f"    {tag} {safe(c.detail)}")
                 lines.append(p(f"               {c.reason(mode)}", "dim"))
     if report.files:
         lines += ["", p("Templates, masking rules, configuration and lock", "bold")]
         for f in report.files:
-            lines.append(f"  {f.path} ({f.status})")
-            lines.extend(f"    {c}" for c in f.changes)
+            lines.append(safe(f"  {f.path} ({f.status})"))
+            lines.extend(safe(f"    {c}") for c in f.changes)
     if report.datasets:
         lines += ["", p("Datasets", "bold")]
         for d in report.datasets:
-            lines.append(f"  {d.name}: {_dataset_headline(d)}")
+            lines.append(safe(f"  {d.name}: {_dataset_headline(d)}"))
             r = d.rows
             lines.extend(p(f"    note: {n}", "yellow") for n in r.notes)
             if r.fields:
-                lines.append(f"    fields changed: {_field_freq(r)}")
+                lines.append(safe(f"    fields changed: {_field_freq(r)}"))
             for row in r.changed_sample:
-                lines.append(f"    ~ {d.primary_key}={_key(row.key)}")
-                lines.extend(f"        {c}" for c in _change_lines(row))
+                lines.append(safe(f"    ~ {d.primary_key}={_key(row.key)}"))
+                lines.extend(safe(f"        {c}") for c in _change_lines(row))
             lines.extend(p(f"    + {_row_label(d, row)}", "green") for row in r.added_sample)
             lines.extend(p(f"    - {_row_label(d, row)}", "red") for row in r.removed_sample)
     lines.append("")
     summary = f"{len(breaking)} breaking schema change{'s' if len(breaking) != 1 else ''} ({mode})"
     lines.append(p(summary, "red" if breaking else "green"))
+    # every piece of data went through safe(): the only escapes are our colours
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------- Markdown
 
+#: GitHub refuses comments over 65,536 characters; details are dropped to stay under
+MARKDOWN_LIMIT = 60_000
+#: the first line of the comment, to find and update it on the next push
+MARKER = "<!-- tdm diff -->"
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+def _md(text: str) -> str:
+    """Untrusted text as Markdown that renders as itself: no HTML, no emphasis, no links."""
+    text = safe(text).replace("\r", " ").replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def _code(text: str) -> str:
-    """Inline code that survives backticks in the text."""
-    fence = "``" if "`" in text else "`"
-    pad = " " if "`" in text else ""
-    return f"{fence}{pad}{_cell(text)}{pad}{fence}"
+    """Inline code, safe in a table cell: the fence is longer than any backtick run in
+    the text; only the pipe needs escaping inside (GitHub's table rule)."""
+    text = safe(text).replace("\r", " ").replace("\n", " ")
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    body = text.replace("|", "\\|")
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def _fenced(lines: list[str], info: str = "") -> list[str]:
+    body = [safe(line) for line in lines]
+    longest = max((len(m) for line in body for m in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", *body, fence]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_markdown(report: DiffReport) -> str:
     mode = report.compat
     breaking = report.breaking()
-    out = [f"## tdm diff {_code(report.base.label)} → {_code(report.head.label)}", ""]
+    out = [MARKER, f"## tdm diff {_code(report.base.label)} → {_code(report.head.label)}", ""]
     if not report.differs:
         out.append("No changes to schemas, templates, masking rules or datasets.")
         return "\n".join(out) + "\n"
@@ -247,17 +294,17 @@ def render_markdown(report: DiffReport) -> str:
             "| Schema | Change | Compatibility | Reason |",
             "|---|---|---|---|",
         ]
-        for s in report.schemas:
-            for c in s.changes:
+        for sd in report.schemas:
+            for c in sd.changes:
                 verdict_cell = "❌ breaking" if c.breaking(mode) else "✅ compatible"
                 out.append(
-                    f"| {_code(s.name)} | {_cell(c.detail)} | {verdict_cell} | {_cell(c.reason(mode))} |"
+                    f"| {_code(sd.name)} | {_md(c.detail)} | {verdict_cell} | {_md(c.reason(mode))} |"
                 )
     if report.files:
         out += ["", "### Templates, masking rules, configuration and lock", ""]
         for f in report.files:
             out.append(f"- {_code(f.path)} ({f.status})")
-            out.extend(f"  - {_cell(c)}" for c in f.changes)
+            out.extend(f"  - {_md(c)}" for c in f.changes)
     if report.datasets:
         out += [
             "",
@@ -268,22 +315,39 @@ def render_markdown(report: DiffReport) -> str:
         ]
         for d in report.datasets:
             r = d.rows
+            fields = ", ".join(
+                f"{_code(name)} ({n:,})"
+                for name, n in sorted(r.fields.items(), key=lambda kv: (-kv[1], kv[0]))
+            )
             out.append(
                 f"| {_code(d.name)} | {d.status} | {r.rows_before:,} | {r.rows_after:,} | "
-                f"{r.added:,} | {r.removed:,} | {r.changed:,} | {_cell(_field_freq(r)) or '-'} |"
+                f"{r.added:,} | {r.removed:,} | {r.changed:,} | {fields or '-'} |"
             )
-        for d in report.datasets:
-            out.extend(_markdown_details(d))
-    return "\n".join(out) + "\n"
+    text = "\n".join(out) + "\n"
+    omitted = 0
+    for d in report.datasets:
+        details = "\n".join(_markdown_details(d)) + "\n" if d.status == "modified" else ""
+        if len(text) + len(details) > MARKDOWN_LIMIT:
+            omitted += 1 if details else 0
+            continue
+        text += details
+    if omitted:
+        text += (
+            f"\n_{omitted} dataset detail section(s) left out to fit a comment; "
+            "run `tdm diff` locally or use `--format json`._\n"
+        )
+    return text
 
 
 def _markdown_details(d: DatasetDiff) -> list[str]:
     r = d.rows
-    if d.status != "modified":
-        return []
-    out = ["", f"<details><summary>{d.name}: {_dataset_headline(d)}</summary>", ""]
+    out = [
+        "",
+        f"<details><summary>{html.escape(safe(d.name))}: {html.escape(_dataset_headline(d))}</summary>",
+        "",
+    ]
     for note in r.notes:
-        out.append(f"> {_cell(note)}")
+        out.append(f"> {_md(_clip(note, 300))}")
         out.append("")
     if r.changed_sample:
         out += [
@@ -294,17 +358,19 @@ def _markdown_details(d: DatasetDiff) -> list[str]:
         ]
         for row in r.changed_sample:
             for c in row.fields:
-                old = _code(_value(c.old)) if c.had_old else "(absent)"
-                new = _code(_value(c.new)) if c.had_new else "(absent)"
-                out.append(f"| {_code(_key(row.key))} | {_code(c.name)} | {old} | {new} |")
+                old = _code(_value(c.old, 200)) if c.had_old else "(absent)"
+                new = _code(_value(c.new, 200)) if c.had_new else "(absent)"
+                out.append(
+                    f"| {_code(_key(row.key))} | {_code(_clip(c.name, 100))} | {old} | {new} |"
+                )
         out.append("")
     for title, sample, total in (
         ("Added rows", r.added_sample, r.added),
         ("Removed rows", r.removed_sample, r.removed),
     ):
         if sample:
-            out += [f"{title} ({len(sample)} of {total:,}):", "", "```json"]
-            out.extend(orjson.dumps(row).decode() for row in sample)
-            out += ["```", ""]
+            out += [f"{title} ({len(sample)} of {total:,}):", ""]
+            out += _fenced([_clip(json_bytes(row).decode(), 1000) for row in sample], "json")
+            out.append("")
     out.append("</details>")
     return out

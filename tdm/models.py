@@ -227,17 +227,30 @@ class MaskingRules(Model):
 # ---------------------------------------------------------------- tdm.lock
 
 
+class MaskProvenance(Model):
+    """Where a masked dataset came from (``tdm mask``); never the key."""
+
+    source: str  # the input file's name, without its directory
+    source_sha256: str
+    rules: str  # masking/<name>.yaml
+    rules_sha256: str
+    allowed_unmasked: list[str] = Field(default_factory=list)
+
+
 class LockEntry(Model):
+    """One dataset in tdm.lock: generated (recipe fields) or masked (``masked``)."""
+
     schema_: str = Field(alias="schema")
-    template: str
-    seed: int
-    locale: str
-    count: int
+    template: str  # the datasets/ folder; for generated data, the template
+    seed: int | None = None
+    locale: str | None = None
+    count: int | None = None
     rows: int
     sha256: str
-    recipe: str
+    recipe: str | None = None
     tdm_version: str
-    faker_version: str
+    faker_version: str | None = None
+    masked: MaskProvenance | None = None
 
 
 class Lock(Model):

@@ -256,7 +256,7 @@ class Project:
             ) from None
 
     def write_lock(self, lock: Lock) -> None:
-        data = lock.model_dump(by_alias=True)
+        data = lock.model_dump(by_alias=True, exclude_none=True)
         data["datasets"] = dict(sorted(data["datasets"].items()))
         text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
         write_bytes_atomic(self.root / LOCK_FILE, text)

@@ -147,13 +147,24 @@ class SchemaChange:
         )
 
 
+def json_bytes(value: Any) -> bytes:
+    """Canonical JSON (sorted keys); integers beyond 64 bits, which YAML allows and
+    orjson refuses, go through the standard library."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        import json
+
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _show(value: Any) -> str:
-    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    text = json_bytes(value).decode()
     return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _canon(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return json_bytes(value)
 
 
 def primary_key(schema: dict[str, Any]) -> str | None:

@@ -467,7 +467,7 @@ def test_markdown_is_a_readable_pr_comment(people: Path) -> None:
     rows[0]["name"] = "Pipe | and `tick`"
     write_rows(people, rows)
     md = tdm("diff", "--format", "markdown", "--repo", people).stdout
-    assert md.startswith("## tdm diff `HEAD` → `working tree`")
+    assert md.startswith("<!-- tdm diff -->\n## tdm diff `HEAD` → `working tree`")
     assert "**1 breaking schema change**" in md
     assert "| Schema | Change | Compatibility | Reason |" in md
     assert "❌ breaking" in md
@@ -547,3 +547,128 @@ def test_the_github_workflow_parses_and_its_tdm_commands_run(people: Path, tmp_p
     comment = (clone / "tdm-diff.md").read_text()
     assert "**1 breaking schema change**" in comment and "t/people" in comment
     assert (tmp_path / "summary.md").read_text() == comment
+
+
+# ---------------------------------------------------------------- review findings: hostile input
+
+
+def test_an_exact_duplicate_row_added_is_a_repeated_key(people: Path) -> None:
+    write_rows(people, [*(person(i) for i in range(1, 6)), person(3)])
+    d = only_dataset(diff_json(people))
+    assert d["mode"] == "line"
+    assert d["added"] == 1
+    assert any("primary key id=3 repeats" in n for n in d["notes"]), d["notes"]
+
+
+def test_a_key_repeated_on_both_sides_is_not_read_as_a_change(people: Path) -> None:
+    write_rows(people, [*(person(i) for i in range(1, 6)), person(1, name="b")])
+    commit_all(people, "two rows with id 1")
+    write_rows(people, [*(person(i) for i in range(1, 6)), person(1, name="z")])
+    d = only_dataset(diff_json(people))
+    assert d["mode"] == "line"
+    assert (d["added"], d["removed"]) == (1, 1)
+    assert any("repeats" in n for n in d["notes"])
+
+
+def test_json_true_and_1_are_different_keys(people: Path) -> None:
+    rows = [person(i) for i in range(2, 6)]
+    write_rows(people, [person(True), *rows])  # type: ignore[arg-type]
+    commit_all(people, "a boolean key")
+    write_rows(people, [person(1), *rows])
+    d = only_dataset(diff_json(people))
+    assert (d["added"], d["removed"], d["changed"]) == (1, 1, 0)
+
+
+def test_blank_lines_are_not_rows(people: Path) -> None:
+    path = people / PEOPLE_FILE
+    path.write_bytes(b"\n".join(orjson.dumps(person(i)) + b"\n" for i in range(1, 6)))
+    report = diff_json(people)
+    assert report["datasets"] == []  # the same five rows, spaced out
+
+
+def test_git_ignored_files_are_not_part_of_the_working_tree(people: Path) -> None:
+    (people / ".gitignore").write_text("datasets/scratch/\n")
+    commit_all(people, "ignore scratch")
+    write_rows(people, [person(1)], "datasets/scratch/people.jsonl")
+    assert tdm("diff", "--exit-code", "--repo", people).exit_code == 0
+
+
+def test_markdown_cannot_be_injected_through_data(people: Path) -> None:
+    rows = [person(i) for i in range(1, 6)]
+    rows[0]["</details><h1>LGTM</h1>"] = 1
+    rows[1]["name"] = "**approved** <img src=x>"
+    write_rows(people, rows)
+    (people / "datasets/t/people.jsonl").write_bytes(
+        (people / "datasets/t/people.jsonl").read_bytes() + b"not json </details><h1>x</h1>\n"
+    )
+    md = tdm("diff", "--format", "markdown", "--repo", people).stdout
+    rendered = markdown_outside_code(md)
+    assert "<h1>" not in rendered and "<img" not in rendered and "**approved**" not in rendered
+    assert rendered.count("<details>") == rendered.count("</details>")
+    assert "LGTM" in md  # shown, as code
+
+
+def markdown_outside_code(md: str) -> str:
+    """The Markdown a renderer would interpret: fenced blocks and code spans removed."""
+    out, fence = [], ""
+    for line in md.splitlines():
+        m = re.match(r"^(`{3,})", line)
+        if fence:
+            if line.startswith(fence):
+                fence = ""
+            continue
+        if m:
+            fence = m.group(1)
+            continue
+        out.append(re.sub(r"(`+)(?:.+?)\1", "", line))
+    return "\n".join(out)
+
+
+def test_terminal_escapes_in_data_are_shown_escaped(people: Path) -> None:
+    rows = [person(i) for i in range(1, 6)]
+    rows[0]["x\x1b[2J"] = 1
+    write_rows(people, rows)
+    for colour in ("never", "always"):
+        out = tdm("diff", "--color", colour, "--repo", people).stdout
+        assert "\x1b[2J" not in out
+        assert "x\\x1b[2J" in out
+
+
+def test_markdown_fits_a_github_comment(people: Path) -> None:
+    for i in range(40):
+        write_rows(people, [person(n) for n in range(1, 6)], f"datasets/t/copy{i}.jsonl")
+    commit_all(people, "forty copies")
+    for i in range(40):
+        rows = [person(n, note=f"{i}{n}" + "x" * 5_000) for n in range(1, 6)]
+        write_rows(people, rows, f"datasets/t/copy{i}.jsonl")
+    md = tdm("diff", "--format", "markdown", "--repo", people).stdout
+    assert len(md) < 65_536
+    assert "left out to fit a comment" in md
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"templates/t.yaml": "seed: 1\ndatasets: [people]\n"}, None),
+        ({"tdm.lock": '{"version": 1, "datasets": []}\n'}, None),
+        ({"schemas/people.yaml": "type: object\nrequired: true\n"}, "not a valid JSON Schema"),
+        (
+            {"schemas/people.yaml": "type: object\nproperties:\n  on: {type: string}\n"},
+            "is not a string",
+        ),
+        ({"schemas/people.yaml": "type: object\nmaximum: 99999999999999999999\n"}, None),
+    ],
+)
+def test_malformed_files_in_a_pull_request_never_crash(
+    people: Path, files: dict[str, str], message: str | None
+) -> None:
+    for rel, text in files.items():
+        (people / rel).write_text(text)
+    write_rows(people, [person(i) for i in range(1, 7)])
+    result = tdm("diff", "--repo", people)
+    assert result.exit_code in (0, 2), result.output
+    assert "internal error" not in result.output
+    if message is not None:
+        assert result.exit_code == 2
+        assert message in result.output
+        assert "people.yaml" in result.output
