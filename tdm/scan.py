@@ -15,6 +15,7 @@ HMAC fingerprints of accepted findings, never values or plain hashes of them.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hmac
 import ipaddress
 import re
@@ -176,7 +177,7 @@ class Finding:
     detector: str
     redacted: str
     #: the raw match, kept only in memory for fingerprints; never printed or stored
-    _value: str = field(repr=False, compare=False)
+    _value: str = dataclasses.field(repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
