@@ -10,8 +10,13 @@ the rules file, never the key.
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
+import itertools
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +30,16 @@ from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
 from tdm.fsutil import atomic_writer
 from tdm.masking import (
+    MISSING,
     Masking,
     MaskingKey,
     all_fields,
     digest_file,
+    get_path,
     load_key,
     pii_fields,
     property_schema,
+    set_path,
 )
 from tdm.models import LockEntry, MaskProvenance, check_name
 from tdm.project import DATASET_DIR, MASKING_DIR, Project
@@ -208,32 +216,25 @@ def _coercer(prop: dict[str, Any] | None, column: str) -> Any:
     return coerce
 
 
-def _jsonl_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _jsonl_lines(path: Path) -> list[tuple[int, bytes]]:
     out = []
-    loads = orjson.loads
     with path.open("rb") as fh:
         for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = loads(line)
-            except orjson.JSONDecodeError as exc:
-                # the decoder's message has positions, never the text
-                raise UserError(f"not valid JSON ({exc})", path=str(path), line=line_no) from None
-            if not isinstance(row, dict):
-                raise UserError("a row must be a JSON object", path=str(path), line=line_no)
-            out.append((line_no, row))
+            line = line.strip()
+            if line:
+                out.append((line_no, line))
     return out
 
 
-def read_input(path: Path, schema: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+def read_input(path: Path, schema: dict[str, Any]) -> list[tuple[int, bytes]]:
+    """(line number, JSON object bytes) for every record of the input."""
     if not path.is_file():
         raise UserError(f"input file {path} not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _csv_rows(path, schema)
+        return [(line, orjson.dumps(row)) for line, row in _csv_rows(path, schema)]
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _jsonl_rows(path)
+        return _jsonl_lines(path)
     raise UserError(f"{path}: the input must be JSON Lines (.jsonl, .ndjson) or CSV (.csv)")
 
 
@@ -259,23 +260,21 @@ def mask(
     key: MaskingKey | None = None,
     key_file: Path | None = None,
     allow_unmasked: list[str] | None = None,
+    jobs: int | None = None,
 ) -> MaskResult:
     name, rules_rel = resolve_rules(project, rules_ref)
     rules = project.masking(name)
-    schema_doc = project.schema(rules.schema_)
-    schema = schema_doc.data
+    schema = project.schema(rules.schema_).data
     folder, dataset, out_path = resolve_output(project, output)
     allowed = list(dict.fromkeys(allow_unmasked or []))
     known = set(all_fields(schema))
     for f in allowed:
         if f not in known:
             raise UserError(f"--allow-unmasked {f}: the schema '{rules.schema_}' has no such field")
-    covered = list(rules.rules)
     unmasked = {
         f: why
         for f, why in pii_fields(schema).items()
-        if not any(f == c or f.startswith(c + ".") for c in covered)
-        and not any(f == a or f.startswith(a + ".") for a in allowed)
+        if not _covered(f, list(rules.rules)) and not _covered(f, allowed)
     }
     if unmasked:
         listing = ", ".join(f"{f} ({why})" for f, why in sorted(unmasked.items()))
@@ -288,29 +287,17 @@ def mask(
     masking = Masking(rules, schema, key, project.config.locale, rules_rel)
     warnings = _input_warnings(project, input_path)
     source = read_input(input_path, schema)
-    originals = [row for _, row in source]
-    masked: list[dict[str, Any]] = []
-    display = input_path.name
-    for line, row in source:
-        try:
-            masked.append(masking.mask_row(row))
-        except ValueError as exc:
-            raise UserError(str(exc), path=display, line=line) from None
-    masking.shuffle(originals, masked)
-    lines = [line for line, _ in source]
-    _check_unique(masking, schema, originals, masked, lines, display)
-    _check_schema(schema, masked, lines, display)
-    order = list(range(len(masked)))
-    pk = masking.primary_key
-    if pk is not None:
-        keys = [_sort_key(r.get(pk)) for r in masked]
-        if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):
-            order.sort(key=keys.__getitem__)
+    job = _Job(masking, schema, input_path.name)
+    chunks = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
+    del source
+    results = _run(job, chunks, jobs)
+    out = _merge(job, chunks, results)
+    del chunks, results
     digest = hashlib.sha256()
     with atomic_writer(out_path) as fh:
         buf = bytearray()
-        for i in order:
-            buf += orjson.dumps(masked[i])
+        for line in out:
+            buf += line
             buf += b"\n"
             if len(buf) > 1 << 20:
                 digest.update(buf)
@@ -324,7 +311,7 @@ def mask(
     entries[f"{folder}/{dataset}"] = LockEntry(
         schema=rules.schema_,
         template=folder,
-        rows=len(masked),
+        rows=len(out),
         sha256=sha,
         tdm_version=__version__,
         masked=MaskProvenance(
@@ -337,8 +324,254 @@ def mask(
     )
     project.write_lock(lock.model_copy(update={"datasets": entries}))
     return MaskResult(
-        f"{folder}/{dataset}", project.rel(out_path), len(masked), sha, rules_rel, warnings
+        f"{folder}/{dataset}", project.rel(out_path), len(out), sha, rules_rel, warnings
     )
+
+
+def _covered(field: str, by: list[str]) -> bool:
+    """A rule (or an allowance) on an object covers the fields inside it."""
+    return any(field == c or field.startswith(c + ".") for c in by)
+
+
+# ---------------------------------------------------------------------- the masking pass
+
+#: rows per chunk handed to a worker process
+CHUNK = 20_000
+
+
+class _Job:
+    """Everything a worker needs; inherited by fork (the key is never pickled)."""
+
+    def __init__(self, masking: Masking, schema: dict[str, Any], display: str) -> None:
+        self.masking = masking
+        self.display = display
+        self.validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+        self.pk = masking.primary_key
+        self.unique = unique_fields(schema, self.pk)
+        self.shuffled = [fr for fr in masking.fields if fr.mask is None]
+
+
+@dataclass
+class _ChunkOut:
+    lines: list[bytes] = field(default_factory=list)
+    #: unique field -> the masked row's value as a set key (see _ukey; None when absent)
+    unique_out: dict[str, list[Any]] = field(default_factory=dict)
+    #: shuffled field -> the row's original value (MISSING when absent)
+    shuffle_src: dict[str, list[Any]] = field(default_factory=dict)
+    ids: list[bytes] = field(default_factory=list)  # canonical primary keys (shuffle order)
+    keys: list[Any] = field(default_factory=list)  # the masked rows' primary keys
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (row in chunk, problem)
+    error: tuple[int, str] | None = None  # (row in chunk, message): a row that cannot be masked
+
+
+_ACTIVE: _Job | None = None
+
+
+def _canon(value: Any) -> bytes:
+    return b"" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def _ukey(value: Any) -> Any:
+    """A value as a set key: strings as they are, anything else as canonical JSON bytes
+    (never equal to a string; True and 1 differ), None when absent or null."""
+    if value is None or value is MISSING:
+        return None
+    return _canon(value)
+
+
+def _mask_chunk(index: int, rows: list[tuple[int, bytes]]) -> _ChunkOut:
+    job = _ACTIVE
+    assert job is not None
+    out = _ChunkOut(
+        unique_out={f: [] for f in job.unique}, shuffle_src={fr.field: [] for fr in job.shuffled}
+    )
+    gc.disable()  # a chunk builds thousands of acyclic objects: no cycles to collect
+    try:
+        _mask_rows(job, index, rows, out)
+    finally:
+        gc.enable()
+    return out
+
+
+def _mask_rows(job: _Job, index: int, rows: list[tuple[int, bytes]], out: _ChunkOut) -> None:
+    masking, validator, pk = job.masking, job.validator, job.pk
+    loads, dumps = orjson.loads, orjson.dumps
+    check_now = not job.shuffled  # with shuffles, rows are validated after the shuffle
+    unique = [(f, path, out.unique_out[f]) for f, path in job.unique.items()]
+    for i, (_line, raw) in enumerate(rows):
+        try:
+            row = loads(raw)
+            if not isinstance(row, dict):
+                raise ValueError("a record must be a JSON object")
+            masked = masking.mask_row(row)
+        except orjson.JSONDecodeError as exc:
+            out.error = (i, f"not valid JSON ({exc})")  # positions only, never the text
+            return
+        except ValueError as exc:
+            out.error = (i, str(exc))
+            return
+        for _f, path, values in unique:
+            value = masked.get(path[0]) if len(path) == 1 else get_path(masked, path)
+            values.append(value if type(value) is str else _ukey(value))
+        for fr in job.shuffled:
+            out.shuffle_src[fr.field].append(get_path(row, fr.path))
+        if job.shuffled:
+            out.ids.append(_canon(row.get(pk)) if pk else str(index * CHUNK + i).encode())
+        if check_now and not validator.is_valid(masked):
+            out.invalid.append((i, _problem(validator, masked)))
+        if pk is not None:
+            out.keys.append(masked.get(pk))
+        out.lines.append(dumps(masked))
+
+
+def _run(job: _Job, chunks: list[list[tuple[int, bytes]]], jobs: int | None) -> list[_ChunkOut]:
+    global _ACTIVE
+    workers = min(jobs or os.cpu_count() or 1, len(chunks))
+    _ACTIVE = job
+    try:
+        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            return [_mask_chunk(i, c) for i, c in enumerate(chunks)]
+        # the forked workers share the parent's objects copy-on-write; a garbage collection
+        # in a worker would touch (and so copy) every one of them: freeze them first
+        gc.collect()
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("fork")
+            ) as pool:
+                return list(pool.map(_mask_chunk, range(len(chunks)), chunks))
+        finally:
+            gc.unfreeze()
+    finally:
+        _ACTIVE = None
+
+
+def _merge(
+    job: _Job, chunks: list[list[tuple[int, bytes]]], results: list[_ChunkOut]
+) -> list[bytes]:
+    """Errors, uniqueness, shuffles, validation and the primary-key order, over all rows."""
+    display = job.display
+    for rows, res in zip(chunks, results, strict=True):
+        if res.error is not None:
+            i, message = res.error
+            raise UserError(message, path=display, line=rows[i][0])
+    line_of = [line for rows in chunks for line, _ in rows]
+    for f in job.unique:
+        seen: dict[Any, int] = {}
+        n = 0
+        for res in results:
+            for value in res.unique_out[f]:
+                if value is not None:
+                    first = seen.setdefault(value, n)
+                    if first != n:
+                        _collision(job, f, line_of[first], line_of[n])
+                n += 1
+        del seen
+    lines = [line for res in results for line in res.lines]
+    invalid = [
+        (line_of[sum(len(c) for c in chunks[:k]) + i], p)
+        for k, res in enumerate(results)
+        for i, p in res.invalid
+    ]
+    keys = [k for res in results for k in res.keys]
+    if job.shuffled:
+        invalid = _shuffle(job, results, lines, line_of, keys)
+    if invalid:
+        shown = [f"  {display}:{line}: {problem}" for line, problem in invalid[:SHOWN_PROBLEMS]]
+        more = (
+            f"\n  ... and {len(invalid) - len(shown)} more rows"
+            if len(invalid) > len(shown)
+            else ""
+        )
+        raise MaskCheckFailed(
+            f"{len(invalid)} masked row(s) do not validate against the schema; nothing was written:\n"
+            + "\n".join(shown)
+            + more
+        )
+    if job.pk is not None and not _ascending(keys):
+        sort_keys = [_sort_key(k) for k in keys]
+        order = sorted(range(len(lines)), key=sort_keys.__getitem__)
+        lines = [lines[i] for i in order]
+    return lines
+
+
+def _ascending(keys: list[Any]) -> bool:
+    """Already in primary-key order (the common case: an export sorted by its key)?"""
+    if all(type(k) is int for k in keys) or all(type(k) is str for k in keys):
+        return all(a <= b for a, b in itertools.pairwise(keys))
+    sort_keys = [_sort_key(k) for k in keys]
+    return all(a <= b for a, b in itertools.pairwise(sort_keys))
+
+
+def _shuffle(
+    job: _Job,
+    results: list[_ChunkOut],
+    lines: list[bytes],
+    line_of: list[int],
+    keys: list[Any],
+) -> list[tuple[int, str]]:
+    """Each shuffled column permuted over all rows (see :meth:`Masking.shuffle_order`),
+    then every row validated."""
+    ids = [i for res in results for i in res.ids]
+    rows = [orjson.loads(line) for line in lines]
+    for fr in job.shuffled:
+        src = [v for res in results for v in res.shuffle_src[fr.field]]
+        order = job.masking.shuffle_order(fr.field, ids)
+        for j, i in enumerate(order):
+            value = src[order[(j + 1) % len(order)]]
+            if value is not MISSING and (
+                len(fr.path) == 1 or get_path(rows[i], fr.path[:-1]) is not MISSING
+            ):
+                set_path(rows[i], fr.path, value)
+    invalid = []
+    for n, row in enumerate(rows):
+        if not job.validator.is_valid(row):
+            invalid.append((line_of[n], _problem(job.validator, row)))
+        lines[n] = orjson.dumps(row)
+        if job.pk is not None:
+            keys[n] = row.get(job.pk)
+    return invalid
+
+
+def _collision(job: _Job, field: str, first: int, second: int) -> None:
+    """Two output rows share a value of a unique field.  Which value is not said: it may
+    be personal data."""
+    rule = next((fr for fr in job.masking.fields if fr.field == field), None)
+    if rule is None:
+        why = "it has no masking rule, so the input repeats it"
+    elif rule.unique_safe:
+        why = f"strategy {rule.strategy} keeps distinct inputs distinct, so the input repeats it"
+    else:
+        why = (
+            f"strategy {rule.strategy} cannot keep values distinct (use hash or fake), "
+            "or the input repeats it"
+        )
+    raise MaskCheckFailed(
+        f"{job.display}: masked {field} is not unique: the rows at lines {first} and {second} "
+        f"get the same value; {why}. Nothing was written."
+    )
+
+
+def unique_fields(schema: dict[str, Any], pk: str | None) -> dict[str, tuple[str, ...]]:
+    """The primary key and the fields marked ``x-tdm: {unique: true}``."""
+    out: dict[str, tuple[str, ...]] = {}
+    if pk:
+        out[pk] = (pk,)
+    for f in all_fields(schema):
+        prop = property_schema(schema, f) or {}
+        hint = prop.get("x-tdm") if isinstance(prop.get("x-tdm"), dict) else {}
+        if isinstance(hint, dict) and hint.get("unique") is True:
+            out.setdefault(f, tuple(f.split(".")))
+    return out
+
+
+def _problem(validator: Any, row: dict[str, Any]) -> str:
+    """Where a row fails and which keyword, without the value (it may be personal data)."""
+    for error in validator.iter_errors(row):
+        pointer = "/" + "/".join(str(p) for p in error.instance_path)
+        kind = type(error.kind).__name__.removeprefix("ValidationErrorKind_")
+        return f"{pointer}: fails {kind} ({'/'.join(str(p) for p in error.schema_path)})"
+    return "invalid"
 
 
 def _input_warnings(project: Project, path: Path) -> list[str]:
@@ -358,88 +591,3 @@ def _input_warnings(project: Project, path: Path) -> list[str]:
         f"{path} holds unmasked records inside the repository and is not ignored by git; "
         "move it out (or add it to .gitignore) so it is never committed"
     ]
-
-
-def _check_unique(
-    masking: Masking,
-    schema: dict[str, Any],
-    originals: list[dict[str, Any]],
-    masked: list[dict[str, Any]],
-    lines: list[int],
-    display: str,
-) -> None:
-    """The primary key and fields marked unique must stay distinct; a collision is an
-    error, never silent.  Values are not printed (they may be personal)."""
-    unique = [masking.primary_key] if masking.primary_key else []
-    for f in all_fields(schema):
-        prop = property_schema(schema, f) or {}
-        hint = prop.get("x-tdm") if isinstance(prop.get("x-tdm"), dict) else {}
-        if isinstance(hint, dict) and hint.get("unique") is True and f not in unique:
-            unique.append(f)
-    by_field = {fr.field: fr for fr in masking.fields}
-    for f in unique:
-        path = tuple(f.split("."))
-        rule = by_field.get(f)
-        seen_in: dict[bytes, int] = {}
-        seen_out: dict[bytes, int] = {}
-        for i, (before, after) in enumerate(zip(originals, masked, strict=True)):
-            for rows, seen, side in ((before, seen_in, "input"), (after, seen_out, "output")):
-                value = _get(rows, path)
-                if value is None:
-                    continue
-                canon = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-                first = seen.get(canon)
-                if first is not None:
-                    if side == "input":
-                        raise UserError(
-                            f"{f} repeats in the input (rows at lines {lines[first]} and {lines[i]}) "
-                            "but the schema says it is unique",
-                            path=display,
-                        )
-                    how = f"strategy {rule.strategy}" if rule else "no rule"
-                    raise MaskCheckFailed(
-                        f"{display}: masked {f} collides (rows at lines {lines[first]} and {lines[i]} "
-                        f"get the same value; {how} cannot keep values distinct); use hash or fake "
-                        "for unique fields. Nothing was written."
-                    )
-                seen[canon] = i
-
-
-def _get(row: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = row
-    for part in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
-def _check_schema(
-    schema: dict[str, Any], masked: list[dict[str, Any]], lines: list[int], display: str
-) -> None:
-    validator = jsonschema_rs.validator_for(schema, validate_formats=True)
-    problems: list[str] = []
-    bad = 0
-    for row, line in zip(masked, lines, strict=True):
-        if validator.is_valid(row):
-            continue
-        bad += 1
-        if len(problems) < SHOWN_PROBLEMS:
-            for error in validator.iter_errors(row):
-                pointer = "/" + "/".join(str(p) for p in error.instance_path)
-                problems.append(f"  {display}:{line}: {pointer}: {_describe(error)}")
-                break
-    if bad:
-        more = f"\n  ... and {bad - len(problems)} more rows" if bad > len(problems) else ""
-        raise MaskCheckFailed(
-            f"{bad} masked row(s) do not validate against the schema; nothing was written:\n"
-            + "\n".join(problems)
-            + more
-        )
-
-
-def _describe(error: Any) -> str:
-    """The kind of schema violation, without the value (it may be personal data)."""
-    kind = type(error.kind).__name__.removeprefix("ValidationErrorKind_")
-    path = "/".join(str(p) for p in error.schema_path)
-    return f"fails {kind} ({path})"

@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,12 @@ class MaskingKey:
     def __reduce__(self) -> Any:  # never pickled into a worker or a file by accident
         raise TypeError("a MaskingKey cannot be pickled")
 
+    def prf(self, purpose: str) -> Callable[[bytes], bytes]:
+        """A keyed pseudo-random function for one purpose: BLAKE2b keyed with the purpose's
+        sub-key (RFC 7693's MAC mode), three times faster here than HMAC-SHA256."""
+        sub = self.subkey(purpose)
+        return lambda message: blake2b(message, key=sub).digest()
+
     def subkey(self, purpose: str) -> bytes:
         sub = self._subkeys.get(purpose)
         if sub is None:
@@ -113,7 +120,7 @@ def get_path(row: dict[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = row
     for part in path:
         if not isinstance(node, dict) or part not in node:
-            return _MISSING
+            return MISSING
         node = node[part]
     return node
 
@@ -130,7 +137,7 @@ class _Missing:
         return "<missing>"
 
 
-_MISSING = _Missing()
+MISSING = _Missing()
 
 
 def _canon(value: Any) -> bytes:
@@ -201,7 +208,7 @@ class _Faker:
     """Consistent fake values: the keyed hash of (kind, input) picks the value."""
 
     def __init__(self, key: MaskingKey, locale: str) -> None:
-        self.sub = key.subkey("fake")
+        self.prf = key.prf("fake")
         self.locale = locale
         self._pools: dict[str, list[str]] = {}
 
@@ -213,19 +220,26 @@ class _Faker:
         return found
 
     def make(self, kind: str) -> Callable[[Any], Any]:
-        sub = self.sub
+        prf = self.prf
         tag = kind.encode() + b"\0"
-        digest = hmac.digest
         make = self._maker(kind)
 
         fold = kind == "email"  # addresses differ only in case are the same mailbox
+
+        memo: dict[Any, Any] = {}  # names and cities repeat: each input is hashed once
 
         def fake(value: Any) -> Any:
             if value is None:
                 return None
             if fold and isinstance(value, str):
                 value = value.strip().lower()
-            return make(digest(sub, tag + _canon(value), "sha256"))
+            found = memo.get(value) if isinstance(value, str) else None
+            if found is not None:
+                return found
+            result = make(prf(tag + _canon(value)))
+            if isinstance(value, str) and len(memo) < MEMO_LIMIT:
+                memo[value] = result
+            return result
 
         return fake
 
@@ -241,9 +255,14 @@ class _Faker:
             if kind == "name":
                 return lambda d: f"{first(d[0:4])} {last(d[4:8])}"
 
+            firsts = [n.lower() for n in self.pool("first_name")]
+            lasts = [n.lower() for n in self.pool("last_name")]
+            nf, nl = len(firsts), len(lasts)
+
             def email(d: bytes) -> str:
                 # 40 bits of the digest keep a million masked addresses distinct
-                return f"{first(d[0:4]).lower()}.{last(d[4:8]).lower()}.{d[8:13].hex()}@example.org"
+                i = int.from_bytes(d[:8], "big")
+                return f"{firsts[(i >> 32) % nf]}.{lasts[(i & 0xFFFFFFFF) % nl]}.{d[8:13].hex()}@example.org"
 
             return email
         if kind == "phone":
@@ -281,6 +300,8 @@ def _uuid(d: bytes) -> str:
 
 Masker = Callable[[Any, dict[str, Any]], Any]  # (value, original row) -> masked value
 
+#: inputs remembered per fake generator (names repeat; e-mails mostly do not)
+MEMO_LIMIT = 1 << 16
 #: strategies whose output keeps distinct inputs distinct (up to negligible hash collisions)
 UNIQUE_SAFE = frozenset({"hash", "shuffle"})
 #: fake kinds that embed enough of the keyed hash to stay distinct
@@ -288,16 +309,25 @@ UNIQUE_FAKES = frozenset({"email", "ipv6", "uuid", "hostname"})
 
 
 def _partial(rule: PartialRule) -> Masker:
+    first, last, char = rule.keep_first, rule.keep_last, rule.mask_char
+    table = {c: char for c in range(128) if chr(c).isalnum()}
+
     def mask(value: Any, _: dict[str, Any]) -> Any:
         if value is None:
             return None
         text = value if isinstance(value, str) else str(value)
-        positions = [i for i, ch in enumerate(text) if ch.isalnum()]
-        keep = set(positions[: rule.keep_first])
-        if rule.keep_last:
-            keep.update(positions[-rule.keep_last :])
-        hide = set(positions) - keep
-        return "".join(rule.mask_char if i in hide else ch for i, ch in enumerate(text))
+        masked = text.translate(table)  # every ASCII letter and digit hidden, in C
+        if not text.isascii():
+            masked = "".join(char if ch.isalnum() else ch for ch in text)
+        begin, seen = 0, 0
+        while begin < len(text) and seen < first:  # reveal the first `first` letters/digits
+            seen += text[begin].isalnum()
+            begin += 1
+        end, seen = len(text), 0
+        while end > begin and seen < last:  # and the last `last`; separators stay as they are
+            end -= 1
+            seen += text[end].isalnum()
+        return text[:begin] + masked[begin:end] + text[end:]
 
     return mask
 
@@ -305,23 +335,40 @@ def _partial(rule: PartialRule) -> Masker:
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 
+_ORDINALS: dict[str, int] = {}
+
+
 def _shift_text(value: str, days: int) -> str:
-    m = _DATE.match(value)
-    if m is None:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD...)")
-    day = dt.date(int(m[1]), int(m[2]), int(m[3])) + dt.timedelta(days=days)
-    return day.isoformat() + value[10:]
+    head = value[:10]
+    ordinal = _ORDINALS.get(head)
+    if ordinal is None:
+        try:
+            ordinal = dt.date.fromisoformat(head).toordinal()
+        except ValueError:
+            raise ValueError("date_shift needs dates written YYYY-MM-DD...") from None
+        if len(_ORDINALS) < MEMO_LIMIT:
+            _ORDINALS[head] = ordinal
+    return dt.date.fromordinal(ordinal + days).isoformat() + value[10:]
+
+
+def _fast_canon(value: Any) -> bytes:
+    """Canonical JSON of a value; integers and plain strings without the encoder."""
+    if type(value) is int:
+        return b"%d" % value
+    return _canon(value)
 
 
 def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
-    sub = key.subkey("date_shift")
+    prf = key.prf("date_shift")
     per = tuple(rule.per.split(".")) if rule.per else None
     span = rule.max_days
 
     def amount(material: bytes) -> int:
-        d = hmac.digest(sub, material, "sha256")
+        d = prf(material)
         days = int.from_bytes(d[:4], "big") % span + 1  # never 0: every date moves
         return days if d[4] & 1 else -days
+
+    top = per[0] if per is not None and len(per) == 1 else None
 
     def mask(value: Any, row: dict[str, Any]) -> Any:
         if value is None:
@@ -329,8 +376,8 @@ def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
         if not isinstance(value, str):
             raise ValueError(f"{field}: date_shift needs a date string, got {_show(value)}")
         if per is not None:
-            entity = get_path(row, per)
-            material = b"per\0" + _canon(None if entity is _MISSING else entity)
+            entity = row.get(top) if top is not None else get_path(row, per)
+            material = b"per\0" + _fast_canon(None if entity is MISSING else entity)
         else:
             material = b"value\0" + field.encode() + b"\0" + value.encode()
         return _shift_text(value, amount(material))
@@ -341,30 +388,30 @@ def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
 def _noise(
     rule: NoiseRule, key: MaskingKey, field: str, prop: dict[str, Any], pk: tuple[str, ...] | None
 ) -> Masker:
-    sub = key.subkey("noise")
+    prf = key.prf("noise")
     integral = prop.get("type") == "integer"
-    low = prop.get("minimum")
-    high = prop.get("maximum")
+    low = prop.get("minimum") if isinstance(prop.get("minimum"), (int, float)) else None
+    high = prop.get("maximum") if isinstance(prop.get("maximum"), (int, float)) else None
     tag = field.encode() + b"\0"
+    relative, absolute = rule.relative, rule.absolute or 0
+    top = pk[0] if pk is not None and len(pk) == 1 else None
 
     def mask(value: Any, row: dict[str, Any]) -> Any:
         if value is None or isinstance(value, bool):
             return value
         if not isinstance(value, (int, float)):
             raise ValueError(f"{field}: noise needs a number, got {_show(value)}")
-        ident = get_path(row, pk) if pk is not None else _MISSING
-        material = tag + (_canon(ident) if ident is not _MISSING else b"") + b"\0" + _canon(value)
-        u = _unit(hmac.digest(sub, material, "sha256")) * 2 - 1
-        out = (
-            value * (1 + u * rule.relative)
-            if rule.relative is not None
-            else value + u * (rule.absolute or 0)
+        ident = (row.get(top, MISSING) if top is not None else get_path(row, pk)) if pk else MISSING
+        material = (
+            tag + (_fast_canon(ident) if ident is not MISSING else b"") + b"\0" + _fast_canon(value)
         )
-        if isinstance(low, (int, float)):
-            out = max(out, low)
-        if isinstance(high, (int, float)):
-            out = min(out, high)
-        if integral or (isinstance(value, int) and "type" not in prop):
+        u = _unit(prf(material)) * 2 - 1
+        out = value * (1 + u * relative) if relative is not None else value + u * absolute
+        if low is not None and out < low:
+            out = low
+        if high is not None and out > high:
+            out = high
+        if integral or (type(value) is int and "type" not in prop):
             return round(out)
         return round(out, 6)
 
@@ -464,6 +511,7 @@ class Masking:
             self.fields.append(self._compile(field, path, rule, prop, faker, pk_path))
         self._per_value = [f for f in self.fields if f.mask is not None]
         self._nested = any(len(f.path) > 1 for f in self.fields)
+        self._flat = [(f.path[0], f.mask) for f in self._per_value if f.mask is not None]
 
     def _compile(
         self,
@@ -519,38 +567,27 @@ class Masking:
     def mask_row(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row with every per-value rule applied (shuffles are column-wide: see
         :meth:`shuffle`).  Rules read the *original* row (``per`` fields, the key)."""
-        out = orjson.loads(orjson.dumps(row)) if self._nested else dict(row)
+        if not self._nested:  # the common case: top-level fields
+            flat = dict(row)
+            for name, mask in self._flat:
+                if name in row:
+                    flat[name] = mask(row[name], row)
+            return flat
+        out: dict[str, Any] = orjson.loads(orjson.dumps(row))
         for fr in self._per_value:
             value = get_path(row, fr.path)
-            if value is _MISSING:
+            if value is MISSING:
                 continue
             set_path(out, fr.path, fr.mask(value, row))  # type: ignore[misc]
         return out
 
-    def shuffle(self, originals: list[dict[str, Any]], masked: list[dict[str, Any]]) -> None:
-        """Permute each shuffled column over all rows: a keyed order of the rows (by
-        primary key, else position) and every value moved one place along it."""
-        shuffled = [f for f in self.fields if f.mask is None]
-        if not shuffled or len(masked) < 2:
-            return
-        for fr in shuffled:
-            sub = self.key.subkey("shuffle/" + fr.field)
-            order = sorted(
-                range(len(masked)),
-                key=lambda i: hmac.digest(
-                    sub,
-                    _canon(originals[i].get(self.primary_key) if self.primary_key else i),
-                    "sha256",
-                ),
-            )
-            values = [get_path(originals[i], fr.path) for i in order]
-            for j, i in enumerate(order):
-                value = values[(j + 1) % len(order)]
-                if value is _MISSING:
-                    continue
-                if get_path(masked[i], fr.path[:-1]) is _MISSING and len(fr.path) > 1:
-                    continue
-                set_path(masked[i], fr.path, value)
+    def shuffle_order(self, field: str, ids: list[bytes]) -> list[int]:
+        """A keyed order of the rows for shuffling ``field``: rows sorted by the keyed hash
+        of their primary key (else position).  Each value then moves one place along it,
+        so the permutation is deterministic, independent of the input's order when there
+        is a primary key, and moves every value of distinct rows."""
+        prf = self.key.prf("shuffle/" + field)
+        return sorted(range(len(ids)), key=lambda i: prf(ids[i]))
 
 
 def property_schema(schema: dict[str, Any], field: str) -> dict[str, Any] | None:
