@@ -632,3 +632,117 @@ def mask(
         _echo_json(result.to_json())
     else:
         typer.echo(f"masked {result.rows:,} rows with {result.rules} -> {result.path}")
+
+
+@app.command()
+def scan(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders to scan (default: every dataset).")
+    ] = None,
+    staged: Annotated[
+        bool, typer.Option("--staged", help="Scan the staged versions of changed datasets.")
+    ] = False,
+    rev: Annotated[
+        str | None, typer.Option("--rev", help="Scan the datasets at a revision.")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Accepted findings (salted fingerprints); default: .tdm-scan-baseline.json if present.",
+        ),
+    ] = None,
+    update_baseline: Annotated[
+        bool,
+        typer.Option("--update-baseline", help="Accept every current finding into the baseline."),
+    ] = False,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Find personal data in the clear: e-mail addresses (not on reserved example domains),
+    phone numbers (not fictional ranges), payment cards (Luhn; test cards allowed), IBANs
+    (mod-97), US SSNs, IPv4/IPv6 addresses outside documentation ranges.
+
+    Findings show file:line, field, detector and a redacted value, never the value.
+    Fields declared x-tdm: {pii: synthetic} are allow-listed. Exit 1 when anything is found.
+
+    Example: tdm scan --staged
+    """
+    from tdm import scan as scanmod
+
+    project = Project.find(repo)
+    report = scanmod.scan(
+        project, paths, staged=staged, rev=rev, baseline=baseline, update_baseline=update_baseline
+    )
+    if as_json:
+        _echo_json(report.to_json())
+    else:
+        for finding in report.findings:
+            typer.echo(str(finding))
+        for path, n in report.omitted.items():
+            typer.echo(f"{path}: {n} more finding(s) not listed")
+        total = len(report.findings) + sum(report.omitted.values())
+        note = f"; {report.baselined} accepted by the baseline" if report.baselined else ""
+        if update_baseline:
+            typer.echo(f"baseline updated: {report.baselined} finding(s) accepted")
+        else:
+            typer.echo(
+                f"scanned {report.files} file(s), {report.rows:,} rows: {total} finding(s){note}",
+                err=bool(total),
+            )
+    if report.findings:
+        raise typer.Exit(1)
+
+
+hooks_app = typer.Typer(
+    cls=_Group,
+    help="Git hooks: a pre-commit hook that validates and scans the staged tdm files.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(hooks_app, name="hooks")
+
+
+@hooks_app.command("install")
+def hooks_install(repo: RepoOpt = Path(".")) -> None:
+    """Install the pre-commit hook (.git/hooks/pre-commit, or core.hooksPath).
+
+    A hook already there keeps working: it is kept as pre-commit.tdm-chained and run first.
+    The hook skips itself during rebase, merge, cherry-pick and revert, and returns at once
+    when no tdm file is staged.
+
+    Example: tdm hooks install
+    """
+    from tdm import hooks
+
+    change = hooks.install(Project.find(repo))
+    chained = f" (runs the earlier hook {change.chained.name} first)" if change.chained else ""
+    typer.echo(f"{change.action} {change.path}{chained}")
+
+
+@hooks_app.command("uninstall")
+def hooks_uninstall(repo: RepoOpt = Path(".")) -> None:
+    """Remove tdm's pre-commit hook and put back the hook that was there before.
+
+    Example: tdm hooks uninstall
+    """
+    from tdm import hooks
+
+    change = hooks.uninstall(Project.find(repo))
+    typer.echo(f"{change.action} {change.path}")
+
+
+@hooks_app.command("run")
+def hooks_run(repo: RepoOpt = Path(".")) -> None:
+    """What the installed hook runs: tdm validate on the staged tdm files and tdm scan on
+    the staged datasets; exit 1 (commit blocked) on findings.
+
+    Example: tdm hooks run   # check what `git commit` would check
+    """
+    from tdm import hooks
+
+    result = hooks.run_pre_commit(Project.find(repo))
+    for line in result.lines:
+        typer.echo(line, err=True)
+    if not result.ok:
+        raise typer.Exit(1)

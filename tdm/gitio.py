@@ -236,6 +236,34 @@ class Git:
         found = self.repo.merge_base(a.id, b.id)
         return None if found is None else self.repo[found].peel(pygit2.Commit)
 
+    def staged_blobs(self, folder: str) -> list[tuple[str, pygit2.Oid]]:
+        """(path relative to the tdm root, blob id) of files under ``folder`` whose staged
+        version differs from HEAD's: what the next commit would add or change."""
+        index = self.repo.index
+        index.read()
+        head = self.head()
+        base = self.prefix + folder
+        out = []
+        for entry in index:
+            if not entry.path.startswith(base):
+                continue
+            old = _get(head.tree, entry.path) if head is not None else None
+            if old is None or old.id != entry.id:
+                out.append((entry.path[len(self.prefix) :], entry.id))
+        return sorted(out)
+
+    def tree_blobs(self, commit: pygit2.Commit, folder: str) -> list[tuple[str, pygit2.Oid]]:
+        """(path relative to the tdm root, blob id) of every file under ``folder`` in ``commit``."""
+        tree = _get(commit.tree, (self.prefix + folder).rstrip("/"))
+        if not isinstance(tree, pygit2.Tree):
+            return []
+        out = []
+        for path in _walk_tree(tree, folder.rstrip("/") + "/"):
+            obj = _get(commit.tree, self.prefix + path)
+            if obj is not None and obj.type_str == "blob":
+                out.append((path, obj.id))
+        return sorted(out)
+
     def list_dir(self, commit: pygit2.Commit, path: str) -> list[str]:
         obj = self.tree_entry(commit, path)
         if not isinstance(obj, pygit2.Tree):

@@ -453,3 +453,131 @@ def limit(report: ScanReport) -> None:
         else:
             report.omitted[f.path] = report.omitted.get(f.path, 0) + 1
     report.findings = kept
+
+
+# ---------------------------------------------------------------------- what to scan
+
+#: the baseline tdm uses when none is named (in the tdm root, committed with the data)
+DEFAULT_BASELINE = ".tdm-scan-baseline.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    display: str  # the path shown in findings (relative to the tdm root when inside it)
+    dataset: str | None  # folder/name for datasets/<folder>/<name>.jsonl
+    read: Callable[[], bytes]
+
+
+def synthetic_fields(project: Any, dataset: str | None) -> frozenset[str]:
+    """Fields of the dataset's schema declared ``x-tdm: {pii: synthetic}``."""
+    if dataset is None:
+        return frozenset()
+    from tdm.masking import all_fields, property_schema
+
+    folder, _, name = dataset.partition("/")
+    schema_name: str | None = None
+    try:
+        if folder in project.template_names():
+            spec = project.template(folder).datasets.get(name)
+            schema_name = spec.schema_ if spec is not None else None
+        if schema_name is None:
+            entry = project.read_lock().datasets.get(dataset)
+            schema_name = entry.schema_ if entry is not None else None
+        if schema_name is None:
+            return frozenset()
+        schema = project.schema(schema_name).data
+    except UserError:
+        return frozenset()  # a broken file is validate's finding; scan everything
+    out = set()
+    for f in all_fields(schema):
+        prop = property_schema(schema, f) or {}
+        hint = prop.get("x-tdm")
+        if isinstance(hint, dict) and hint.get("pii") == "synthetic":
+            out.add(f)
+    return frozenset(out)
+
+
+def _dataset_of(rel: str) -> str | None:
+    parts = rel.split("/")
+    if len(parts) == 3 and parts[0] == "datasets" and parts[2].endswith(".jsonl"):
+        return f"{parts[1]}/{parts[2][: -len('.jsonl')]}"
+    return None
+
+
+def targets(
+    project: Any, paths: list[Path] | None = None, *, staged: bool = False, rev: str | None = None
+) -> list[Target]:
+    """The files to scan: named files (folders: their .jsonl files), the staged versions
+    of changed datasets, the datasets at a revision, or every dataset in the working tree."""
+    from tdm import gitio
+
+    if sum(bool(x) for x in (paths, staged, rev)) > 1:
+        raise UserError("give paths, --staged or --rev, not more than one")
+    if staged or rev:
+        git = gitio.Git(project.root)
+        blobs = (
+            git.staged_blobs("datasets/")
+            if staged
+            else git.tree_blobs(git.resolve(rev or "HEAD"), "datasets/")
+        )
+        where = "" if staged else f"@{rev}"
+        return [
+            Target(f"{rel}{where}", _dataset_of(rel), functools.partial(git.read_blob, oid))
+            for rel, oid in blobs
+            if rel.endswith(".jsonl")
+        ]
+    if not paths:
+        return [
+            Target(project.rel(p), _dataset_of(project.rel(p)), p.read_bytes)
+            for p in project.dataset_files()
+        ]
+    out = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*.jsonl") if p.is_file())
+        elif path.is_file():
+            files = [path]
+        else:
+            raise UserError(f"{path}: no such file or folder")
+        for f in files:
+            resolved = f.resolve()
+            inside = resolved.is_relative_to(project.root.resolve())
+            display = resolved.relative_to(project.root.resolve()).as_posix() if inside else str(f)
+            out.append(Target(display, _dataset_of(display) if inside else None, f.read_bytes))
+    return out
+
+
+def scan(
+    project: Any,
+    paths: list[Path] | None = None,
+    *,
+    staged: bool = False,
+    rev: str | None = None,
+    baseline: Path | None = None,
+    update_baseline: bool = False,
+) -> ScanReport:
+    report = ScanReport()
+    for target in targets(project, paths, staged=staged, rev=rev):
+        data = target.read()
+        found, lines = scan_bytes(
+            data, target.display, synthetic=synthetic_fields(project, target.dataset)
+        )
+        del data
+        report.files += 1
+        report.rows += lines
+        report.findings.extend(found)
+    path = baseline if baseline is not None else project.root / DEFAULT_BASELINE
+    if update_baseline:
+        accepted = Baseline.load(path)
+        accepted.save(path, report.findings)
+        report.baselined = len(report.findings)
+        report.findings = []
+        return report
+    if path.exists():
+        apply_baseline(report, Baseline.load(path))
+    elif baseline is not None:
+        raise UserError(
+            f"baseline {baseline} not found; create it with `tdm scan --update-baseline --baseline {baseline}`"
+        )
+    limit(report)
+    return report

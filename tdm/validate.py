@@ -21,12 +21,12 @@ from typing import Any, Literal
 import orjson
 
 from tdm.errors import UserError
-from tdm.models import FieldHint, Template
+from tdm.models import FieldHint, Lock, Template
 from tdm.plans import TemplatePlanner, dataset_refs, match_ref_target
 from tdm.project import DATASET_DIR, Project, SchemaDoc
 from tdm.vcache import ValidationCache
 
-FindingKind = Literal["file", "row", "primary_key", "foreign_key", "lock", "dataset"]
+FindingKind = Literal["file", "row", "primary_key", "foreign_key", "lock", "dataset", "masking"]
 ROW_FINDINGS_PER_FILE = 20
 READ_BLOCK = 8 << 20
 
@@ -130,6 +130,7 @@ def validate(
     targets = _targets(project, report, schemas, templates)
     report.targets = targets
     lock = project.read_lock()
+    _check_masking(project, targets, lock, report)
     keys: dict[tuple[str, str, str], set[Any]] = {}  # (folder, dataset, field) -> values
     pending: list[tuple[_Target, str, str, str, list[tuple[int, Any]]]] = []
     needed = _needed_keys(targets, report)
@@ -185,6 +186,47 @@ def validate(
                 report.omitted.get(target.rel, 0) + len(bad) - ROW_FINDINGS_PER_FILE
             )
     return report
+
+
+def _check_masking(
+    project: Project, targets: list[_Target], lock: Lock, report: ValidationReport
+) -> None:
+    """A dataset that came from `tdm mask`: every field its schema marks ``pii: true``
+    must have a masking rule (or have been allowed unmasked when it was made)."""
+    from tdm.masking import pii_fields
+
+    for target in targets:
+        entry = lock.datasets.get(f"{target.folder}/{target.name}")
+        if entry is None or entry.masked is None or target.schema is None:
+            continue
+        rules_name = Path(entry.masked.rules).stem
+        try:
+            rules = project.masking(rules_name)
+        except UserError:
+            report.findings.append(
+                Finding(
+                    "masking",
+                    target.rel,
+                    None,
+                    f"came from `tdm mask` with {entry.masked.rules}, which no longer loads; restore it",
+                )
+            )
+            continue
+        covered = [*rules.rules, *entry.masked.allowed_unmasked]
+        declared = {
+            f for f, why in pii_fields(target.schema.data).items() if why == "declared pii: true"
+        }
+        for f in sorted(declared):
+            if not any(f == c or f.startswith(c + ".") for c in covered):
+                report.findings.append(
+                    Finding(
+                        "masking",
+                        target.rel,
+                        None,
+                        f"field {f} is marked pii in schema '{target.schema.name}' but "
+                        f"{entry.masked.rules} has no rule for it; add one and run `tdm mask` again",
+                    )
+                )
 
 
 def _cache_keys(
