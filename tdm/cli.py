@@ -696,7 +696,10 @@ def scan(
 
 hooks_app = typer.Typer(
     cls=_Group,
-    help="Git hooks: a pre-commit hook that validates and scans the staged tdm files.",
+    help=(
+        "Git hooks: a pre-commit hook that validates and scans the staged tdm files.\n\n"
+        "Example: tdm hooks install"
+    ),
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
