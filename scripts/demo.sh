@@ -75,6 +75,37 @@ step "tdm diff v1.0 v1.1 --format markdown --rows 1   # a pull-request comment"
 step "tdm diff v1.0 v1.1 --fail-on breaking   # the CI gate (adding an optional property to a closed object is compatible)"
 "$tdm" diff v1.0 v1.1 --fail-on breaking >/dev/null && echo "exit code: 0 (no breaking schema change)"
 
+step "tdm mask prod_customers.csv -r customers -o datasets/prod-sample/customers.jsonl   # real records in, masked"
+keydir=$(mktemp -d)
+trap 'rm -rf "$keydir"' EXIT
+python3 -c 'import secrets; print(secrets.token_hex(32))' > "$keydir/masking.key"   # outside the repository
+python3 - "$keydir/prod_customers.csv" <<'PY'
+import csv, json, sys
+rows = [json.loads(line) for line in open("datasets/smoke/customers.jsonl")][:50]
+with open(sys.argv[1], "w", newline="") as fh:   # "production" rows: real-looking addresses
+    out = csv.DictWriter(fh, fieldnames=[k for k in rows[0] if k != "referrer_id"], extrasaction="ignore")
+    out.writeheader()
+    for r in rows:
+        r["email"] = r["email"].split("@")[0] + "@gmail.com"
+        r["phone"] = "+1-415-73%02d-%04d" % (r["id"] % 100, 1000 + r["id"])
+        out.writerow({k: "" if v is None else str(v).lower() if isinstance(v, bool) else v for k, v in r.items()})
+PY
+head -2 "$keydir/prod_customers.csv"
+"$tdm" mask "$keydir/prod_customers.csv" -r customers -o datasets/prod-sample/customers.jsonl --key-file "$keydir/masking.key"
+head -1 datasets/prod-sample/customers.jsonl
+
+step "tdm scan   # personal data in the clear? (a leaked row is planted first)"
+cp datasets/prod-sample/customers.jsonl "$keydir/keep.jsonl"
+printf '{"id":999,"email":"jane.roe@gmail.com","card":"4539 1488 0343 6467"}\n' >> datasets/prod-sample/customers.jsonl
+set +e; "$tdm" scan; rc=$?; set -e
+echo "exit code: $rc (1 = findings; values are never printed)"
+cp "$keydir/keep.jsonl" datasets/prod-sample/customers.jsonl
+
+step "tdm hooks install && git commit   # the hook validates and scans what is staged"
+"$tdm" hooks install
+git add -A
+git commit -q -m "masked production sample" && echo "committed: $(git log -1 --format=%s)"
+
 step "tdm checkout v1.0 && tdm checkout main"
 "$tdm" checkout v1.0
 "$tdm" checkout main
