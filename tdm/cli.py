@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from tdm._version import __version__
-from tdm.errors import TdmError
+from tdm.errors import TdmError, UserError
 from tdm.project import Project
 
 INTERNAL_ERROR = 3
@@ -749,3 +749,69 @@ def hooks_run(repo: RepoOpt = Path(".")) -> None:
         typer.echo(line, err=True)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command("merge-driver")
+def merge_driver(
+    base: Annotated[
+        Path, typer.Argument(metavar="BASE", help="%O: the common ancestor's version.")
+    ],
+    ours: Annotated[
+        Path, typer.Argument(metavar="OURS", help="%A: our version; the result goes here.")
+    ],
+    theirs: Annotated[Path, typer.Argument(metavar="THEIRS", help="%B: their version.")],
+    path: Annotated[
+        str, typer.Argument(metavar="PATH", help="%P: the file's path in the repository.")
+    ],
+) -> None:
+    """Git merge driver: merges datasets row by row by primary key, and tdm.lock.
+
+    Registered by `tdm init` and `tdm hooks install` (.gitattributes: merge=tdm; git config
+    merge.tdm.driver). Rows changed on one side merge cleanly; a row changed differently on
+    both sides is a conflict: exit 1, our row kept, the conflict recorded for `tdm resolve`.
+
+    Example: git config merge.tdm.driver "tdm merge-driver %O %A %B %P"
+    """
+    from tdm import merge
+
+    outcome = merge.run_driver(base, ours, theirs, path, Path.cwd())
+    for line in outcome.messages:
+        typer.echo(line, err=True)
+    if not outcome.clean:
+        raise typer.Exit(1)
+
+
+@app.command()
+def resolve(
+    dataset: Annotated[
+        str, typer.Argument(help="TEMPLATE/DATASET with row conflicts, or tdm.lock.")
+    ],
+    ours: Annotated[bool, typer.Option("--ours", help="Keep our rows.")] = False,
+    theirs: Annotated[bool, typer.Option("--theirs", help="Take their rows.")] = False,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Only the row with this primary key.")
+    ] = None,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Settle row conflicts left by a merge (see `tdm status`), then stage the dataset.
+
+    `tdm resolve tdm.lock` recomputes rows and sha256 of tdm.lock from the datasets.
+
+    Example: tdm resolve smoke/customers --theirs --key 42
+    """
+    from tdm import merge
+
+    project = Project.find(repo)
+    if dataset not in ("tdm.lock", "lock") and ours == theirs:
+        raise UserError("give exactly one of --ours or --theirs")
+    result = merge.resolve(project, dataset, "theirs" if theirs else "ours", key)
+    if result.dataset == "tdm.lock":
+        typer.echo("tdm.lock recomputed from the datasets and staged")
+    elif result.remaining:
+        typer.echo(
+            f"{result.dataset}: {result.settled} settled, {result.remaining} conflict(s) left"
+        )
+    else:
+        typer.echo(
+            f"{result.dataset}: {result.settled} settled; staged (commit to finish the merge)"
+        )

@@ -236,6 +236,14 @@ class Git:
         found = self.repo.merge_base(a.id, b.id)
         return None if found is None else self.repo[found].peel(pygit2.Commit)
 
+    def add_paths(self, rels: list[str]) -> None:
+        """``git add`` of files (relative to the tdm root): also clears their conflict state."""
+        index = self.repo.index
+        index.read()
+        for rel in rels:
+            index.add(self.prefix + rel)
+        index.write()
+
     def staged_blobs(self, folder: str) -> list[tuple[str, pygit2.Oid]]:
         """(path relative to the tdm root, blob id) of files under ``folder`` whose staged
         version differs from HEAD's: what the next commit would add or change."""

@@ -110,6 +110,9 @@ def install(project: Project) -> HookChange:
         else:
             os.replace(hook, chained)  # the earlier hook runs first, from the new one
     _write_executable(hook, _script(project, git))
+    from tdm.merge import register
+
+    register(project)  # datasets merge by key under plain `git merge` too
     return HookChange(hook, action, chained if chained.exists() else None)
 
 

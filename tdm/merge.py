@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pygit2
 
+from tdm import gitio
 from tdm.datadiff import field_changes, key_id, line_delta
+from tdm.errors import UserError
+from tdm.fsutil import write_bytes_atomic
+from tdm.project import Project
 
 
 @dataclass
@@ -190,3 +197,282 @@ def merge_lock(
 def dumps_lock(lock: dict[str, Any]) -> bytes:
     """The bytes tdm writes for a lock (sorted keys, two-space indent)."""
     return orjson.dumps(lock, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+# ---------------------------------------------------------------------- git integration
+
+DRIVER = "tdm"
+ATTRIBUTES = (
+    "# tdm: datasets and tdm.lock merge by primary key (see `tdm merge-driver --help`)\n"
+    "datasets/*/*.jsonl merge=tdm\n"
+    "tdm.lock merge=tdm\n"
+)
+
+
+def register(project: Project) -> list[str]:
+    """Declare the driver in ``.gitattributes`` (committed with the data) and configure it
+    in the repository's git config (``merge.tdm.driver``).  Returns what changed."""
+    import shlex
+    import sys
+
+    from tdm.fsutil import write_text_atomic
+
+    changed = []
+    path = project.root / ".gitattributes"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if "merge=tdm" not in text:
+        sep = "" if not text or text.endswith("\n") else "\n"
+        write_text_atomic(path, text + sep + ATTRIBUTES)
+        changed.append(".gitattributes")
+    repo = gitio.discover(project.root)
+    if repo is not None:
+        driver = f"{shlex.quote(sys.executable)} -m tdm merge-driver %O %A %B %P"
+        config = repo.config
+        if _config_get(config, f"merge.{DRIVER}.driver") != driver:
+            config[f"merge.{DRIVER}.name"] = "tdm: merge datasets by primary key"
+            config[f"merge.{DRIVER}.driver"] = driver
+            changed.append(f"git config merge.{DRIVER}.driver")
+    return changed
+
+
+def _config_get(config: Any, name: str) -> str | None:
+    try:
+        return str(config[name])
+    except KeyError:
+        return None
+
+
+def conflict_dir(repo: pygit2.Repository) -> Path:
+    return Path(repo.path) / "tdm" / "conflicts"
+
+
+def report_path(repo: pygit2.Repository, rel_to_git: str) -> Path:
+    return conflict_dir(repo) / (rel_to_git.replace("/", "__") + ".json")
+
+
+def dataset_key(project: Project, dataset: str) -> str | None:
+    """The primary key of ``template/dataset`` as the working tree declares it."""
+    folder, _, name = dataset.partition("/")
+    schema_name: str | None = None
+    try:
+        if folder in project.template_names():
+            spec = project.template(folder).datasets.get(name)
+            schema_name = spec.schema_ if spec is not None else None
+        if schema_name is None:
+            entry = project.read_lock().datasets.get(dataset)
+            schema_name = entry.schema_ if entry is not None else None
+        if schema_name is None and name in project.schema_names():
+            schema_name = name
+        return project.schema(schema_name).primary_key if schema_name else None
+    except UserError:
+        return None
+
+
+@dataclass
+class DriverOutcome:
+    clean: bool
+    messages: list[str] = field(default_factory=list)
+
+
+def run_driver(base: Path, ours: Path, theirs: Path, path: str, cwd: Path) -> DriverOutcome:
+    """``git merge`` calls this for a dataset or tdm.lock: merge into ``ours``."""
+    repo = gitio.discover(cwd)
+    if repo is None or repo.workdir is None:
+        return DriverOutcome(False, [f"tdm merge-driver: {cwd} is not in a git work tree"])
+    workdir = Path(repo.workdir)
+    target = workdir / path
+    try:
+        project = Project.find(target.parent)
+    except UserError as exc:
+        return DriverOutcome(False, [f"tdm merge-driver: {path}: {exc}"])
+    rel = project.rel(target)
+    if rel == "tdm.lock":
+        return _drive_lock(project, repo, base, ours, theirs)
+    parts = rel.split("/")
+    dataset = f"{parts[1]}/{parts[2][: -len('.jsonl')]}" if len(parts) == 3 else rel
+    key = dataset_key(project, dataset)
+    if key is None:
+        return DriverOutcome(
+            False,
+            [f"tdm: {path}: no primary key for {dataset}; merge it by hand, then `git add` it"],
+        )
+    try:
+        result = merge_rows(base.read_bytes(), ours.read_bytes(), theirs.read_bytes(), key)
+    except CannotMerge as exc:
+        return DriverOutcome(False, [f"tdm: {path}: {exc}; merge it by hand, then `git add` it"])
+    ours.write_bytes(result.data)
+    report = report_path(repo, path)
+    if result.clean:
+        report.unlink(missing_ok=True)
+        return DriverOutcome(True)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_bytes(
+        orjson.dumps(
+            {
+                "path": rel,
+                "dataset": dataset,
+                "primary_key": key,
+                "conflicts": [c.to_json() for c in result.conflicts],
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+    )
+    lines = [f"tdm: {path}: {len(result.conflicts)} row conflict(s) (our rows kept for now):"]
+    lines += [f"  {c.describe(key)}" for c in result.conflicts[:10]]
+    lines.append(f"  settle with: tdm resolve {dataset} --ours|--theirs [--key K]")
+    return DriverOutcome(False, lines)
+
+
+def _drive_lock(
+    project: Project, repo: pygit2.Repository, base: Path, ours: Path, theirs: Path
+) -> DriverOutcome:
+    """Entries merge per dataset; an entry both sides changed is recomputed from the
+    datasets merged by key, read from the commits git is merging (git names their tip in
+    ``GITHEAD_<id>``; the lock is merged before the datasets)."""
+    try:
+        docs = [orjson.loads(p.read_bytes()) for p in (base, ours, theirs)]
+    except orjson.JSONDecodeError as exc:
+        return DriverOutcome(False, [f"tdm: tdm.lock is not valid JSON on one side ({exc})"])
+    b, o, t = (d.get("datasets", {}) if isinstance(d, dict) else {} for d in docs)
+    both = [n for n in set(o) & set(t) if o[n] != b.get(n) and t[n] != b.get(n) and o[n] != t[n]]
+    merged_data: dict[str, bytes] = {}
+    if both:
+        theirs_ids = [k[len("GITHEAD_") :] for k in os.environ if k.startswith("GITHEAD_")]
+        if len(theirs_ids) != 1 or repo.head_is_unborn:
+            return DriverOutcome(
+                False,
+                [
+                    "tdm: tdm.lock: datasets changed on both sides; after the merge run "
+                    "`tdm resolve tdm.lock` to recompute it"
+                ],
+            )
+        git = gitio.Git(project.root)
+        ours_c = git.head()
+        theirs_c = git.resolve(theirs_ids[0])
+        assert ours_c is not None
+        base_c = git.merge_base(ours_c, theirs_c)
+        for name in both:
+            rel = f"datasets/{name}.jsonl"
+            blobs = [
+                git.blob(c, rel) if c is not None else None for c in (base_c, ours_c, theirs_c)
+            ]
+            key = dataset_key(project, name)
+            b0, b1, b2 = blobs
+            if key is None or b0 is None or b1 is None or b2 is None:
+                continue
+            try:
+                res = merge_rows(
+                    git.read_blob(b0.id), git.read_blob(b1.id), git.read_blob(b2.id), key
+                )
+            except CannotMerge:
+                continue
+            merged_data[name] = res.data
+    merged = merge_lock(docs[0] or {}, docs[1] or {}, docs[2] or {}, merged_data)
+    ours.write_bytes(dumps_lock(merged))
+    return DriverOutcome(True)
+
+
+@dataclass
+class ResolveResult:
+    dataset: str
+    settled: int
+    remaining: int
+    staged: bool
+
+
+def resolve(project: Project, dataset: str, side: str, key: str | None = None) -> ResolveResult:
+    """Settle the row conflicts of a merge: ``ours`` keeps the rows as they are in the
+    file, ``theirs`` puts their version in (or removes the row they removed)."""
+    git = gitio.Git(project.root)
+    if dataset in ("tdm.lock", "lock"):
+        refresh_lock(project, git)
+        return ResolveResult("tdm.lock", 0, 0, True)
+    rel = f"datasets/{dataset}.jsonl"
+    report_file = report_path(git.repo, git.prefix + rel)
+    if not report_file.exists():
+        raise UserError(f"no merge conflicts recorded for {dataset} (see `tdm status`)")
+    report = orjson.loads(report_file.read_bytes())
+    pk = report["primary_key"]
+    chosen, left = [], []
+    for c in report["conflicts"]:
+        if key is None or orjson.dumps(c["key"]).decode() == key or str(c["key"]) == key:
+            chosen.append(c)
+        else:
+            left.append(c)
+    if not chosen:
+        raise UserError(f"no conflict with {pk}={key} in {dataset}")
+    path = project.root / rel
+    if side == "theirs":
+        _apply_theirs(path, pk, chosen)
+    if left:
+        report["conflicts"] = left
+        write_bytes_atomic(report_file, orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        return ResolveResult(dataset, len(chosen), len(left), False)
+    report_file.unlink()
+    refresh_lock(project, git, only=[dataset])
+    git.add_paths([rel])
+    return ResolveResult(dataset, len(chosen), 0, True)
+
+
+def _apply_theirs(path: Path, pk: str, conflicts: list[dict[str, Any]]) -> None:
+    wanted = {key_id(c["key"]): c["theirs"] for c in conflicts}
+    out: list[bytes] = []
+    seen = set()
+    for raw in io.BytesIO(path.read_bytes()):
+        line = raw.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        row = orjson.loads(line)
+        kid = key_id(row.get(pk)) if isinstance(row, dict) else None
+        if kid in wanted:
+            seen.add(kid)
+            if wanted[kid] is not None:
+                out.append(orjson.dumps(wanted[kid]))
+            continue
+        out.append(line)
+    for kid, row in wanted.items():
+        if kid not in seen and row is not None:
+            out.append(orjson.dumps(row))  # we had removed it; theirs keeps it
+    write_bytes_atomic(path, b"".join(line + b"\n" for line in out))
+
+
+def refresh_lock(project: Project, git: gitio.Git, only: list[str] | None = None) -> None:
+    """Recompute ``rows`` and ``sha256`` of tdm.lock entries from the dataset files."""
+    lock_path = project.root / "tdm.lock"
+    if not lock_path.exists():
+        return
+    try:
+        doc = orjson.loads(lock_path.read_bytes())
+    except orjson.JSONDecodeError:
+        raise UserError(
+            "tdm.lock is not valid JSON (conflict markers?); restore it with "
+            "`git checkout --theirs tdm.lock` or `--ours`, then run `tdm resolve tdm.lock`"
+        ) from None
+    entries = doc.get("datasets", {}) if isinstance(doc, dict) else {}
+    for name, entry in entries.items():
+        if only is not None and name not in only:
+            continue
+        data_path = project.root / "datasets" / f"{name}.jsonl"
+        if data_path.is_file() and isinstance(entry, dict):
+            data = data_path.read_bytes()
+            entry["sha256"] = hashlib.sha256(data).hexdigest()
+            entry["rows"] = sum(1 for line in io.BytesIO(data) if line.strip())
+    write_bytes_atomic(lock_path, dumps_lock(doc))
+    git.add_paths(["tdm.lock"])
+
+
+def pending_conflicts(project: Project) -> list[dict[str, Any]]:
+    """Row conflicts recorded by the merge driver and not settled yet."""
+    repo = gitio.discover(project.root)
+    if repo is None:
+        return []
+    folder = conflict_dir(repo)
+    if not folder.is_dir():
+        return []
+    out = []
+    for f in sorted(folder.glob("*.json")):
+        try:
+            out.append(orjson.loads(f.read_bytes()))
+        except (OSError, orjson.JSONDecodeError):
+            continue
+    return out

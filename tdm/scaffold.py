@@ -94,4 +94,10 @@ def init(path: Path, *, sample: bool = False, name: str | None = None) -> InitRe
             sep = "" if not existing or existing.endswith("\n") else "\n"
             write_text_atomic(gitignore, existing + sep + GITIGNORE)
             files.append(".gitignore")
+    from tdm.merge import register
+    from tdm.project import Project
+
+    for changed in register(Project.load(root)):
+        if not changed.startswith("git config") and changed not in files:
+            files.append(changed)
     return InitResult(root, created_git, sample, files)
