@@ -293,6 +293,10 @@ def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
             typer.echo(f"  {f.state:<11} {f.path}{' (staged)' if f.staged else ''}")
     else:
         typer.echo("No uncommitted changes to tdm files.")
+    if report.conflicts:
+        typer.echo("Merge conflicts (settle with `tdm resolve DATASET --ours|--theirs [--key K]`):")
+        for line in report.conflicts:
+            typer.echo(f"  {line}")
 
 
 def main() -> None:

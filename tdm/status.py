@@ -28,10 +28,16 @@ class StatusReport:
     files: list[gitio.FileState] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # templates that could not be read
     git: bool = True
+    #: row conflicts a merge left (tdm merge-driver), in words
+    conflicts: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return all(d.state == "up to date" for d in self.datasets) and not self.problems
+        return (
+            all(d.state == "up to date" for d in self.datasets)
+            and not self.problems
+            and not self.conflicts
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +48,7 @@ class StatusReport:
             ],
             "files": [{"path": f.path, "state": f.state, "staged": f.staged} for f in self.files],
             "problems": self.problems,
+            "conflicts": self.conflicts,
             "git": self.git,
         }
 
@@ -109,4 +116,11 @@ def status(project: Project) -> StatusReport:
         report.git = False
     else:
         report.files = gitio.status(repo, project.root, MANAGED)
+        from tdm.merge import Conflict, pending_conflicts
+
+        for doc in pending_conflicts(project):
+            key = doc.get("primary_key", "key")
+            for c in doc.get("conflicts", []):
+                conflict = Conflict(c.get("key"), c.get("kind", ""), c.get("ours"), c.get("theirs"))
+                report.conflicts.append(f"{doc.get('dataset')}: {conflict.describe(key)}")
     return report
