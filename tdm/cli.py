@@ -518,6 +518,21 @@ class ColourWhen(StrEnum):
     never = "never"
 
 
+def _print_diff(report: Any, fmt: DiffFormat, color: ColourWhen) -> None:
+    from tdm import diffformat
+
+    if fmt is DiffFormat.json:
+        sys.stdout.write(diffformat.render_json(report))
+    elif fmt is DiffFormat.markdown:
+        sys.stdout.write(diffformat.render_markdown(report))
+    else:
+        colour = color is ColourWhen.always or (
+            color is ColourWhen.auto and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        )
+        sys.stdout.write(diffformat.render_text(report, colour=colour))
+    sys.stdout.flush()
+
+
 @app.command()
 def diff(
     base: Annotated[
@@ -568,20 +583,10 @@ def diff(
       tdm diff origin/main HEAD --fail-on breaking   # CI gate
     """
     from tdm import diff as diffmod
-    from tdm import diffformat
 
     project = Project.find(repo)
     report = diffmod.diff(project, base, head, compat=compat.value, sample=rows)
-    if as_json or fmt is DiffFormat.json:
-        sys.stdout.write(diffformat.render_json(report))
-    elif fmt is DiffFormat.markdown:
-        sys.stdout.write(diffformat.render_markdown(report))
-    else:
-        colour = color is ColourWhen.always or (
-            color is ColourWhen.auto and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        )
-        sys.stdout.write(diffformat.render_text(report, colour=colour))
-    sys.stdout.flush()
+    _print_diff(report, DiffFormat.json if as_json else fmt, color)
     if fail_on is FailOn.breaking:
         if report.breaking():
             raise typer.Exit(1)
@@ -819,3 +824,191 @@ def resolve(
         typer.echo(
             f"{result.dataset}: {result.settled} settled; staged (commit to finish the merge)"
         )
+
+
+env_app = typer.Typer(
+    cls=_Group,
+    help=(
+        "Environments (dev, staging, ...): git branches named in tdm.yaml; data moves between "
+        "them by promotion.\n\nExample: tdm env promote dev staging"
+    ),
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(env_app, name="env")
+
+
+@env_app.command("list")
+def env_list(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Environments, their branches, head commit and version, and which one is current.
+
+    Example: tdm env list --json
+    """
+    from tdm import envs
+
+    infos = envs.list_envs(Project.find(repo))
+    if as_json:
+        _echo_json({"environments": [i.to_json() for i in infos]})
+        return
+    if not infos:
+        typer.echo("no environments in tdm.yaml; add one with `tdm env create NAME --from REV`")
+    for i in infos:
+        mark = "*" if i.current else " "
+        head = f"{i.head} {i.version or '(no version)'}" if i.exists else "(no branch yet)"
+        flags = ", ".join(
+            f
+            for f, on in (("protected", i.protected), ("requires masking", i.requires_masking))
+            if on
+        )
+        extra = f"  [{flags}]" if flags else ""
+        desc = f"  {i.description}" if i.description else ""
+        typer.echo(f"{mark} {i.name:<12} {i.branch:<20} {head}{extra}{desc}")
+
+
+@env_app.command("create")
+def env_create(
+    name: Annotated[str, typer.Argument(help="The new environment.")],
+    source: Annotated[
+        str, typer.Option("--from", help="An environment or any revision to start from.")
+    ],
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="Branch name (default env/NAME, or tdm.yaml's).")
+    ] = None,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Create an environment's branch from another environment's head (or a revision).
+
+    An environment not yet in tdm.yaml is added to it (commit that change).
+
+    Example: tdm env create staging --from dev
+    """
+    from tdm import envs
+
+    created = envs.create(Project.find(repo), name, source, branch=branch)
+    typer.echo(f"created {created.branch} at {created.commit[:7]} (from {source})")
+    if created.declared:
+        typer.echo(f'added {name} to tdm.yaml: commit it (`tdm commit -m "environment {name}"`)')
+
+
+@env_app.command("switch")
+def env_switch(
+    name: Annotated[str, typer.Argument(help="The environment to work on.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Discard uncommitted changes in the way.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Check out an environment's branch; refuses, naming the files, when uncommitted
+    changes would be overwritten (other uncommitted changes are carried over, as in git).
+
+    Example: tdm env switch staging
+    """
+    from tdm import envs
+
+    branch = envs.switch(Project.find(repo), name, force=force)
+    typer.echo(f"switched to {name} ({branch})")
+
+
+@env_app.command("diff")
+def env_diff(
+    source: Annotated[str, typer.Argument(help="The environment data comes from.")],
+    target: Annotated[str, typer.Argument(help="The environment it would go to.")],
+    fmt: Annotated[
+        DiffFormat, typer.Option("--format", "-f", help="text, markdown or json.")
+    ] = DiffFormat.text,
+    compat: Annotated[
+        CompatMode, typer.Option("--compat", help="backward, forward or full.")
+    ] = CompatMode.backward,
+    rows: Annotated[int, typer.Option("--rows", "-n", min=0, help="Sample rows per dataset.")] = 5,
+    color: Annotated[
+        ColourWhen, typer.Option("--color", help="auto, always, never.")
+    ] = ColourWhen.auto,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """`tdm diff` between two environments: what promoting SOURCE into TARGET would change
+    (TARGET's head -> SOURCE's head).
+
+    Example: tdm env diff dev staging --format markdown
+    """
+    from tdm import diff as diffmod
+    from tdm import envs
+
+    project = Project.find(repo)
+    a, b = envs.env(project, target), envs.env(project, source)
+    report = diffmod.diff(project, a.branch, b.branch, compat=compat.value, sample=rows)
+    _print_diff(report, DiffFormat.json if as_json else fmt, color)
+
+
+@env_app.command("promote")
+def env_promote(
+    source: Annotated[str, typer.Argument(help="The environment data comes from.")],
+    target: Annotated[str, typer.Argument(help="The environment it goes to.")],
+    allow_breaking: Annotated[
+        bool,
+        typer.Option(
+            "--allow-breaking", help="Let breaking schema changes into a protected environment."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen; change nothing.")
+    ] = False,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="The merge commit's message.")
+    ] = None,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge SOURCE into TARGET: fast-forward where possible, else a merge commit in which
+    datasets merge by primary key. The merged result is validated first; a protected TARGET
+    refuses breaking schema changes without --allow-breaking, and one that requires masking
+    refuses data tdm did not generate or mask. A refused promotion changes nothing (exit 1).
+
+    Example: tdm env promote dev staging --dry-run
+    """
+    from tdm import envs
+
+    result = envs.promote(
+        Project.find(repo),
+        source,
+        target,
+        allow_breaking=allow_breaking,
+        dry_run=dry_run,
+        message=message,
+    )
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    if result.kind == "up to date":
+        typer.echo(f"{target} already contains {source}: nothing to promote")
+        return
+    verb = "would be" if result.dry_run else "was"
+    what = f"{result.kind}" + (
+        f" (datasets merged by key: {', '.join(result.merged_by_key)})"
+        if result.merged_by_key
+        else ""
+    )
+    typer.echo(f"{source} -> {target} {verb} promoted: {what}")
+    for b in result.breaking:
+        typer.echo(f"  breaking (allowed): {b}")
+    if result.commit:
+        typer.echo(f"{target} is now at {result.commit[:7]}")
+
+
+@env_app.command("delete")
+def env_delete(
+    name: Annotated[str, typer.Argument(help="The environment whose branch goes.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete even if HEAD does not contain it.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Delete an environment's branch (like `git branch -d`: refused when HEAD does not
+    contain it, unless --force). Its entry in tdm.yaml stays until you remove it.
+
+    Example: tdm env delete staging
+    """
+    from tdm import envs
+
+    branch = envs.delete(Project.find(repo), name, force=force)
+    typer.echo(f"deleted branch {branch}")

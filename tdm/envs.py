@@ -1,0 +1,488 @@
+"""Environments as git branches (``tdm env``): list, create, switch, diff, promote, delete.
+
+An environment is a name in tdm.yaml mapped to a branch.  Data moves between
+environments by *promotion*, a merge with gates, computed entirely in memory:
+
+1. fast-forward when the target has nothing of its own, else a three-way merge
+   (libgit2) in which datasets changed on both sides are merged by primary key and
+   tdm.lock is recomputed for them;
+2. the merged tree is validated (in a temporary folder, never the working tree);
+3. a protected target refuses breaking schema changes (``tdm diff``'s rules) unless
+   ``--allow-breaking``; a target that ``requires_masking`` refuses datasets that
+   neither tdm generated nor masked, and any personal data ``tdm scan`` finds;
+4. only then is the commit written and the branch moved (and, when the target is
+   checked out, its working tree updated).
+
+A promotion that cannot be made changes nothing: refs, index and working tree.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pygit2
+
+from tdm import gitio
+from tdm.errors import CheckFailed, GitError, UserError
+from tdm.fsutil import write_text_atomic
+from tdm.models import Environment, check_name
+from tdm.project import COMMITTED, CONFIG_FILE, Project
+
+
+class PromotionRefused(CheckFailed):
+    """A gate refused the promotion; nothing was changed."""
+
+
+def _envs(project: Project) -> dict[str, Environment]:
+    return dict(project.config.environments)
+
+
+def env(project: Project, name: str) -> Environment:
+    envs = _envs(project)
+    if name not in envs:
+        known = ", ".join(sorted(envs)) or "none"
+        raise UserError(
+            f"no environment '{name}' in {CONFIG_FILE} (known: {known}); add it there or create it "
+            f"with `tdm env create {name} --from ENV`"
+        )
+    return envs[name]
+
+
+def _branch_commit(git: gitio.Git, name: str, environment: Environment) -> pygit2.Commit:
+    branch = git.repo.branches.local.get(environment.branch)
+    if branch is None:
+        raise UserError(
+            f"environment '{name}' has no branch {environment.branch} yet; create it with "
+            f"`tdm env create {name} --from ENV`"
+        )
+    return branch.peel(pygit2.Commit)
+
+
+# ---------------------------------------------------------------------- list
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    name: str
+    branch: str
+    exists: bool
+    current: bool
+    head: str | None
+    version: str | None  # the newest version tag contained in the branch
+    protected: bool
+    requires_masking: bool
+    description: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "branch": self.branch,
+            "exists": self.exists,
+            "current": self.current,
+            "head": self.head,
+            "version": self.version,
+            "protected": self.protected,
+            "requires_masking": self.requires_masking,
+            "description": self.description,
+        }
+
+
+def list_envs(project: Project) -> list[EnvInfo]:
+    from tdm.versions import version_key
+
+    git = gitio.Git(project.root)
+    current = git.current_branch()
+    tags = []
+    for t in git.tags():
+        try:
+            tags.append((version_key(t.name), t.name, t.target))
+        except (UserError, ValueError):
+            continue
+    tags.sort(reverse=True)
+    out = []
+    for name, e in sorted(_envs(project).items()):
+        ref = git.repo.branches.local.get(e.branch)
+        head = ref.peel(pygit2.Commit) if ref is not None else None
+        version = None
+        if head is not None:
+            for _, tag, target in tags:
+                oid = pygit2.Oid(hex=target)
+                if oid == head.id or git.repo.descendant_of(head.id, oid):
+                    version = tag
+                    break
+        out.append(
+            EnvInfo(
+                name,
+                e.branch,
+                head is not None,
+                current == e.branch,
+                str(head.short_id) if head is not None else None,
+                version,
+                e.protected,
+                e.requires_masking,
+                e.description,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- create, switch, delete
+
+
+@dataclass(frozen=True)
+class Created:
+    name: str
+    branch: str
+    commit: str
+    declared: bool  # added to tdm.yaml (uncommitted)
+
+
+def create(project: Project, name: str, source: str, *, branch: str | None = None) -> Created:
+    try:
+        check_name(name, "environment")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    git = gitio.Git(project.root)
+    envs = _envs(project)
+    declared = name not in envs
+    target = envs[name].branch if name in envs else (branch or f"env/{name}")
+    if not pygit2.reference_is_valid_name(f"refs/heads/{target}"):
+        raise UserError(f"'{target}' is not a valid branch name")
+    if git.repo.branches.local.get(target) is not None:
+        raise UserError(
+            f"branch {target} already exists; switch to it with `tdm env switch {name}`"
+        )
+    start = _branch_commit(git, source, envs[source]) if source in envs else git.resolve(source)
+    git.repo.branches.local.create(target, start)
+    if declared:
+        _declare(project, name, target)
+    return Created(name, target, str(start.id), declared)
+
+
+def _declare(project: Project, name: str, branch: str) -> None:
+    """Add ``name: {branch: ...}`` under ``environments:`` in tdm.yaml, keeping the file's
+    comments and layout (the config is re-read to check the edit)."""
+    path = project.root / CONFIG_FILE
+    text = path.read_text(encoding="utf-8")
+    entry = f"  {name}:\n    branch: {branch}\n"
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, ln in enumerate(lines) if re.match(r"^environments:\s*(#.*)?$", ln)), None)
+    if at is None:
+        new = text + ("" if text.endswith("\n") else "\n") + "environments:\n" + entry
+    else:
+        end = at + 1
+        while end < len(lines) and (not lines[end].strip() or lines[end][:1] in (" ", "\t", "#")):
+            end += 1
+        new = "".join(lines[:end]) + entry + "".join(lines[end:])
+    write_text_atomic(path, new)
+    try:
+        Project.load(project.root)
+    except UserError:
+        write_text_atomic(path, text)
+        raise UserError(
+            f"could not add environment '{name}' to {CONFIG_FILE}; add `{name}: {{branch: {branch}}}` "
+            "under environments: by hand"
+        ) from None
+
+
+def switch(project: Project, name: str, *, force: bool = False) -> str:
+    from tdm.versions import checkout
+
+    e = env(project, name)
+    git = gitio.Git(project.root)
+    _branch_commit(git, name, e)
+    checkout(project, e.branch, force=force)
+    return e.branch
+
+
+def delete(project: Project, name: str, *, force: bool = False) -> str:
+    e = env(project, name)
+    git = gitio.Git(project.root)
+    tip = _branch_commit(git, name, e)
+    if git.current_branch() == e.branch:
+        raise CheckFailed(f"{e.branch} is checked out; switch to another environment first")
+    head = git.head()
+    if (
+        not force
+        and head is not None
+        and tip.id != head.id
+        and not git.repo.descendant_of(head.id, tip.id)
+    ):
+        raise CheckFailed(
+            f"{e.branch} has commits that HEAD does not contain; promote them first or pass --force"
+        )
+    git.repo.branches.local.delete(e.branch)
+    return e.branch
+
+
+# ---------------------------------------------------------------------- promote
+
+
+@dataclass
+class Promotion:
+    source: str
+    target: str
+    kind: Literal["up to date", "fast-forward", "merge"]
+    commit: str | None = None  # the target's new head (None: dry run or nothing to do)
+    merged_by_key: list[str] = field(default_factory=list)  # datasets merged row by row
+    breaking: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "kind": self.kind,
+            "commit": self.commit,
+            "merged_by_key": self.merged_by_key,
+            "breaking": self.breaking,
+            "dry_run": self.dry_run,
+        }
+
+
+def promote(
+    project: Project,
+    source: str,
+    target: str,
+    *,
+    allow_breaking: bool = False,
+    dry_run: bool = False,
+    message: str | None = None,
+) -> Promotion:
+    src_env, dst_env = env(project, source), env(project, target)
+    if src_env.branch == dst_env.branch:
+        raise UserError(f"{source} and {target} are the same branch ({src_env.branch})")
+    git = gitio.Git(project.root)
+    src = _branch_commit(git, source, src_env)
+    dst = _branch_commit(git, target, dst_env)
+    repo = git.repo
+    if src.id == dst.id or repo.descendant_of(dst.id, src.id):
+        return Promotion(source, target, "up to date", dry_run=dry_run)
+    current = git.current_branch() == dst_env.branch
+    if current:
+        dirty = [f.path for f in git.changes(COMMITTED)]
+        if dirty:
+            raise PromotionRefused(
+                f"{dst_env.branch} is checked out with uncommitted changes ({', '.join(dirty[:5])}); "
+                "commit them first: a promotion never touches unsaved work"
+            )
+    fast = repo.descendant_of(src.id, dst.id)
+    merged_by_key: list[str] = []
+    if fast:
+        tree = src.tree
+    else:
+        tree, merged_by_key = _merge_trees(project, git, dst, src)
+    _gate_valid(project, git, tree)
+    result = Promotion(source, target, "fast-forward" if fast else "merge", None, merged_by_key)
+    result.breaking = _breaking(git, dst, tree)
+    if result.breaking and dst_env.protected and not allow_breaking:
+        raise PromotionRefused(
+            f"{target} is protected and the promotion brings breaking schema changes:\n"
+            + "\n".join(f"  {b}" for b in result.breaking)
+            + "\nnothing was changed; pass --allow-breaking to promote anyway"
+        )
+    if dst_env.requires_masking:
+        _gate_masking(project, git, tree, target)
+    if dry_run:
+        result.dry_run = True
+        return result
+    if fast:
+        new = src.id
+    else:
+        sig = git.signature()
+        new = repo.create_commit(
+            None,
+            git.signature("AUTHOR"),
+            sig,
+            message or f"tdm env promote {source} -> {target}\n",
+            tree.id,
+            [dst.id, src.id],
+        )
+    if current:
+        try:
+            repo.checkout_tree(tree, strategy=pygit2.enums.CheckoutStrategy.SAFE)  # type: ignore[no-untyped-call]
+        except pygit2.GitError as exc:
+            raise GitError(f"cannot update the working tree of {dst_env.branch}: {exc}") from None
+    repo.branches.local[dst_env.branch].set_target(new)
+    if current:
+        index = repo.index
+        index.read_tree(tree)
+        index.write()
+    result.commit = str(new)
+    return result
+
+
+def _merge_trees(
+    project: Project, git: gitio.Git, ours: pygit2.Commit, theirs: pygit2.Commit
+) -> tuple[pygit2.Tree, list[str]]:
+    """The three-way merge of two commits, datasets changed on both sides merged by key."""
+    from tdm import merge
+    from tdm.diff import CommitSide, _key_of, _schema_files, _schema_of
+
+    repo = git.repo
+    base = git.merge_base(ours, theirs)
+    index = repo.merge_commits(ours, theirs)
+    prefix = git.prefix
+    sides = {"base": base, "ours": ours, "theirs": theirs}
+    datasets: dict[str, dict[str, pygit2.Object | None]] = {}
+    for label, commit in sides.items():
+        tree = commit.tree if commit is not None else None
+        if tree is None:
+            continue
+        for rel, oid in git.tree_blobs(commit, "datasets/") if commit is not None else []:
+            if rel.endswith(".jsonl"):
+                datasets.setdefault(rel, {})[label] = repo[oid]
+    merged_by_key: list[str] = []
+    merged_data: dict[str, bytes] = {}
+    ours_side = CommitSide(git, "ours", ours)
+    schema_files = _schema_files(ours_side)
+    problems: list[str] = []
+    for rel, found in sorted(datasets.items()):
+        b, o, t = found.get("base"), found.get("ours"), found.get("theirs")
+        if b is None or o is None or t is None or o.id == t.id or b.id in (o.id, t.id):
+            continue  # not changed on both sides: libgit2's result is exact
+        name = rel[len("datasets/") : -len(".jsonl")]
+        key = _key_of(ours_side, _schema_of(ours_side, name, schema_files), schema_files)
+        if key is None:
+            problems.append(f"{rel}: changed on both sides and its schema has no primary key")
+            continue
+        try:
+            res = merge.merge_rows(
+                git.read_blob(b.id), git.read_blob(o.id), git.read_blob(t.id), key
+            )
+        except merge.CannotMerge as exc:
+            problems.append(f"{rel}: {exc}")
+            continue
+        if not res.clean:
+            problems.extend(f"{rel}: {c.describe(key)}" for c in res.conflicts)
+            continue
+        oid = repo.create_blob(res.data)
+        path = prefix + rel
+        if index.conflicts is not None and path in index.conflicts:
+            del index.conflicts[path]
+        index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB))
+        merged_by_key.append(name)
+        merged_data[name] = res.data
+    lock_path = prefix + "tdm.lock"
+    lock_changed = merged_data or (index.conflicts is not None and lock_path in index.conflicts)
+    if lock_changed:
+        docs = []
+        for commit in (base, ours, theirs):
+            blob = git.blob(commit, "tdm.lock") if commit is not None else None
+            docs.append(_json(git.read_blob(blob.id)) if blob is not None else {})
+        lock = merge.merge_lock(docs[0], docs[1], docs[2], merged_data)
+        if index.conflicts is not None and lock_path in index.conflicts:
+            del index.conflicts[lock_path]
+        index.add(
+            pygit2.IndexEntry(
+                lock_path, repo.create_blob(merge.dumps_lock(lock)), pygit2.enums.FileMode.BLOB
+            )
+        )
+    if index.conflicts is not None:
+        for entries in index.conflicts:
+            path = next(e.path for e in entries if e is not None)
+            problems.append(
+                f"{path[len(prefix) :] if path.startswith(prefix) else path}: conflicting changes"
+            )
+    if problems:
+        raise PromotionRefused(
+            "the promotion cannot be merged automatically; nothing was changed:\n"
+            + "\n".join(f"  {p}" for p in problems[:20])
+            + "\nmerge the branches with `git merge` (datasets merge by key there too) and settle "
+            "the conflicts with `tdm resolve`"
+        )
+    merged = repo.get(index.write_tree(repo))
+    assert isinstance(merged, pygit2.Tree)
+    return merged, merged_by_key
+
+
+def _json(data: bytes) -> dict[str, Any]:
+    import orjson
+
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _materialise(git: gitio.Git, tree: pygit2.Tree, dest: Path) -> Path:
+    """The tdm files of ``tree`` written under ``dest``; returns the tdm root there."""
+    root = dest
+    base = git.prefix.rstrip("/")
+    node: Any = tree[base] if base else tree
+    for rel in gitio._walk_tree(node, ""):
+        if not any(rel == p or rel.startswith(p + "/") for p in COMMITTED):
+            continue
+        obj = node[rel]
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(git.read_blob(obj.id))
+        if obj.filemode & stat.S_IXUSR:
+            path.chmod(0o755)
+    return root
+
+
+def _gate_valid(project: Project, git: gitio.Git, tree: pygit2.Tree) -> None:
+    from tdm import validate
+
+    work = Path(git.repo.path) / "tdm"
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="promote-", dir=work))
+    try:
+        merged = Project.load(_materialise(git, tree, tmp))
+        report = validate.validate(merged)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not report.ok:
+        raise PromotionRefused(
+            "the promoted data would not be valid; nothing was changed:\n"
+            + "\n".join(f"  {f}" for f in report.findings[:20])
+        )
+
+
+def _breaking(git: gitio.Git, dst: pygit2.Commit, tree: pygit2.Tree) -> list[str]:
+    from tdm.diff import CommitSide, diff_sides
+
+    before = CommitSide(git, "target", dst)
+    after = CommitSide(git, "promoted", None)
+    after.tree = tree
+    report = diff_sides(before, after)
+    return [f"{s.name}: {c.detail} ({c.reason(report.compat)})" for s, c in report.breaking()]
+
+
+def _gate_masking(project: Project, git: gitio.Git, tree: pygit2.Tree, target: str) -> None:
+    """Every dataset must come from generation or masking (tdm.lock says which), and
+    scan clean."""
+    from tdm import scan
+    from tdm.diff import CommitSide
+
+    side = CommitSide(git, "promoted", None)
+    side.tree = tree
+    lock = _json(side.read("tdm.lock") or b"{}").get("datasets", {})
+    problems = []
+    for folder in side.folders("datasets"):
+        for name in side.files(f"datasets/{folder}"):
+            if not name.endswith(".jsonl"):
+                continue
+            dataset = f"{folder}/{name[: -len('.jsonl')]}"
+            entry = lock.get(dataset) if isinstance(lock, dict) else None
+            if not isinstance(entry, dict) or not (entry.get("recipe") or entry.get("masked")):
+                problems.append(
+                    f"{dataset}: neither generated nor masked by tdm (no tdm.lock record)"
+                )
+                continue
+            data = side.read(f"datasets/{folder}/{name}") or b""
+            found, _ = scan.scan_bytes(data, f"datasets/{folder}/{name}")
+            problems.extend(str(f) for f in found[:5])
+    if problems:
+        raise PromotionRefused(
+            f"{target} requires masked or generated data; nothing was changed:\n"
+            + "\n".join(f"  {p}" for p in problems[:20])
+        )
