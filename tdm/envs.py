@@ -281,13 +281,14 @@ def promote(
     _gate_valid(project, git, tree)
     result = Promotion(source, target, "fast-forward" if fast else "merge", None, merged_by_key)
     result.breaking = _breaking(git, dst, tree)
-    if result.breaking and dst_env.protected and not allow_breaking:
+    protected, requires_masking = _gates_of(git, dst, target, dst_env)
+    if result.breaking and protected and not allow_breaking:
         raise PromotionRefused(
             f"{target} is protected and the promotion brings breaking schema changes:\n"
             + "\n".join(f"  {b}" for b in result.breaking)
             + "\nnothing was changed; pass --allow-breaking to promote anyway"
         )
-    if dst_env.requires_masking:
+    if requires_masking:
         _gate_masking(project, git, tree, target)
     if dry_run:
         result.dry_run = True
@@ -316,6 +317,25 @@ def promote(
         index.write()
     result.commit = str(new)
     return result
+
+
+def _gates_of(
+    git: gitio.Git, dst: pygit2.Commit, name: str, environment: Environment
+) -> tuple[bool, bool]:
+    """The target's gates as the checked-out tdm.yaml *or* the target branch's own
+    tdm.yaml sets them: a source branch cannot lift a protection by editing its copy."""
+    from tdm.diff import CommitSide
+
+    protected, masking = environment.protected, environment.requires_masking
+    try:
+        own = CommitSide(git, "target", dst).mapping(CONFIG_FILE)
+    except UserError:
+        return protected, masking
+    declared = own.get("environments", {}) if isinstance(own.get("environments"), dict) else {}
+    entry = declared.get(name) if isinstance(declared.get(name), dict) else {}
+    return protected or entry.get("protected") is True, masking or entry.get(
+        "requires_masking"
+    ) is True
 
 
 def _merge_trees(
