@@ -332,10 +332,13 @@ def _gates_of(
     except UserError:
         return protected, masking
     declared = own.get("environments", {}) if isinstance(own.get("environments"), dict) else {}
-    entry = declared.get(name) if isinstance(declared.get(name), dict) else {}
-    return protected or entry.get("protected") is True, masking or entry.get(
-        "requires_masking"
-    ) is True
+    entry = declared.get(name)
+    if not isinstance(entry, dict):
+        return protected, masking
+    return (
+        protected or entry.get("protected") is True,
+        masking or entry.get("requires_masking") is True,
+    )
 
 
 def _merge_trees(
