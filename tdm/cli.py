@@ -926,8 +926,9 @@ def env_diff(
     repo: RepoOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """`tdm diff` between two environments: what promoting SOURCE into TARGET would change
-    (TARGET's head -> SOURCE's head).
+    """`tdm diff` between two environments: what promoting SOURCE into TARGET would bring,
+    i.e. SOURCE's changes since the two branches diverged (TARGET...SOURCE, as a pull
+    request shows them).
 
     Example: tdm env diff dev staging --format markdown
     """
@@ -936,7 +937,7 @@ def env_diff(
 
     project = Project.find(repo)
     a, b = envs.env(project, target), envs.env(project, source)
-    report = diffmod.diff(project, a.branch, b.branch, compat=compat.value, sample=rows)
+    report = diffmod.diff(project, f"{a.branch}...{b.branch}", compat=compat.value, sample=rows)
     _print_diff(report, DiffFormat.json if as_json else fmt, color)
 
 
