@@ -106,6 +106,34 @@ step "tdm hooks install && git commit   # the hook validates and scans what is s
 git add -A
 git commit -q -m "masked production sample" && echo "committed: $(git log -1 --format=%s)"
 
+step "tdm env create staging --from dev   # environments are branches"
+git branch -f env/dev main
+"$tdm" env create staging --from dev
+git add tdm.yaml && git commit -q -m "environment staging"
+git branch -f env/dev main
+"$tdm" env list
+
+step "two branches change neighbouring rows of one dataset; git merge merges them by key"
+edit_row() {  # row index, loyalty points
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+p = "datasets/smoke/customers.jsonl"
+rows = [json.loads(line) for line in open(p)]
+rows[int(sys.argv[1])]["loyalty_points"] = int(sys.argv[2])
+open(p, "w").write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows))
+PY
+}
+"$tdm" env switch staging
+edit_row 30 11 && "$tdm" resolve tdm.lock >/dev/null && git commit -q -am "staging: row 31"
+"$tdm" env switch dev
+edit_row 31 22 && "$tdm" resolve tdm.lock >/dev/null && git commit -q -am "dev: row 32"
+git merge -q --no-edit env/staging && echo "git merge: clean ($(git log -1 --format=%s))"
+"$tdm" validate | tail -1
+
+step "tdm env promote dev staging   # fast-forward or merge, validated first"
+"$tdm" env promote dev staging
+git checkout -q main
+
 step "tdm checkout v1.0 && tdm checkout main"
 "$tdm" checkout v1.0
 "$tdm" checkout main

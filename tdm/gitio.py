@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pygit2
 
@@ -244,11 +244,24 @@ class Git:
             index.add(self.prefix + rel)
         index.write()
 
+    def staged_index(self) -> pygit2.Index:
+        """The index the next commit is made from.  Inside a hook git may point at a
+        temporary one (``git commit -a`` or ``git commit FILES``) in GIT_INDEX_FILE."""
+        named = os.environ.get("GIT_INDEX_FILE")
+        if named:
+            path = Path(named)
+            if not path.is_absolute():
+                path = self.workdir / path
+            if path.is_file():
+                return cast(pygit2.Index, pygit2.Index(str(path)))
+        index = self.repo.index
+        index.read()
+        return index
+
     def staged_blobs(self, folder: str) -> list[tuple[str, pygit2.Oid]]:
         """(path relative to the tdm root, blob id) of files under ``folder`` whose staged
         version differs from HEAD's: what the next commit would add or change."""
-        index = self.repo.index
-        index.read()
+        index = self.staged_index()
         head = self.head()
         base = self.prefix + folder
         out = []

@@ -162,8 +162,7 @@ def staged_tree(project: Project, dest: Path) -> Path:
     """Write the index's tdm files to ``dest`` (a working file that equals its staged
     version is hard-linked, not copied) and return the tdm root inside it."""
     git = gitio.Git(project.root)
-    index = git.repo.index
-    index.read()
+    index = git.staged_index()
     prefixes = tuple(git.prefix + p for p in COMMITTED)
     for entry in index:
         path = entry.path

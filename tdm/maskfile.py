@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gc
 import hashlib
-import io
 import itertools
 import multiprocessing
 import os
@@ -130,33 +129,41 @@ def resolve_output(project: Project, out: Path) -> tuple[str, str, Path]:
 # ---------------------------------------------------------------------- reading input
 
 
-def _csv_rows(path: Path, schema: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    """CSV rows with cells typed by the schema's property types."""
+def _csv_lines(path: Path, schema: dict[str, Any]) -> list[tuple[int, bytes]]:
+    """CSV records, cells typed by the schema's property types, as JSON object bytes.
+    The file is streamed: only the JSON of each record is kept."""
+    out: list[tuple[int, bytes]] = []
+    dumps = orjson.dumps
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            columns = reader.fieldnames or []
+            if not columns:
+                raise UserError("has no header row", path=str(path))
+            coerce = {c: _coercer(property_schema(schema, c), c) for c in columns}
+            for record in reader:
+                line = reader.line_num
+                row: dict[str, Any] = {}
+                for column, cell in record.items():
+                    if column is None:
+                        raise UserError(
+                            "a row has more cells than the header has columns",
+                            path=str(path),
+                            line=line,
+                        )
+                    if cell is None:
+                        continue  # a short row: the cell is absent
+                    try:
+                        row[column] = coerce[column](cell)
+                    except ValueError as exc:
+                        raise UserError(
+                            f"column {column}: {exc}", path=str(path), line=line
+                        ) from None
+                out.append((line, dumps(row)))
     except UnicodeDecodeError:
         raise UserError("is not UTF-8 text", path=str(path)) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = reader.fieldnames or []
-    if not columns:
-        raise UserError("has no header row", path=str(path))
-    coerce = {c: _coercer(property_schema(schema, c), c) for c in columns}
-    out = []
-    for record in reader:
-        line = reader.line_num
-        row: dict[str, Any] = {}
-        for column, cell in record.items():
-            if column is None:
-                raise UserError(
-                    "a row has more cells than the header has columns", path=str(path), line=line
-                )
-            if cell is None:
-                continue  # a short row: the cell is absent
-            try:
-                row[column] = coerce[column](cell)
-            except ValueError as exc:
-                raise UserError(f"column {column}: {exc}", path=str(path), line=line) from None
-        out.append((line, row))
+    except csv.Error as exc:
+        raise UserError(f"is not valid CSV ({exc})", path=str(path)) from None
     return out
 
 
@@ -232,7 +239,7 @@ def read_input(path: Path, schema: dict[str, Any]) -> list[tuple[int, bytes]]:
         raise UserError(f"input file {path} not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return [(line, orjson.dumps(row)) for line, row in _csv_rows(path, schema)]
+        return _csv_lines(path, schema)
     if suffix in (".jsonl", ".ndjson", ".json"):
         return _jsonl_lines(path)
     raise UserError(f"{path}: the input must be JSON Lines (.jsonl, .ndjson) or CSV (.csv)")
