@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pygit2
 
@@ -253,8 +253,8 @@ class Git:
             if not path.is_absolute():
                 path = self.workdir / path
             if path.is_file():
-                return cast(pygit2.Index, pygit2.Index(str(path)))
-        index = self.repo.index
+                return pygit2.Index(str(path))
+        index: pygit2.Index = self.repo.index
         index.read()
         return index
 
