@@ -159,9 +159,14 @@ def create(project: Project, name: str, source: str, *, branch: str | None = Non
             f"branch {target} already exists; switch to it with `tdm env switch {name}`"
         )
     start = _branch_commit(git, source, envs[source]) if source in envs else git.resolve(source)
-    git.repo.branches.local.create(target, start)
     if declared:
-        _declare(project, name, target)
+        _declare(project, name, target)  # first: when it cannot be done, nothing changed
+    try:
+        git.repo.branches.local.create(target, start)
+    except (pygit2.GitError, ValueError) as exc:
+        if declared:
+            _undeclare(project)
+        raise GitError(f"cannot create branch {target}: {exc}") from None
     return Created(name, target, str(start.id), declared)
 
 
@@ -181,14 +186,27 @@ def _declare(project: Project, name: str, branch: str) -> None:
             end += 1
         new = "".join(lines[:end]) + entry + "".join(lines[end:])
     write_text_atomic(path, new)
+    _BEFORE[path] = text
     try:
-        Project.load(project.root)
+        loaded = Project.load(project.root)
+        if name not in loaded.config.environments:
+            raise UserError("not declared")
     except UserError:
+        _BEFORE.pop(path, None)
         write_text_atomic(path, text)
         raise UserError(
             f"could not add environment '{name}' to {CONFIG_FILE}; add `{name}: {{branch: {branch}}}` "
             "under environments: by hand"
         ) from None
+
+
+_BEFORE: dict[Path, str] = {}
+
+
+def _undeclare(project: Project) -> None:
+    path = project.root / CONFIG_FILE
+    if path in _BEFORE:
+        write_text_atomic(path, _BEFORE.pop(path))
 
 
 def switch(project: Project, name: str, *, force: bool = False) -> str:
@@ -306,15 +324,15 @@ def promote(
             [dst.id, src.id],
         )
     if current:
-        try:
-            repo.checkout_tree(tree, strategy=pygit2.enums.CheckoutStrategy.SAFE)  # type: ignore[no-untyped-call]
-        except pygit2.GitError as exc:
-            raise GitError(f"cannot update the working tree of {dst_env.branch}: {exc}") from None
+        try:  # files and index entries the promotion changes; other staged work is kept
+            git.checkout_tree_safely(tree)
+        except gitio.CheckoutConflict as exc:
+            raise PromotionRefused(
+                f"{dst_env.branch} is checked out and the promotion would overwrite uncommitted "
+                f"changes in: {', '.join(exc.paths[:10])}; commit or move them first. "
+                "Nothing was changed."
+            ) from None
     repo.branches.local[dst_env.branch].set_target(new)
-    if current:
-        index = repo.index
-        index.read_tree(tree)
-        index.write()
     result.commit = str(new)
     return result
 

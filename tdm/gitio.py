@@ -397,6 +397,19 @@ class Git:
 
     # ------------------------------------------------------------------ checkout
 
+    def checkout_tree_safely(self, tree: pygit2.Tree) -> None:
+        """Update the working tree and index to ``tree`` without touching uncommitted work:
+        raises :class:`CheckoutConflict` naming the files in the way, before writing."""
+        watcher = _ConflictWatcher()
+        try:
+            self.repo.checkout_tree(  # type: ignore[no-untyped-call]
+                tree, strategy=pygit2.enums.CheckoutStrategy.SAFE, callbacks=watcher
+            )
+        except pygit2.GitError as exc:
+            if watcher.paths:
+                raise CheckoutConflict(sorted(set(watcher.paths))) from None
+            raise _translate(exc, "cannot update the working tree") from None
+
     def checkout(self, rev: str, *, force: bool = False) -> tuple[pygit2.Commit, str | None]:
         """Check out a branch (HEAD attached) or a tag/commit (detached HEAD), like git.
 

@@ -247,7 +247,10 @@ def conflict_dir(repo: pygit2.Repository) -> Path:
 
 
 def report_path(repo: pygit2.Repository, rel_to_git: str) -> Path:
-    return conflict_dir(repo) / (rel_to_git.replace("/", "__") + ".json")
+    """One report per conflicted file; the path is percent-encoded, so no two collide."""
+    from urllib.parse import quote
+
+    return conflict_dir(repo) / (quote(rel_to_git, safe="") + ".json")
 
 
 def dataset_key(project: Project, dataset: str) -> str | None:
@@ -469,8 +472,18 @@ def pending_conflicts(project: Project) -> list[dict[str, Any]]:
     folder = conflict_dir(repo)
     if not folder.is_dir():
         return []
+    from urllib.parse import unquote
+
+    index = repo.index
+    index.read()
+    conflicted = {
+        next(e.path for e in entries if e is not None) for entries in (index.conflicts or [])
+    }
     out = []
     for f in sorted(folder.glob("*.json")):
+        if unquote(f.name[: -len(".json")]) not in conflicted:
+            f.unlink(missing_ok=True)  # merged by hand, or the merge was aborted
+            continue
         try:
             out.append(orjson.loads(f.read_bytes()))
         except (OSError, orjson.JSONDecodeError):

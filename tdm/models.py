@@ -40,6 +40,15 @@ class Environment(Model):
     requires_masking: bool = False
     description: str = ""
 
+    @field_validator("branch")
+    @classmethod
+    def _branch_name(cls, value: str) -> str:
+        import pygit2
+
+        if not pygit2.reference_is_valid_name(f"refs/heads/{value}"):
+            raise ValueError(f"'{value}' is not a valid git branch name")
+        return value
+
 
 class ProjectConfig(Model):
     """``tdm.yaml``: project name, defaults and environments."""
