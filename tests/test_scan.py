@@ -771,8 +771,6 @@ def full_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_generated_full_sample_has_no_findings(full_repo: Path) -> None:
-    text = run_scan(full_repo)
-    assert text.exit_code == 0, text.output[:2000]
     code, data = scan_json(full_repo)
     assert (code, data["findings"], data["omitted"], data["baselined"]) == (0, [], {}, 0)
     assert data["files"] == 12  # smoke and full
@@ -860,7 +858,7 @@ def test_generators_of_every_fictional_phone_locale_produce_clean_data(
     write_file(root / "schemas" / "contacts.yaml", CONTACTS)
     write_file(
         root / "templates" / "t.yaml",
-        {"seed": 3, "datasets": {"contacts": {"schema": "contacts", "count": 5000}}},
+        {"seed": 3, "datasets": {"contacts": {"schema": "contacts", "count": 2000}}},
     )
     result = tdm("generate", "--repo", root)
     assert result.exit_code == 0, result.output
@@ -868,7 +866,7 @@ def test_generators_of_every_fictional_phone_locale_produce_clean_data(
     prefixes = tuple(catalogue.fictional_phone_ranges(locale)[0])
     assert all(json.loads(r)["phone"].startswith(prefixes) for r in rows[:100])
     code, data = scan_json(root)
-    assert (code, data["rows"], data["findings"]) == (0, 5000, [])
+    assert (code, data["rows"], data["findings"]) == (0, 2000, [])
 
 
 def test_the_sample_as_shipped_is_clean(sample_repo: Path) -> None:
