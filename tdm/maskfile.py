@@ -13,6 +13,7 @@ import csv
 import gc
 import hashlib
 import itertools
+import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -140,7 +141,9 @@ def _csv_lines(path: Path, schema: dict[str, Any]) -> list[tuple[int, bytes]]:
             columns = reader.fieldnames or []
             if not columns:
                 raise UserError("has no header row", path=str(path))
-            coerce = {c: _coercer(property_schema(schema, c), c) for c in columns}
+            coerce = {
+                c: _coercer(_resolved(schema, property_schema(schema, c)), c) for c in columns
+            }
             for record in reader:
                 line = reader.line_num
                 row: dict[str, Any] = {}
@@ -182,6 +185,27 @@ _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
 
+def _resolved(schema: dict[str, Any], prop: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A property schema with a local ``$ref`` (and ``allOf``) followed, for its type."""
+    hops = 0
+    while prop is not None and isinstance(prop.get("$ref"), str) and hops < 16:
+        ref = prop["$ref"]
+        if not ref.startswith("#/"):
+            break
+        node: Any = schema
+        for part in ref[2:].split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        extra = {k: v for k, v in prop.items() if k != "$ref"}
+        prop = {**node, **extra} if isinstance(node, dict) else None
+        hops += 1
+    if prop is not None and "type" not in prop and isinstance(prop.get("allOf"), list):
+        for sub in prop["allOf"]:
+            found = _resolved(schema, sub) if isinstance(sub, dict) else None
+            if found is not None and "type" in found:
+                return {**prop, "type": found["type"]}
+    return prop
+
+
 def _coercer(prop: dict[str, Any] | None, column: str) -> Any:
     types = _types(prop)
 
@@ -197,6 +221,8 @@ def _coercer(prop: dict[str, Any] | None, column: str) -> Any:
         if "number" in types:
             try:
                 number = float(cell)
+                if not math.isfinite(number):  # JSON has no NaN or infinity
+                    raise ValueError("not a finite number")
                 return (
                     int(number)
                     if number.is_integer() and "." not in cell and "e" not in cell.lower()
@@ -523,13 +549,10 @@ def _shuffle(
     rows = [orjson.loads(line) for line in lines]
     for fr in job.shuffled:
         src = [v for res in results for v in res.shuffle_src[fr.field]]
-        order = job.masking.shuffle_order(fr.field, ids)
+        # only the rows that have the field take part: the others stay without it
+        order = [i for i in job.masking.shuffle_order(fr.field, ids) if src[i] is not MISSING]
         for j, i in enumerate(order):
-            value = src[order[(j + 1) % len(order)]]
-            if value is not MISSING and (
-                len(fr.path) == 1 or get_path(rows[i], fr.path[:-1]) is not MISSING
-            ):
-                set_path(rows[i], fr.path, value)
+            set_path(rows[i], fr.path, src[order[(j + 1) % len(order)]])
     invalid = []
     for n, row in enumerate(rows):
         if not job.validator.is_valid(row):

@@ -264,8 +264,11 @@ class _Faker:
             if kind == "name":
                 return lambda d: f"{first(d[0:4])} {last(d[4:8])}"
 
-            firsts = [n.lower() for n in self.pool("first_name")]
-            lasts = [n.lower() for n in self.pool("last_name")]
+            from tdm.generators import ascii_slug
+
+            # plain ASCII local parts, as `tdm generate` writes them (Bähr -> bahr)
+            firsts = [ascii_slug(n) for n in self.pool("first_name")]
+            lasts = [ascii_slug(n) for n in self.pool("last_name")]
             nf, nl = len(firsts), len(lasts)
 
             def email(d: bytes) -> str:

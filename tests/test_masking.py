@@ -460,11 +460,6 @@ def test_csv_with_more_cells_than_columns_is_an_error(tmp_path: Path, key: str) 
     assert not (root / "datasets" / "prod").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: CSV cells NaN/inf in a number column become null silently (orjson writes "
-    "NaN and Infinity as null) instead of being refused as 'expected a number'",
-)
 @pytest.mark.parametrize("cell", ["NaN", "inf"])
 def test_a_csv_number_that_json_cannot_hold_is_refused_not_nulled(
     tmp_path: Path, key: str, cell: str
@@ -480,11 +475,6 @@ def test_a_csv_number_that_json_cannot_hold_is_refused_not_nulled(
     assert not (root / "datasets" / "prod" / "t.jsonl").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: CSV coercion reads only a property's own `type`; an object property given "
-    "by $ref (the sample's addresses.geo) stays a JSON string, so the output fails validation",
-)
 def test_csv_cells_of_a_ref_object_property_are_parsed(
     sample_repo: Path, tmp_path: Path, key: str
 ) -> None:
@@ -948,12 +938,6 @@ def test_shuffle_permutes_a_column_and_moves_every_value(tmp_path: Path, key: st
     assert again == out, "the permutation depends on the key and primary key, not the row order"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: shuffle of a column that some rows lack: each value moves to the row before "
-    "it in the keyed order even when that row has no value, so rows lacking the field gain "
-    "one, the row before such a row keeps its own real value, and that value is duplicated",
-)
 def test_shuffle_of_an_optional_column_permutes_only_present_values(
     tmp_path: Path, key: str
 ) -> None:
@@ -970,11 +954,6 @@ def test_shuffle_of_an_optional_column_permutes_only_present_values(
     assert all(g.get("code") != s["code"] for s, g in zip(rows, out, strict=True) if "code" in s)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a unique field shuffled when some rows lack it gets duplicate values, and "
-    "uniqueness is checked before the shuffle, so the collision is written silently (exit 0)",
-)
 def test_a_shuffled_unique_field_never_ends_up_with_silent_duplicates(
     tmp_path: Path, key: str
 ) -> None:
@@ -2066,12 +2045,6 @@ def test_fake_contacts_in_every_locale_have_nothing_for_scan(
     assert scan.exit_code == 0, scan.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: fake e-mails are built from the locale's names only lower-cased (not folded "
-    "to ASCII like the generator's ascii_slug): in de_DE/fr_FR they hold umlauts, accents and "
-    "spaces, fail `format: email`, and `tdm mask` exits 1",
-)
 @pytest.mark.parametrize("locale", ["de_DE", "fr_FR"])
 def test_fake_emails_are_valid_ascii_addresses_in_every_locale(
     sample_repo: Path, prod: Path, key: str, locale: str
