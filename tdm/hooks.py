@@ -206,7 +206,7 @@ def run_pre_commit(project: Project) -> HookResult:
                 result.lines.append("tdm validate (staged files):")
                 result.lines.extend(f"  {f}" for f in report.findings)
         if "tdm-scan" not in skip:
-            found = scanmod.scan(project, staged=True)
+            found = scanmod.scan(project, staged=True, schemas=staged)
             if found.findings:
                 result.ok = False
                 result.lines.append("tdm scan (staged datasets): personal data in the clear:")

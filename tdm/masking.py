@@ -626,6 +626,8 @@ def _properties(root: dict[str, Any], node: Any) -> dict[str, Any]:
     props = node.get("properties")
     if isinstance(props, dict):
         out.update(props)
+    if isinstance(node.get("items"), dict):  # an array's items: items.<field> reads as <field>
+        out.update(_properties(root, node["items"]))
     return out
 
 
@@ -645,6 +647,8 @@ def all_fields(schema: dict[str, Any], node: Any = None, prefix: str = "") -> li
             or (isinstance(types, list) and "object" in types)
         ):
             out.extend(all_fields(schema, sub, path + "."))
+        elif isinstance(sub, dict) and isinstance(sub.get("items"), dict):
+            out.extend(all_fields(schema, sub, path + "."))  # the fields of array items
     return out
 
 

@@ -58,7 +58,8 @@ _PATTERNS: dict[str, bytes] = {
     "iban": rb"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?",
     "us_ssn": rb"\d{3}-\d{2}-\d{4}",
     "ipv4": rb"(?:\d{1,3}\.){3}\d{1,3}",
-    "ipv6": rb"(?:[0-9A-Fa-f]{0,4}:){3,7}[0-9A-Fa-f]{0,4}",
+    # three or more colons, or a "::" (2a00::1); never a time of day like 12:30:45
+    "ipv6": rb"(?:[0-9A-Fa-f]{0,4}:){3,7}[0-9A-Fa-f]{0,4}|[0-9A-Fa-f]{1,4}::[0-9A-Fa-f]{0,4}|::[0-9A-Fa-f]{1,4}",
 }
 #: the same, for telling which detector a match of the combined pattern belongs to
 _FULL = {name: re.compile(rb"(?:" + p + rb")\Z") for name, p in _PATTERNS.items()}
@@ -226,6 +227,8 @@ class Finding:
     redacted: str
     #: the raw match, kept only in memory for fingerprints; never printed or stored
     _value: str = dataclasses.field(repr=False, compare=False)
+    #: the file as the baseline knows it: the path without @REV
+    _key_path: str = dataclasses.field(default="", repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -264,27 +267,34 @@ class ScanReport:
         }
 
 
-def _leaf_paths(value: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+def _leaf_paths(value: Any, match: str = "", prefix: str = "") -> Iterator[tuple[str, str]]:
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _leaf_paths(v, f"{prefix}.{k}" if prefix else str(k))
+            key = str(k)
+            if match and match in key:  # personal data used as a key: never in a path
+                yield prefix or "(key)", key
+                key = "*"
+            yield from _leaf_paths(v, match, f"{prefix}.{key}" if prefix else key)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _leaf_paths(v, f"{prefix}[{i}]")
+            yield from _leaf_paths(v, match, f"{prefix}[{i}]")
     elif value is not None and not isinstance(value, bool):
         text = value if isinstance(value, str) else orjson.dumps(value).decode()
         yield prefix, text
 
 
-def _field_of(line: bytes, match: str) -> str | None:
+def _fields_of(line: bytes, match: str) -> list[str | None]:
+    """The field of every occurrence of ``match`` in the row, in the order they appear in
+    the line (leaves are serialised in document order).  Keys that contain the value
+    count as occurrences too, under their parent's field."""
     try:
         row = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return None
-    for path, text in _leaf_paths(row):
-        if match in text:
-            return path
-    return None
+        return []
+    out: list[str | None] = []
+    for path, text in _leaf_paths(row, match):
+        out.extend([path] * text.count(match))
+    return out
 
 
 def _normalise_field(path: str | None) -> str | None:
@@ -320,8 +330,12 @@ def _classify(data: bytes, start: int, end: int, detectors: tuple[str, ...]) -> 
     elif raw[:2].isalpha():
         order = ("iban",)
     else:
-        if before in (b".", b"-") or after in (b".", b"-"):
-            return None  # a piece of a dotted or dashed token (a version, a uuid)
+        joined_before = before in (b".", b"-") and _EDGE.match(
+            data[start - 2 : start - 1] if start > 1 else b""
+        )
+        joined_after = after in (b".", b"-") and _EDGE.match(data[end + 1 : end + 2])
+        if joined_before or joined_after:
+            return None  # a piece of a dotted or dashed token (a version, a uuid); "... 8.8.8.8." ends a sentence
         order = _NUMERIC
     for name in order:
         if name in detectors and _FULL[name].match(raw) and _CHECKS[name](raw):
@@ -335,6 +349,7 @@ def scan_bytes(
     *,
     synthetic: frozenset[str] = frozenset(),
     detectors: Iterable[str] = DETECTORS,
+    key_path: str = "",
 ) -> tuple[list[Finding], int]:
     """Findings in one JSONL (or text) buffer and its number of lines.  Fields in
     ``synthetic`` (``x-tdm: {pii: synthetic}``) are allow-listed."""
@@ -363,7 +378,7 @@ def scan_bytes(
         starts.append(pos + 1)
         pos = data.find(b"\n", pos + 1)
     out: list[Finding] = []
-    fields_cache: dict[tuple[int, str], str | None] = {}
+    fields_cache: dict[tuple[int, str], list[str | None]] = {}
     for offset, name, raw in candidates:
         index = bisect.bisect_right(starts, offset) - 1
         begin = starts[index]
@@ -372,11 +387,13 @@ def scan_bytes(
         value = raw.decode("utf-8", "replace")
         cache_key = (index, value)
         if cache_key not in fields_cache:
-            fields_cache[cache_key] = _field_of(line, value)
-        fld = _normalise_field(fields_cache[cache_key])
+            fields_cache[cache_key] = _fields_of(line, value)
+        fields = fields_cache[cache_key]
+        nth = line[: offset - begin].count(raw)  # which occurrence of the value in the line
+        fld = _normalise_field(fields[nth] if nth < len(fields) else None)
         if fld is not None and fld in synthetic:
             continue
-        out.append(Finding(display, index + 1, fld, name, redact(value), value))
+        out.append(Finding(display, index + 1, fld, name, redact(value), value, key_path))
     return out, lines
 
 
@@ -419,7 +436,12 @@ class Baseline:
 
     def fingerprint(self, finding: Finding) -> str:
         material = "\0".join(
-            (finding.path, finding.field or "", finding.detector, finding._value)
+            (
+                finding._key_path or finding.path,
+                finding.field or "",
+                finding.detector,
+                finding._value,
+            )
         ).encode()
         return hmac.digest(self.salt, material, "sha256").hex()
 
@@ -466,6 +488,7 @@ class Target:
     display: str  # the path shown in findings (relative to the tdm root when inside it)
     dataset: str | None  # folder/name for datasets/<folder>/<name>.jsonl
     read: Callable[[], bytes]
+    key_path: str = ""  # the path without @REV, for baselines
 
 
 def synthetic_fields(project: Any, dataset: str | None) -> frozenset[str]:
@@ -522,7 +545,7 @@ def targets(
         )
         where = "" if staged else f"@{rev}"
         return [
-            Target(f"{rel}{where}", _dataset_of(rel), functools.partial(git.read_blob, oid))
+            Target(f"{rel}{where}", _dataset_of(rel), functools.partial(git.read_blob, oid), rel)
             for rel, oid in blobs
             if rel.endswith(".jsonl")
         ]
@@ -555,12 +578,18 @@ def scan(
     rev: str | None = None,
     baseline: Path | None = None,
     update_baseline: bool = False,
+    schemas: Any = None,
 ) -> ScanReport:
+    """Scan; ``schemas`` is the project whose schemas allow-list fields (default: this one;
+    the commit hook passes the staged files, so an unstaged schema edit allows nothing)."""
     report = ScanReport()
     for target in targets(project, paths, staged=staged, rev=rev):
         data = target.read()
         found, lines = scan_bytes(
-            data, target.display, synthetic=synthetic_fields(project, target.dataset)
+            data,
+            target.display,
+            synthetic=synthetic_fields(schemas or project, target.dataset),
+            key_path=target.key_path,
         )
         del data
         report.files += 1

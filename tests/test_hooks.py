@@ -398,12 +398,6 @@ def test_a_field_declared_synthetic_in_the_staged_schema_passes_the_hook(repo: P
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scan takes the pii: synthetic allow-list from the working-copy schema, not "
-    "the staged one: an unstaged schema edit lets a staged leak be committed under a "
-    "schema that does not allow it",
-)
 def test_the_allow_list_comes_from_the_staged_schema(repo: Path) -> None:
     write_rows(repo, rows_with(LEAK))
     git(repo, "add", PEOPLE_FILE)

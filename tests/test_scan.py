@@ -482,11 +482,6 @@ def test_the_allow_list_is_per_field_not_per_detector(people: Path) -> None:
     assert (code, [f["field"] for f in data["findings"]]) == (1, ["test_email"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: fields declared pii: synthetic inside array items (people[].email) are not "
-    "allow-listed: all_fields() does not descend into `items`",
-)
 def test_synthetic_fields_inside_array_items_are_allow_listed(people: Path) -> None:
     rows = [{"id": 1, "email": "p1@example.com", "people": [{"email": "hank@gmail.com"}]}]
     write_rows(people / PEOPLE_FILE, rows)
@@ -494,12 +489,6 @@ def test_synthetic_fields_inside_array_items_are_allow_listed(people: Path) -> N
     assert (code, data["findings"]) == (0, [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a finding is attributed to the first field holding the same string, so a "
-    "real address in a non-synthetic field is hidden when a synthetic field of the row "
-    "holds it too",
-)
 def test_a_value_in_a_plain_field_is_found_even_if_a_synthetic_field_repeats_it(
     people: Path,
 ) -> None:
@@ -516,11 +505,6 @@ def test_a_value_in_a_plain_field_is_found_even_if_a_synthetic_field_repeats_it(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the synthetic field's occurrence is attributed to a plain field that holds "
-    "the same string earlier in the row, and reported twice",
-)
 def test_a_synthetic_field_is_not_reported_under_another_field(people: Path) -> None:
     rows = [{"id": 1, "note": f"write to {LEAK}", "email": "p1@example.com", "test_email": LEAK}]
     write_rows(people / PEOPLE_FILE, rows)
@@ -619,11 +603,6 @@ def test_a_baseline_with_too_many_findings_for_the_listing_accepts_them_all(
     assert (code, data["baselined"], data["omitted"]) == (0, 60, {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: --rev findings are shown as path@REV and the fingerprint covers that "
-    "display path, so a finding accepted in the baseline is reported again by --rev",
-)
 def test_baseline_applies_to_rev_scans(people: Path) -> None:
     write_rows(people / PEOPLE_FILE, [{"id": 1, "email": LEAK}])
     assert run_scan(people, "--update-baseline").exit_code == 0
@@ -715,11 +694,6 @@ def test_paths_and_folders(people: Path, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- known gaps
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a number followed by a full stop is taken for part of a dotted token, so "
-    "an SSN, phone, card or IP at the end of a sentence in a free-text field is missed",
-)
 @pytest.mark.parametrize(
     "value",
     [
@@ -734,21 +708,11 @@ def test_numbers_at_the_end_of_a_sentence_are_found(value: str) -> None:
     assert len(detect(value)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: IPv6 addresses with fewer than three colons (2a00::1, 2c0f::8) never match "
-    "the ipv6 pattern, though they are outside 2001:db8::/32",
-)
 @pytest.mark.parametrize("value", ["2a00::1", "2c0f::8"])
 def test_short_ipv6_addresses_are_found(value: str) -> None:
     assert detect(value) == [(1, "note", "ipv6")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the field path is printed as it is, so personal data used as a JSON key "
-    "(a map keyed by address) appears in clear in text and JSON output",
-)
 def test_personal_data_in_keys_is_not_printed(plain: Path, tmp_path: Path) -> None:
     path = write_rows(tmp_path / "keys.jsonl", [{"contacts": {LEAK: LEAK}}])
     text, as_json = run_scan(plain, path), run_scan(plain, path, "--json")
