@@ -108,9 +108,7 @@ git commit -q -m "masked production sample" && echo "committed: $(git log -1 --f
 
 step "tdm env create staging --from dev   # environments are branches"
 git branch -f env/dev main
-"$tdm" env create staging --from dev
-git add tdm.yaml && git commit -q -m "environment staging"
-git branch -f env/dev main
+"$tdm" env create staging --from dev      # declared in the sample's tdm.yaml (protected)
 "$tdm" env list
 
 step "two branches change neighbouring rows of one dataset; git merge merges them by key"
