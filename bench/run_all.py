@@ -3,9 +3,10 @@
     .venv/bin/python bench/run_all.py            # full: 1,000,000 rows x 3, 5,000,000 once
     .venv/bin/python bench/run_all.py --quick    # smoke: 200,000 rows x 1, 1,000,000 once
 
-Generate runs first and leaves its dataset for validate; versions, diff and mask (mask,
-scan and the pre-commit hook) then make repositories of their own.  Scratch data goes to
-a new directory under --workdir (default /tmp/tdm-bench) and is removed afterwards.
+Generate runs first and leaves its dataset for validate; versions, diff, mask (mask,
+scan and the pre-commit hook) and merge (the merge driver) then make repositories of
+their own.  Scratch data goes to a new directory under --workdir (default
+/tmp/tdm-bench) and is removed afterwards.
 The exit status is 0 even when a target fails (benchmarks report, they do not gate);
 pass --strict to exit 1 on any FAIL.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import bench_diff
 import bench_generate
 import bench_mask
+import bench_merge
 import bench_validate
 import bench_versions
 from common import (
@@ -122,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm diff", diff)
         mask = bench_mask.run(cfg)
         print_results("tdm mask, scan and the pre-commit hook", mask)
-        results = generate + validate + versions + diff + mask
+        merge = bench_merge.run(cfg)
+        print_results("tdm merge driver", merge)
+        results = generate + validate + versions + diff + mask + merge
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started
