@@ -249,25 +249,46 @@ def _coercer(prop: dict[str, Any] | None, column: str) -> Any:
     return coerce
 
 
-def _jsonl_lines(path: Path) -> list[tuple[int, bytes]]:
-    out = []
-    with path.open("rb") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            line = line.strip()
-            if line:
-                out.append((line_no, line))
+#: a piece of the input for one worker: the line number of its first line, its JSON lines
+#: as one buffer, and (for CSV, whose records may span lines) each record's line number
+Chunk = tuple[int, bytes, list[int] | None]
+#: bytes of input per chunk (about 20,000 rows of a typical dataset)
+CHUNK_BYTES = 6 << 20
+
+
+def _jsonl_chunks(path: Path) -> list[Chunk]:
+    """The file cut at line ends into buffers of about CHUNK_BYTES: no object per row."""
+    data = path.read_bytes()
+    out: list[Chunk] = []
+    start, line = 0, 1
+    while start < len(data):
+        end = data.find(b"\n", start + CHUNK_BYTES)
+        end = len(data) if end == -1 else end + 1
+        blob = data[start:end]
+        out.append((line, blob, None))
+        line += blob.count(b"\n")
+        start = end
     return out
 
 
-def read_input(path: Path, schema: dict[str, Any]) -> list[tuple[int, bytes]]:
-    """(line number, JSON object bytes) for every record of the input."""
+def read_input(path: Path, schema: dict[str, Any]) -> list[Chunk]:
+    """The input's records as JSON Lines chunks (CSV records converted, typed by the schema)."""
     if not path.is_file():
         raise UserError(f"input file {path} not found")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _csv_lines(path, schema)
+        records = _csv_lines(path, schema)
+        per = max(1, CHUNK_BYTES // 300)
+        return [
+            (
+                part[0][0],
+                b"\n".join(raw for _, raw in part) + b"\n",
+                [line for line, _ in part],
+            )
+            for part in (records[i : i + per] for i in range(0, len(records), per))
+        ]
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _jsonl_lines(path)
+        return _jsonl_chunks(path)
     raise UserError(f"{path}: the input must be JSON Lines (.jsonl, .ndjson) or CSV (.csv)")
 
 
@@ -319,13 +340,12 @@ def mask(
         key = load_key(repo_roots(project), key_file)
     masking = Masking(rules, schema, key, project.config.locale, rules_rel)
     warnings = _input_warnings(project, input_path)
-    source = read_input(input_path, schema)
+    chunks = read_input(input_path, schema)
     job = _Job(masking, schema, input_path.name)
-    chunks = [source[i : i + CHUNK] for i in range(0, len(source), CHUNK)]
-    del source
     results = _run(job, chunks, jobs)
-    out = _merge(job, chunks, results)
-    del chunks, results
+    del chunks
+    out = _merge(job, results)
+    del results
     digest = hashlib.sha256()
     rows = 0
     with atomic_writer(out_path) as fh:
@@ -361,9 +381,6 @@ def _covered(field: str, by: list[str]) -> bool:
 
 # ---------------------------------------------------------------------- the masking pass
 
-#: rows per chunk handed to a worker process
-CHUNK = 20_000
-
 
 class _Job:
     """Everything a worker needs; inherited by fork (the key is never pickled)."""
@@ -388,8 +405,9 @@ class _ChunkOut:
     shuffle_src: dict[str, list[Any]] = field(default_factory=dict)
     ids: list[bytes] = field(default_factory=list)  # canonical primary keys (shuffle order)
     keys: list[Any] = field(default_factory=list)  # the masked rows' primary keys
+    line_nos: list[int] = field(default_factory=list)  # each row's line in the input
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (row in chunk, problem)
-    error: tuple[int, str] | None = None  # (row in chunk, message): a row that cannot be masked
+    error: tuple[int, str] | None = None  # (input line, message): a row that cannot be masked
 
 
 _ACTIVE: _Job | None = None
@@ -407,7 +425,7 @@ def _ukey(value: Any) -> Any:
     return _canon(value)
 
 
-def _mask_chunk(index: int, rows: list[tuple[int, bytes]]) -> _ChunkOut:
+def _mask_chunk(chunk: Chunk) -> _ChunkOut:
     job = _ACTIVE
     assert job is not None
     out = _ChunkOut(
@@ -415,28 +433,37 @@ def _mask_chunk(index: int, rows: list[tuple[int, bytes]]) -> _ChunkOut:
     )
     gc.disable()  # a chunk builds thousands of acyclic objects: no cycles to collect
     try:
-        _mask_rows(job, index, rows, out)
+        _mask_rows(job, chunk, out)
     finally:
         gc.enable()
     return out
 
 
-def _mask_rows(job: _Job, index: int, rows: list[tuple[int, bytes]], out: _ChunkOut) -> None:
+def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
     masking, validator, pk = job.masking, job.validator, job.pk
     loads, dumps = orjson.loads, orjson.dumps
     check_now = not job.shuffled  # with shuffles, rows are validated after the shuffle
     unique = [(f, path, out.unique_out[f]) for f, path in job.unique.items()]
-    for i, (_line, raw) in enumerate(rows):
+    first, blob, numbers = chunk
+    raws = blob.split(b"\n")
+    if raws and not raws[-1]:
+        raws.pop()
+    line_nos = out.line_nos
+    for n, raw in enumerate(raws):
+        line = numbers[n] if numbers is not None else first + n
+        if not raw.strip():
+            continue  # a blank line is no record
+        line_nos.append(line)
         try:
             row = loads(raw)
             if not isinstance(row, dict):
                 raise ValueError("a record must be a JSON object")
             masked = masking.mask_row(row)
         except orjson.JSONDecodeError as exc:
-            out.error = (i, f"not valid JSON ({exc})")  # positions only, never the text
+            out.error = (line, f"not valid JSON ({exc})")  # positions only, never the text
             return
         except ValueError as exc:
-            out.error = (i, str(exc))
+            out.error = (line, str(exc))
             return
         for _f, path, values in unique:
             value = masked.get(path[0]) if len(path) == 1 else get_path(masked, path)
@@ -444,22 +471,22 @@ def _mask_rows(job: _Job, index: int, rows: list[tuple[int, bytes]], out: _Chunk
         for fr in job.shuffled:
             out.shuffle_src[fr.field].append(get_path(row, fr.path))
         if job.shuffled:
-            out.ids.append(_canon(row.get(pk)) if pk else str(index * CHUNK + i).encode())
+            out.ids.append(_canon(row.get(pk)) if pk else str(line).encode())
         if check_now and not validator.is_valid(masked):
-            out.invalid.append((i, _problem(validator, masked)))
+            out.invalid.append((len(line_nos) - 1, _problem(validator, masked)))
         if pk is not None:
             out.keys.append(masked.get(pk))
         out.data += dumps(masked)
         out.data += b"\n"
 
 
-def _run(job: _Job, chunks: list[list[tuple[int, bytes]]], jobs: int | None) -> list[_ChunkOut]:
+def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> list[_ChunkOut]:
     global _ACTIVE
     workers = min(jobs or os.cpu_count() or 1, len(chunks))
     _ACTIVE = job
     try:
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            return [_mask_chunk(i, c) for i, c in enumerate(chunks)]
+            return [_mask_chunk(c) for c in chunks]
         # the forked workers share the parent's objects copy-on-write; a garbage collection
         # in a worker would touch (and so copy) every one of them: freeze them first
         gc.collect()
@@ -468,23 +495,21 @@ def _run(job: _Job, chunks: list[list[tuple[int, bytes]]], jobs: int | None) -> 
             with ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("fork")
             ) as pool:
-                return list(pool.map(_mask_chunk, range(len(chunks)), chunks))
+                return list(pool.map(_mask_chunk, chunks))
         finally:
             gc.unfreeze()
     finally:
         _ACTIVE = None
 
 
-def _merge(
-    job: _Job, chunks: list[list[tuple[int, bytes]]], results: list[_ChunkOut]
-) -> list[bytes]:
+def _merge(job: _Job, results: list[_ChunkOut]) -> list[bytes]:
     """Errors, uniqueness, shuffles, validation and the primary-key order, over all rows."""
     display = job.display
-    for rows, res in zip(chunks, results, strict=True):
+    for res in results:
         if res.error is not None:
-            i, message = res.error
-            raise UserError(message, path=display, line=rows[i][0])
-    line_of = [line for rows in chunks for line, _ in rows]
+            line, message = res.error
+            raise UserError(message, path=display, line=line)
+    line_of = [line for res in results for line in res.line_nos]
     for f in job.unique:
         seen: dict[Any, int] = {}
         n = 0
@@ -504,11 +529,7 @@ def _merge(
     ):
         return [bytes(res.data) for res in results]  # already in order: the buffers as they are
     lines = [line for res in results for line in bytes(res.data).split(b"\n")[:-1]]
-    invalid = [
-        (line_of[sum(len(c) for c in chunks[:k]) + i], p)
-        for k, res in enumerate(results)
-        for i, p in res.invalid
-    ]
+    invalid = [(res.line_nos[i], p) for res in results for i, p in res.invalid]
     if job.shuffled:
         invalid = _shuffle(job, results, lines, line_of, keys)
     if invalid:
