@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 import shutil
-import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -454,20 +454,18 @@ def _json(data: bytes) -> dict[str, Any]:
 
 
 def _materialise(git: gitio.Git, tree: pygit2.Tree, dest: Path) -> Path:
-    """The tdm files of ``tree`` written under ``dest``; returns the tdm root there."""
-    root = dest
+    """The tdm files of ``tree`` written under ``dest`` (regular files only, every path
+    checked to stay inside it); returns the tdm root there."""
     base = git.prefix.rstrip("/")
     node: Any = tree[base] if base else tree
-    for rel in gitio._walk_tree(node, ""):
-        if not any(rel == p or rel.startswith(p + "/") for p in COMMITTED):
-            continue
-        obj = node[rel]
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(git.read_blob(obj.id))
-        if obj.filemode & stat.S_IXUSR:
-            path.chmod(0o755)
-    return root
+
+    def entries() -> Iterator[tuple[str, pygit2.Oid, int]]:
+        for rel, obj in gitio.walk_entries(node):
+            if any(rel == p or rel.startswith(p + "/") for p in COMMITTED):
+                yield rel, obj.id, obj.filemode
+
+    gitio.write_regular_blobs(git, entries(), dest)
+    return dest
 
 
 def _gate_valid(project: Project, git: gitio.Git, tree: pygit2.Tree) -> None:

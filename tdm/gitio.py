@@ -499,6 +499,47 @@ def _walk_tree(tree: pygit2.Tree, base: str) -> Iterator[str]:
             yield path
 
 
+def walk_entries(tree: pygit2.Tree, base: str = "") -> Iterator[tuple[str, pygit2.Object]]:
+    """(path, object) of every file under ``tree``, walked entry by entry (a crafted tree
+    can carry names that a path lookup would not find again)."""
+    for entry in tree:
+        path = f"{base}{entry.name}"
+        if isinstance(entry, pygit2.Tree):
+            yield from walk_entries(entry, path + "/")
+        else:
+            yield path, entry
+
+
+def safe_relpath(path: str) -> bool:
+    """A path from a tree or index that may be written under a folder: plain components
+    only (no "", ".", "..", ".git", no backslash).  Git refuses such names itself, but a
+    crafted commit can carry them."""
+    parts = path.split("/")
+    return all(
+        p and p not in (".", "..") and p.lower() != ".git" and "\\" not in p and "\0" not in p
+        for p in parts
+    )
+
+
+def write_regular_blobs(
+    git: Git, entries: Iterator[tuple[str, pygit2.Oid, int]], dest: Path
+) -> None:
+    """Write (path, blob id, mode) entries under ``dest`` as plain, non-executable files.
+    Symbolic links and submodules are skipped (tdm reads regular files only), and every
+    path is checked to stay inside ``dest``."""
+    root = dest.resolve()
+    for rel, oid, mode in entries:
+        if mode not in (pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE):
+            continue
+        if not safe_relpath(rel):
+            raise GitError(f"refusing the path {rel!r}: it would leave the folder it belongs in")
+        target = dest / rel
+        if not target.parent.resolve().is_relative_to(root):
+            raise GitError(f"refusing the path {rel!r}: it would leave the folder it belongs in")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(git.read_blob(oid))
+
+
 # ---------------------------------------------------------------------- reading blobs
 
 READ_BLOCK = 8 << 20

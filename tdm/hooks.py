@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -159,28 +158,38 @@ def skipped(env: dict[str, str] | None = None) -> set[str]:
 
 
 def staged_tree(project: Project, dest: Path) -> Path:
-    """Write the index's tdm files to ``dest`` (a working file that equals its staged
-    version is hard-linked, not copied) and return the tdm root inside it."""
+    """Write the index's tdm files to ``dest`` and return the tdm root inside it: regular
+    files only (a staged symbolic link is not followed), every path checked to stay in
+    ``dest``; a working file that equals its staged version and is a plain file is
+    hard-linked instead of copied."""
     git = gitio.Git(project.root)
     index = git.staged_index()
     prefixes = tuple(git.prefix + p for p in COMMITTED)
+    plain = (pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE)
+    copies = []
     for entry in index:
         path = entry.path
         if not (path in prefixes or path.startswith(tuple(p + "/" for p in prefixes))):
             continue
+        if entry.mode not in plain:
+            continue  # symbolic links and submodules: tdm reads regular files only
         rel = path[len(git.prefix) :]
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         source = project.root / rel
-        if git.clean_blob_id(rel) == str(entry.id) and source.is_file():
+        target = dest / rel
+        if (
+            gitio.safe_relpath(rel)
+            and not source.is_symlink()
+            and source.is_file()
+            and git.clean_blob_id(rel) == str(entry.id)
+        ):
+            target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(source, target)
                 continue
             except OSError:
                 pass  # another file system: copy the blob instead
-        target.write_bytes(git.read_blob(entry.id))
-        if entry.mode & stat.S_IXUSR:
-            target.chmod(0o755)
+        copies.append((rel, entry.id, entry.mode))
+    gitio.write_regular_blobs(git, iter(copies), dest)
     return dest
 
 

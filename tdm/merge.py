@@ -30,6 +30,7 @@ from tdm import gitio
 from tdm.datadiff import field_changes, key_id, line_delta
 from tdm.errors import UserError
 from tdm.fsutil import write_bytes_atomic
+from tdm.models import check_name
 from tdm.project import Project
 
 
@@ -390,6 +391,9 @@ def resolve(project: Project, dataset: str, side: str, key: str | None = None) -
     if dataset in ("tdm.lock", "lock"):
         refresh_lock(project, git)
         return ResolveResult("tdm.lock", 0, 0, True)
+    from tdm.versions import parse_dataset_name
+
+    parse_dataset_name(dataset)  # template/dataset, plain names only
     rel = f"datasets/{dataset}.jsonl"
     report_file = report_path(git.repo, git.prefix + rel)
     if not report_file.exists():
@@ -452,10 +456,19 @@ def refresh_lock(project: Project, git: gitio.Git, only: list[str] | None = None
             "`git checkout --theirs tdm.lock` or `--ours`, then run `tdm resolve tdm.lock`"
         ) from None
     entries = doc.get("datasets", {}) if isinstance(doc, dict) else {}
+    root = project.root.resolve()
     for name, entry in entries.items():
         if only is not None and name not in only:
             continue
-        data_path = project.root / "datasets" / f"{name}.jsonl"
+        folder, _, dataset = str(name).partition("/")
+        try:
+            check_name(folder, "dataset folder")
+            check_name(dataset, "dataset")
+        except ValueError:
+            continue  # not a dataset name: never a path to read
+        data_path = project.root / "datasets" / folder / f"{dataset}.jsonl"
+        if data_path.is_symlink() or not data_path.resolve().is_relative_to(root):
+            continue
         if data_path.is_file() and isinstance(entry, dict):
             data = data_path.read_bytes()
             entry["sha256"] = hashlib.sha256(data).hexdigest()

@@ -141,7 +141,16 @@ class Project:
         base = self.root / DATASET_DIR
         if not base.is_dir():
             return []
-        return sorted(p for p in base.glob("*/*.jsonl") if p.is_file())
+        root = self.root.resolve()
+        return sorted(
+            p
+            for p in base.glob("*/*.jsonl")
+            # a symbolic link (committed by a pull request, say) could point anywhere
+            if p.is_file()
+            and not p.is_symlink()
+            and not p.parent.is_symlink()
+            and p.resolve().is_relative_to(root)
+        )
 
     # ------------------------------------------------------------ loading
 

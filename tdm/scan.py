@@ -563,6 +563,10 @@ def targets(
         else:
             raise UserError(f"{path}: no such file or folder")
         for f in files:
+            if f.is_symlink() and f.resolve().is_relative_to(project.root.resolve()) is False:
+                raise UserError(
+                    f"{f} is a symbolic link to outside the repository; scan the file itself"
+                )
             resolved = f.resolve()
             inside = resolved.is_relative_to(project.root.resolve())
             display = resolved.relative_to(project.root.resolve()).as_posix() if inside else str(f)
