@@ -16,6 +16,8 @@ import itertools
 import math
 import multiprocessing
 import os
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -342,9 +344,14 @@ def mask(
     warnings = _input_warnings(project, input_path)
     chunks = read_input(input_path, schema)
     job = _Job(masking, schema, input_path.name)
-    results = _run(job, chunks, jobs)
+    source_digest: list[str] = []
+    hashing = threading.Thread(  # hashlib releases the GIL: this runs beside the masking
+        target=lambda: source_digest.append(digest_file(input_path)), daemon=True
+    )
+    hashing.start()
+    results, line_of = _run(job, chunks, jobs)
     del chunks
-    out = _merge(job, results)
+    out = _merge(job, results, line_of)
     del results
     digest = hashlib.sha256()
     rows = 0
@@ -364,7 +371,7 @@ def mask(
         tdm_version=__version__,
         masked=MaskProvenance(
             source=input_path.name,
-            source_sha256=digest_file(input_path),
+            source_sha256=_joined(hashing, source_digest, input_path),
             rules=rules_rel,
             rules_sha256=digest_file(project.root / rules_rel),
             allowed_unmasked=sorted(allowed),
@@ -372,6 +379,11 @@ def mask(
     )
     project.write_lock(lock.model_copy(update={"datasets": entries}))
     return MaskResult(f"{folder}/{dataset}", project.rel(out_path), rows, sha, rules_rel, warnings)
+
+
+def _joined(thread: threading.Thread, result: list[str], path: Path) -> str:
+    thread.join()
+    return result[0] if result else digest_file(path)
 
 
 def _covered(field: str, by: list[str]) -> bool:
@@ -480,47 +492,59 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
         out.data += b"\n"
 
 
-def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> list[_ChunkOut]:
+def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkOut], list[int]]:
+    """Mask every chunk; results are checked (errors, uniqueness) as they arrive, while the
+    workers go on.  Returns the results and each row's input line."""
     global _ACTIVE
     workers = min(jobs or os.cpu_count() or 1, len(chunks))
     _ACTIVE = job
     try:
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            return [_mask_chunk(c) for c in chunks]
+            return _collect(job, (_mask_chunk(c) for c in chunks))
         # the forked workers share the parent's objects copy-on-write; a garbage collection
         # in a worker would touch (and so copy) every one of them: freeze them first
         gc.collect()
         gc.freeze()
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         try:
-            with ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("fork")
-            ) as pool:
-                return list(pool.map(_mask_chunk, chunks))
+            return _collect(job, pool.map(_mask_chunk, chunks))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         finally:
+            pool.shutdown(wait=True)
             gc.unfreeze()
     finally:
         _ACTIVE = None
 
 
-def _merge(job: _Job, results: list[_ChunkOut]) -> list[bytes]:
-    """Errors, uniqueness, shuffles, validation and the primary-key order, over all rows."""
-    display = job.display
+def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], list[int]]:
+    """Take results in order: a row that could not be masked, or a unique field whose
+    masked values repeat, stops everything (values are never shown)."""
+    seen: dict[str, dict[Any, int]] = {f: {} for f in job.unique}
+    line_of: list[int] = []
+    out: list[_ChunkOut] = []
     for res in results:
         if res.error is not None:
             line, message = res.error
-            raise UserError(message, path=display, line=line)
-    line_of = [line for res in results for line in res.line_nos]
-    for f in job.unique:
-        seen: dict[Any, int] = {}
-        n = 0
-        for res in results:
-            for value in res.unique_out[f]:
+            raise UserError(message, path=job.display, line=line)
+        base = len(line_of)
+        line_of.extend(res.line_nos)
+        for f, values in res.unique_out.items():
+            known = seen[f]
+            for n, value in enumerate(values, base):
                 if value is not None:
-                    first = seen.setdefault(value, n)
+                    first = known.setdefault(value, n)
                     if first != n:
                         _collision(job, f, line_of[first], line_of[n])
-                n += 1
-        del seen
+        res.unique_out = {}
+        out.append(res)
+    return out, line_of
+
+
+def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[bytes]:
+    """Shuffles, validation and the primary-key order, over all rows."""
+    display = job.display
     keys = [k for res in results for k in res.keys]
     if (
         not job.shuffled
