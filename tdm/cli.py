@@ -571,8 +571,10 @@ def diff(
     repo: RepoOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what changed between two versions: schemas (breaking or compatible), dataset
-    rows by primary key, templates, masking rules and tdm.lock.
+    """Show what changed between two versions, for review and for CI gates.
+
+    Schema changes are classified breaking or compatible; dataset rows are compared by
+    primary key; templates, masking rules and tdm.lock changes are put in words.
 
     Unchanged files are recognised by their git blob id and never read.
 
@@ -621,8 +623,10 @@ def mask(
     repo: RepoOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """Mask real records into a dataset: consistent (the same input and key give the same
-    output everywhere, so joins survive), validated, in primary-key order, written atomically.
+    """Mask real records (JSON Lines or CSV) into a dataset.
+
+    Consistent (the same input and key give the same output everywhere, so joins survive),
+    validated, in primary-key order, written atomically.
 
     The key comes from TDM_MASKING_KEY or --key-file and is never printed or stored;
     tdm.lock records the input's name and hash and the rules file.
@@ -668,9 +672,11 @@ def scan(
     repo: RepoOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """Find personal data in the clear: e-mail addresses (not on reserved example domains),
-    phone numbers (not fictional ranges), payment cards (Luhn; test cards allowed), IBANs
-    (mod-97), US SSNs, IPv4/IPv6 addresses outside documentation ranges.
+    """Find personal data in the clear in datasets.
+
+    Detectors: e-mail addresses (not on reserved example domains), phone numbers (not
+    fictional ranges), payment cards (Luhn; test cards allowed), IBANs (mod-97), US SSNs,
+    IPv4/IPv6 addresses outside documentation ranges.
 
     Findings show file:line, field, detector and a redacted value, never the value.
     Fields declared x-tdm: {pii: synthetic} are allow-listed. Exit 1 when anything is found.
