@@ -752,8 +752,10 @@ def hooks_uninstall(repo: RepoOpt = Path(".")) -> None:
 
 @hooks_app.command("run")
 def hooks_run(repo: RepoOpt = Path(".")) -> None:
-    """What the installed hook runs: tdm validate on the staged tdm files and tdm scan on
-    the staged datasets; exit 1 (commit blocked) on findings.
+    """What the installed hook runs: validate and scan the staged tdm files.
+
+    tdm validate on the staged tdm files and tdm scan on the staged datasets; exit 1
+    (commit blocked) on findings.
 
     Example: tdm hooks run   # check what `git commit` would check
     """
@@ -904,8 +906,10 @@ def env_switch(
     ] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Check out an environment's branch; refuses, naming the files, when uncommitted
-    changes would be overwritten (other uncommitted changes are carried over, as in git).
+    """Check out an environment's branch, never losing uncommitted work.
+
+    Refuses, naming the files, when uncommitted changes would be overwritten (other
+    uncommitted changes are carried over, as in git).
 
     Example: tdm env switch staging
     """
@@ -932,9 +936,9 @@ def env_diff(
     repo: RepoOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """`tdm diff` between two environments: what promoting SOURCE into TARGET would bring,
-    i.e. SOURCE's changes since the two branches diverged (TARGET...SOURCE, as a pull
-    request shows them).
+    """What promoting SOURCE into TARGET would bring (`tdm diff TARGET...SOURCE`).
+
+    SOURCE's changes since the two branches diverged, as a pull request shows them.
 
     Example: tdm env diff dev staging --format markdown
     """
@@ -966,10 +970,12 @@ def env_promote(
     repo: RepoOpt = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """Merge SOURCE into TARGET: fast-forward where possible, else a merge commit in which
-    datasets merge by primary key. The merged result is validated first; a protected TARGET
-    refuses breaking schema changes without --allow-breaking, and one that requires masking
-    refuses data tdm did not generate or mask. A refused promotion changes nothing (exit 1).
+    """Merge SOURCE into TARGET, with gates; a refused promotion changes nothing.
+
+    Fast-forward where possible, else a merge commit in which datasets merge by primary
+    key. The merged result is validated first; a protected TARGET refuses breaking schema
+    changes without --allow-breaking, and one that requires masking refuses data tdm did
+    not generate or mask (exit 1).
 
     Example: tdm env promote dev staging --dry-run
     """
@@ -1010,8 +1016,10 @@ def env_delete(
     ] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Delete an environment's branch (like `git branch -d`: refused when HEAD does not
-    contain it, unless --force). Its entry in tdm.yaml stays until you remove it.
+    """Delete an environment's branch, like `git branch -d`.
+
+    Refused when HEAD does not contain it, unless --force. Its entry in tdm.yaml stays
+    until you remove it.
 
     Example: tdm env delete staging
     """
