@@ -256,15 +256,9 @@ def report_path(repo: pygit2.Repository, rel_to_git: str) -> Path:
 
 def dataset_key(project: Project, dataset: str) -> str | None:
     """The primary key of ``template/dataset`` as the working tree declares it."""
-    folder, _, name = dataset.partition("/")
-    schema_name: str | None = None
+    name = dataset.partition("/")[2]
     try:
-        if folder in project.template_names():
-            spec = project.template(folder).datasets.get(name)
-            schema_name = spec.schema_ if spec is not None else None
-        if schema_name is None:
-            entry = project.read_lock().datasets.get(dataset)
-            schema_name = entry.schema_ if entry is not None else None
+        schema_name = project.dataset_schema(dataset)
         if schema_name is None and name in project.schema_names():
             schema_name = name
         return project.schema(schema_name).primary_key if schema_name else None

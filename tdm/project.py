@@ -132,6 +132,18 @@ class Project:
     def masking_names(self) -> list[str]:
         return self._names(MASKING_DIR)
 
+    def dataset_schema(self, dataset: str) -> str | None:
+        """The schema ``template/dataset`` follows: its template's spec, else its tdm.lock
+        entry (masked datasets have no template); None when neither says.  A malformed
+        template or lock raises UserError."""
+        folder, _, name = dataset.partition("/")
+        if folder in self.template_names():
+            spec = self.template(folder).datasets.get(name)
+            if spec is not None:
+                return spec.schema_
+        entry = self.read_lock().datasets.get(dataset)
+        return entry.schema_ if entry is not None else None
+
     def dataset_path(self, template: str, dataset: str) -> Path:
         check_name(template, "template")
         check_name(dataset, "dataset")

@@ -497,15 +497,8 @@ def synthetic_fields(project: Any, dataset: str | None) -> frozenset[str]:
         return frozenset()
     from tdm.masking import all_fields, property_schema
 
-    folder, _, name = dataset.partition("/")
-    schema_name: str | None = None
     try:
-        if folder in project.template_names():
-            spec = project.template(folder).datasets.get(name)
-            schema_name = spec.schema_ if spec is not None else None
-        if schema_name is None:
-            entry = project.read_lock().datasets.get(dataset)
-            schema_name = entry.schema_ if entry is not None else None
+        schema_name = project.dataset_schema(dataset)
         if schema_name is None:
             return frozenset()
         schema = project.schema(schema_name).data
