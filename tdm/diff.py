@@ -460,9 +460,10 @@ def _schema_of(side: Side, dataset: str, schema_files: dict[str, str]) -> str | 
     if isinstance(entry, dict) and isinstance(entry.get("schema"), str):
         return str(entry["schema"])
     template, _, name = dataset.partition("/")
+    templates = set(side.files(TEMPLATE_DIR))  # listed once, not once per suffix
     for suffix in _SUFFIXES:
-        rel = f"{TEMPLATE_DIR}/{template}{suffix}"
-        if rel.rpartition("/")[2] in side.files(TEMPLATE_DIR):
+        if f"{template}{suffix}" in templates:
+            rel = f"{TEMPLATE_DIR}/{template}{suffix}"
             spec = _dict(side.mapping(rel).get("datasets")).get(name)
             if isinstance(spec, dict) and isinstance(spec.get("schema"), str):
                 return str(spec["schema"])
