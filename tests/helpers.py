@@ -228,3 +228,26 @@ def status_line(output: str, status: str, path: str) -> bool:
 
 def column(rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
     return [row[name] for row in rows if name in row]
+
+
+# ------------------------------------------------------------------ a small keyed dataset
+
+#: a schema keyed by `id`, for diff, merge and environment tests on hand-written rows
+PEOPLE = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "x-tdm": {"primary_key": "id"},
+    "required": ["id", "email", "name"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "email": {"type": "string", "format": "email", "maxLength": 80},
+        "name": {"type": "string", "maxLength": 40},
+        "tier": {"type": "string", "enum": ["bronze", "silver"]},
+    },
+}
+PEOPLE_FILE = "datasets/t/people.jsonl"
+
+
+def person(i: int, **extra: Any) -> dict[str, Any]:
+    return {"id": i, "email": f"p{i}@example.com", "name": f"P {i}", **extra}

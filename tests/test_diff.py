@@ -15,32 +15,13 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from helpers import git, init_repo, tdm, write_file
+from helpers import PEOPLE, PEOPLE_FILE, git, init_repo, person, tdm, write_file
 
 from tdm import diff as diffmod
 from tdm.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / "docs" / "ci" / "tdm-pull-request.yml"
-
-PEOPLE = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "x-tdm": {"primary_key": "id"},
-    "required": ["id", "email", "name"],
-    "additionalProperties": False,
-    "properties": {
-        "id": {"type": "integer", "minimum": 1},
-        "email": {"type": "string", "format": "email", "maxLength": 80},
-        "name": {"type": "string", "maxLength": 40},
-        "tier": {"type": "string", "enum": ["bronze", "silver"]},
-    },
-}
-PEOPLE_FILE = "datasets/t/people.jsonl"
-
-
-def person(i: int, **extra: Any) -> dict[str, Any]:
-    return {"id": i, "email": f"p{i}@example.com", "name": f"P {i}", **extra}
 
 
 def write_rows(root: Path, rows: list[dict[str, Any]], rel: str = PEOPLE_FILE) -> None:

@@ -15,9 +15,12 @@ import orjson
 import pytest
 import yaml
 from helpers import (
+    PEOPLE,
+    PEOPLE_FILE,
     generate_in_process,
     git,
     init_repo,
+    person,
     read_lock,
     read_rows,
     snapshot,
@@ -27,19 +30,6 @@ from helpers import (
 
 from tdm.project import Project
 
-PEOPLE = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "x-tdm": {"primary_key": "id"},
-    "required": ["id", "email", "name"],
-    "additionalProperties": False,
-    "properties": {
-        "id": {"type": "integer", "minimum": 1},
-        "email": {"type": "string", "format": "email", "maxLength": 80},
-        "name": {"type": "string", "maxLength": 40},
-        "tier": {"type": "string", "enum": ["bronze", "silver"]},
-    },
-}
 PETS = {
     "type": "object",
     "x-tdm": {"primary_key": "id"},
@@ -51,7 +41,6 @@ PETS = {
         "name": {"type": "string", "maxLength": 20},
     },
 }
-PEOPLE_FILE = "datasets/t/people.jsonl"
 PETS_FILE = "datasets/t/pets.jsonl"
 CONFIG = """\
 # tdm project settings
@@ -72,10 +61,6 @@ environments:
     protected: true
     requires_masking: true
 """
-
-
-def person(i: int, **extra: Any) -> dict[str, Any]:
-    return {"id": i, "email": f"p{i}@example.com", "name": f"P {i}", **extra}
 
 
 def pet(i: int, owner: int | None = None) -> dict[str, Any]:

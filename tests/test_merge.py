@@ -15,29 +15,22 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import generate_in_process, git, init_repo, read_lock, read_rows, tdm, write_file
+from helpers import (
+    PEOPLE,
+    PEOPLE_FILE,
+    generate_in_process,
+    git,
+    init_repo,
+    person,
+    read_lock,
+    read_rows,
+    tdm,
+    write_file,
+)
 
 from tdm import merge
 
-PEOPLE = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "x-tdm": {"primary_key": "id"},
-    "required": ["id", "email", "name"],
-    "additionalProperties": False,
-    "properties": {
-        "id": {"type": "integer", "minimum": 1},
-        "email": {"type": "string", "format": "email", "maxLength": 80},
-        "name": {"type": "string", "maxLength": 40},
-        "tier": {"type": "string", "enum": ["bronze", "silver"]},
-    },
-}
-PEOPLE_FILE = "datasets/t/people.jsonl"
 REPORT = "datasets%2Ft%2Fpeople.jsonl.json"  # .git/tdm/conflicts/<percent-encoded path>.json
-
-
-def person(i: int, **extra: Any) -> dict[str, Any]:
-    return {"id": i, "email": f"p{i}@example.com", "name": f"P {i}", **extra}
 
 
 def jsonl(rows: list[dict[str, Any]], end: bytes = b"\n") -> bytes:
