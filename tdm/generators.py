@@ -85,6 +85,7 @@ class Sequence(Gen):
 
 
 _FLOAT_EXACT = 1 << 53
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 @dataclass
@@ -100,6 +101,7 @@ class Integer(Gen):
         last = self.hi // self.multiple_of
         self._first, self._n = first, last - first + 1
         self.unique_capacity = max(self._n, 0)
+        self._wide = first * self.multiple_of < _I64_MIN or last * self.multiple_of > _I64_MAX
 
     def column(self, idx: U64) -> list[Any]:
         if self._n > _FLOAT_EXACT:
@@ -112,6 +114,8 @@ class Integer(Gen):
             k = rng.permute(self.key, idx, self._n)
         else:
             k = rng.below(self.key, idx, self._n)
+        if self._wide:  # the same values, without numpy's int64 overflow
+            return [(self._first + x) * self.multiple_of for x in k.tolist()]
         return ((k + self._first) * self.multiple_of).tolist()
 
 

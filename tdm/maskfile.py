@@ -27,7 +27,7 @@ import jsonschema_rs
 import orjson
 import pygit2
 
-from tdm import gitio
+from tdm import canon, gitio
 from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
 from tdm.fsutil import atomic_writer
@@ -304,7 +304,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
         return (1, value)
     if isinstance(value, str):
         return (2, value)
-    return (3, orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    return (3, canon.dumps(value))
 
 
 def mask(
@@ -425,16 +425,12 @@ class _ChunkOut:
 _ACTIVE: _Job | None = None
 
 
-def _canon(value: Any) -> bytes:
-    return b"" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
 def _ukey(value: Any) -> Any:
     """A value as a set key: strings as they are, anything else as canonical JSON bytes
     (never equal to a string; True and 1 differ), None when absent or null."""
     if value is None or value is MISSING:
         return None
-    return _canon(value)
+    return canon.dumps(value)
 
 
 def _mask_chunk(chunk: Chunk) -> _ChunkOut:
@@ -483,7 +479,7 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
         for fr in job.shuffled:
             out.shuffle_src[fr.field].append(get_path(row, fr.path))
         if job.shuffled:
-            out.ids.append(_canon(row.get(pk)) if pk else str(line).encode())
+            out.ids.append((_ukey(row.get(pk)) or b"") if pk else str(line).encode())
         if check_now and not validator.is_valid(masked):
             out.invalid.append((len(line_nos) - 1, _problem(validator, masked)))
         if pk is not None:

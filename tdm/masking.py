@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from tdm import catalogue
+from tdm import canon, catalogue
 from tdm.errors import UserError
 from tdm.models import (
     ConstantRule,
@@ -139,10 +139,6 @@ class _Missing:
 
 
 MISSING = _Missing()
-
-
-def _canon(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def _unit(digest: bytes) -> float:
@@ -367,7 +363,7 @@ def _fast_canon(value: Any) -> bytes:
     """Canonical JSON of a value (integers without the encoder)."""
     if type(value) is int:
         return b"%d" % value
-    return _canon(value)
+    return canon.dumps(value)
 
 
 def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
@@ -382,7 +378,7 @@ def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
         if value is None:
             return None
         if type(value) is not str:
-            raise ValueError(f"{field}: date_shift needs a date string, got {_show(value)}")
+            raise ValueError(f"{field}: date_shift needs a date string, got {_type_of(value)}")
         if per is not None:
             entity = row.get(top) if top is not None else get_path(row, per)
             d = prf(b"per\0" + _fast_canon(None if entity is MISSING else entity))
@@ -409,7 +405,7 @@ def _noise(
         if value is None or isinstance(value, bool):
             return value
         if not isinstance(value, (int, float)):
-            raise ValueError(f"{field}: noise needs a number, got {_show(value)}")
+            raise ValueError(f"{field}: noise needs a number, got {_type_of(value)}")
         ident = (row.get(top, MISSING) if top is not None else get_path(row, pk)) if pk else MISSING
         material = (
             tag + (_fast_canon(ident) if ident is not MISSING else b"") + b"\0" + _fast_canon(value)
@@ -434,7 +430,7 @@ def _generalize(rule: GeneralizeRule, field: str) -> Masker:
         if rule.to is not None:
             if not isinstance(value, str) or _DATE.match(value) is None:
                 raise ValueError(
-                    f"{field}: generalize to {rule.to} needs a date, got {_show(value)}"
+                    f"{field}: generalize to {rule.to} needs a date, got {_type_of(value)}"
                 )
             day = "01" if rule.to == "month" else None
             month = value[5:7] if rule.to == "month" else "01"
@@ -444,7 +440,9 @@ def _generalize(rule: GeneralizeRule, field: str) -> Masker:
                 rest = "T00:00:00" + ("Z" if rest.endswith("Z") else _tz(rest))
             return head + rest
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{field}: generalize with bucket needs a number, got {_show(value)}")
+            raise ValueError(
+                f"{field}: generalize with bucket needs a number, got {_type_of(value)}"
+            )
         bucket = rule.bucket or 1
         out = math.floor(value / bucket) * bucket
         return int(out) if isinstance(value, int) and float(bucket).is_integer() else out
@@ -464,13 +462,13 @@ def _hash(rule: HashRule, key: MaskingKey) -> Masker:
     def mask(value: Any, _: dict[str, Any]) -> Any:
         if value is None:
             return None
-        text = hmac.digest(sub, _canon(value), "sha256").hex()
+        text = hmac.digest(sub, canon.dumps(value), "sha256").hex()
         return text[:length] if length else text
 
     return mask
 
 
-def _show(value: Any) -> str:
+def _type_of(value: Any) -> str:
     """A value's type, never its content: errors must not echo personal data."""
     return f"a {type(value).__name__}"
 

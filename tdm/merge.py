@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import pygit2
 
-from tdm import gitio
+from tdm import canon, gitio
 from tdm.datadiff import field_changes, key_id, line_delta
 from tdm.errors import UserError
 from tdm.fsutil import write_bytes_atomic
@@ -197,7 +197,7 @@ def merge_lock(
 
 def dumps_lock(lock: dict[str, Any]) -> bytes:
     """The bytes tdm writes for a lock (sorted keys, two-space indent)."""
-    return orjson.dumps(lock, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    return canon.pretty(lock)
 
 
 # ---------------------------------------------------------------------- git integration
