@@ -107,8 +107,9 @@ class Integer(Gen):
         if self._n > _FLOAT_EXACT:
             # beyond 2**53 values (e.g. the whole int64 range): exact Python integers
             n, first, m = self._n, self._first, self.multiple_of
-            if self.unique:
-                return [(first + k) * m for k in rng.permute(self.key, idx, n).tolist()]
+            if self.unique:  # rng.permute works in int64: the first 2**63-1 values suffice
+                ks = rng.permute(self.key, idx, min(n, _I64_MAX)).tolist()
+                return [(first + k) * m for k in ks]
             return [(first + b % n) * m for b in rng.bits(self.key, idx).tolist()]
         if self.unique:
             k = rng.permute(self.key, idx, self._n)
