@@ -63,16 +63,6 @@ class RowDiff:
         return bool(self.added or self.removed or self.changed)
 
 
-def count_lines(data: bytes) -> int:
-    """Lines of a buffer (a last line without a newline counts)."""
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-
-
-def count_rows(data: bytes) -> int:
-    """Non-blank lines of a JSONL buffer (for a dataset added or removed whole)."""
-    return sum(1 for line in io.BytesIO(data) if line.strip())
-
-
 @dataclass
 class LineDelta:
     """Lines (without newline) only in the old and only in the new buffer, with their

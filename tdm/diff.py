@@ -21,8 +21,9 @@ import pygit2
 
 from tdm import gitio
 from tdm.canon import dumps, show
-from tdm.datadiff import RowDiff, count_rows, diff_rows
+from tdm.datadiff import RowDiff, diff_rows
 from tdm.errors import GitError, UserError
+from tdm.measure import count_rows
 from tdm.project import (
     CONFIG_FILE,
     DATASET_DIR,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import hashlib
 import itertools
 import math
 import multiprocessing
@@ -36,13 +35,13 @@ from tdm.masking import (
     Masking,
     MaskingKey,
     all_fields,
-    digest_file,
     get_path,
     load_key,
     pii_fields,
     property_schema,
     set_path,
 )
+from tdm.measure import Measure, file_sha256
 from tdm.models import LockEntry, MaskProvenance, check_name
 from tdm.project import DATASET_DIR, MASKING_DIR, Project
 
@@ -346,21 +345,19 @@ def mask(
     job = _Job(masking, schema, input_path.name)
     source_digest: list[str] = []
     hashing = threading.Thread(  # hashlib releases the GIL: this runs beside the masking
-        target=lambda: source_digest.append(digest_file(input_path)), daemon=True
+        target=lambda: source_digest.append(file_sha256(input_path)), daemon=True
     )
     hashing.start()
     results, line_of = _run(job, chunks, jobs)
     del chunks
     out = _merge(job, results, line_of)
     del results
-    digest = hashlib.sha256()
-    rows = 0
+    measured = Measure()
     with atomic_writer(out_path) as fh:
         for blob in out:
-            digest.update(blob)
+            measured.update(blob)
             fh.write(blob)
-            rows += blob.count(b"\n")
-    sha = digest.hexdigest()
+    rows, sha = measured.rows, measured.sha256
     lock = project.read_lock()
     entries = dict(lock.datasets)
     entries[f"{folder}/{dataset}"] = LockEntry(
@@ -373,7 +370,7 @@ def mask(
             source=input_path.name,
             source_sha256=_joined(hashing, source_digest, input_path),
             rules=rules_rel,
-            rules_sha256=digest_file(project.root / rules_rel),
+            rules_sha256=file_sha256(project.root / rules_rel),
             allowed_unmasked=sorted(allowed),
         ),
     )
@@ -383,7 +380,7 @@ def mask(
 
 def _joined(thread: threading.Thread, result: list[str], path: Path) -> str:
     thread.join()
-    return result[0] if result else digest_file(path)
+    return result[0] if result else file_sha256(path)
 
 
 def _covered(field: str, by: list[str]) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import hmac
 import math
 import os
@@ -685,11 +684,3 @@ def _holds_text(prop: dict[str, Any]) -> bool:
     t = prop.get("type")
     types = {t} if isinstance(t, str) else set(t) if isinstance(t, list) else {"string"}
     return bool(types & {"string", "integer"})
-
-
-def digest_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()

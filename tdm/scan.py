@@ -31,6 +31,7 @@ import orjson
 from tdm import catalogue
 from tdm.errors import UserError
 from tdm.fsutil import write_bytes_atomic
+from tdm.measure import count_rows
 
 DETECTORS = ("email", "phone", "payment_card", "iban", "us_ssn", "ipv4", "ipv6")
 #: findings listed per file before the rest are counted
@@ -351,11 +352,11 @@ def scan_bytes(
     detectors: Iterable[str] = DETECTORS,
     key_path: str = "",
 ) -> tuple[list[Finding], int]:
-    """Findings in one JSONL (or text) buffer and its number of lines.  Fields in
-    ``synthetic`` (``x-tdm: {pii: synthetic}``) are allow-listed."""
+    """Findings in one JSONL (or text) buffer and its number of rows (non-blank
+    lines).  Fields in ``synthetic`` (``x-tdm: {pii: synthetic}``) are allow-listed."""
     wanted = set(detectors)
     chosen = tuple(d for d in DETECTORS if d in wanted)
-    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    lines = count_rows(data)
     if not chosen:
         return [], lines
     hidden = data

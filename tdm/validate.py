@@ -21,6 +21,7 @@ from typing import Any, Literal
 import orjson
 
 from tdm.errors import UserError
+from tdm.measure import file_sha256
 from tdm.models import FieldHint, Lock, Template
 from tdm.plans import TemplatePlanner, dataset_refs, match_ref_target
 from tdm.project import DATASET_DIR, Project, SchemaDoc
@@ -534,13 +535,11 @@ def _scan(
     if len(ranges) > 1:
         with ProcessPoolExecutor(len(ranges), mp_context=_mp_context()) as pool:
             futures = [pool.submit(_scan_range, *a) for a in args]
-            with target.path.open("rb") as fh:
-                sha = hashlib.file_digest(fh, "sha256").hexdigest()
+            sha = file_sha256(target.path)
             parts = [f.result() for f in futures]
     else:
         parts = [_scan_range(*args[0])]
-        with target.path.open("rb") as fh:
-            sha = hashlib.file_digest(fh, "sha256").hexdigest()
+        sha = file_sha256(target.path)
     listed = total = offset = 0
     columns: dict[str, list[Any]] = {f: [] for f in fields}
     for part in parts:
