@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def _rows_by_definition(data: bytes) -> int:
 def test_rows_and_sha_do_not_depend_on_how_the_bytes_are_cut(data: bytes, cuts: list[int]) -> None:
     m = measure.Measure()
     bounds = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         m.update(data[a:b])
     assert m.rows == _rows_by_definition(data) == measure.count_rows(data)
     assert m.sha256 == hashlib.sha256(data).hexdigest()
