@@ -29,16 +29,14 @@ import pygit2
 from tdm import canon, gitio
 from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
+from tdm.fields import all_fields, pii_fields, property_schema
 from tdm.fsutil import atomic_writer
 from tdm.masking import (
     MISSING,
     Masking,
     MaskingKey,
-    all_fields,
     get_path,
     load_key,
-    pii_fields,
-    property_schema,
     set_path,
 )
 from tdm.measure import Measure, file_sha256

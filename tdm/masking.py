@@ -30,6 +30,7 @@ import orjson
 
 from tdm import canon, catalogue
 from tdm.errors import UserError
+from tdm.fields import all_fields, name_kind, property_schema
 from tdm.models import (
     ConstantRule,
     DateShiftRule,
@@ -148,21 +149,6 @@ def _unit(digest: bytes) -> float:
 # ---------------------------------------------------------------------- fake values
 
 _FAKE_KINDS = ("email", "name", "phone", "credit_card_number", "ipv4", "ipv6", "uuid", "hostname")
-_NAME_HINTS = [
-    (re.compile(r"e_?mail"), "email"),
-    (re.compile(r"first_?name|given_?name|forename"), "first_name"),
-    (re.compile(r"last_?name|surname|family_?name"), "last_name"),
-    (re.compile(r"(^|_)(full_?)?name$|holder|recipient"), "name"),
-    (re.compile(r"phone|mobile|msisdn|fax"), "phone"),
-    (re.compile(r"street|address_?line|line_?[12]$"), "street_address"),
-    (re.compile(r"city|town"), "city"),
-    (re.compile(r"post_?code|zip"), "postcode"),
-    (re.compile(r"(^|_)ip(_?address)?$|ipv4"), "ipv4"),
-    (re.compile(r"ipv6"), "ipv6"),
-    (re.compile(r"card|pan$"), "credit_card_number"),
-    (re.compile(r"company|employer"), "company"),
-    (re.compile(r"user_?name|login"), "user_name"),
-]
 _FORMAT_KINDS = {
     "email": "email",
     "ipv4": "ipv4",
@@ -190,10 +176,11 @@ def fake_kind(field: str, prop: dict[str, Any], rule: FakeRule) -> str:
     fmt = prop.get("format")
     if isinstance(fmt, str) and fmt in _FORMAT_KINDS:
         return _FORMAT_KINDS[fmt]
-    leaf = field.rsplit(".", 1)[-1].lower()
-    for pattern, kind in _NAME_HINTS:
-        if pattern.search(leaf):
-            return kind
+    named = name_kind(field.rsplit(".", 1)[-1], compound=True)
+    if named is not None:
+        named = catalogue.canonical(named) or named
+        if named in _FAKE_KINDS or named in catalogue.FAKER_METHODS:
+            return named
     raise UserError(
         f"rule for {field}: cannot tell what kind of fake value to make; add `generator:` to the "
         "rule, e.g. {strategy: fake, generator: email}"
@@ -594,93 +581,3 @@ class Masking:
         is a primary key, and moves every value of distinct rows."""
         prf = self.key.prf("shuffle/" + field)
         return sorted(range(len(ids)), key=lambda i: prf(ids[i]))
-
-
-def property_schema(schema: dict[str, Any], field: str) -> dict[str, Any] | None:
-    """The subschema of a (dotted) field, following properties, local $refs and allOf."""
-    node: Any = schema
-    for part in field.split("."):
-        node = _properties(schema, node).get(part)
-        if node is None:
-            return None
-    if node is True:
-        return {}
-    return node if isinstance(node, dict) else None
-
-
-def _properties(root: dict[str, Any], node: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if not isinstance(node, dict):
-        return out
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, dict) else None
-        out.update(_properties(root, target))
-    for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
-        out.update(_properties(root, sub))
-    props = node.get("properties")
-    if isinstance(props, dict):
-        out.update(props)
-    if isinstance(node.get("items"), dict):  # an array's items: items.<field> reads as <field>
-        out.update(_properties(root, node["items"]))
-    return out
-
-
-def all_fields(schema: dict[str, Any], node: Any = None, prefix: str = "") -> list[str]:
-    """Every (dotted) property path of a schema, objects' inner fields included."""
-    node = schema if node is None else node
-    out = []
-    for name, sub in _properties(schema, node).items():
-        path = f"{prefix}{name}"
-        out.append(path)
-        types = sub.get("type") if isinstance(sub, dict) else None
-        if isinstance(sub, dict) and (
-            "properties" in sub
-            or "$ref" in sub
-            or "allOf" in sub
-            or types == "object"
-            or (isinstance(types, list) and "object" in types)
-        ):
-            out.extend(all_fields(schema, sub, path + "."))
-        elif isinstance(sub, dict) and isinstance(sub.get("items"), dict):
-            out.extend(all_fields(schema, sub, path + "."))  # the fields of array items
-    return out
-
-
-# ---------------------------------------------------------------------- personal data fields
-
-_PII_NAMES = re.compile(
-    r"e_?mail|phone|mobile|msisdn|first_?name|last_?name|full_?name|surname|given_?name|"
-    r"family_?name|^name$|holder|recipient|birth|(^|_)dob$|ssn|social_security|passport|"
-    r"iban|card_?number|(^|_)card$|^number$|street|address_?line|(^|_)ip(_?address)?$|ipv[46]|"
-    r"tax_?id|national_?id|license_?number"
-)
-_PII_FORMATS = frozenset({"email", "ipv4", "ipv6", "idn-email"})
-
-
-def pii_fields(schema: dict[str, Any]) -> dict[str, str]:
-    """Fields holding personal data -> why: declared ``x-tdm: {pii: true}``, or detected
-    by format or name; ``pii: false`` or ``pii: synthetic`` opts a field out."""
-    out: dict[str, str] = {}
-    for field in all_fields(schema):
-        prop = property_schema(schema, field) or {}
-        hint = prop.get("x-tdm") if isinstance(prop.get("x-tdm"), dict) else {}
-        assert isinstance(hint, dict)
-        declared = hint.get("pii")
-        if declared is True:
-            out[field] = "declared pii: true"
-        elif declared in (False, "synthetic"):
-            continue
-        elif prop.get("format") in _PII_FORMATS:
-            out[field] = f"format {prop['format']}"
-        elif _PII_NAMES.search(field.rsplit(".", 1)[-1].lower()) and _holds_text(prop):
-            out[field] = "its name"
-    return out
-
-
-def _holds_text(prop: dict[str, Any]) -> bool:
-    t = prop.get("type")
-    types = {t} if isinstance(t, str) else set(t) if isinstance(t, list) else {"string"}
-    return bool(types & {"string", "integer"})

@@ -496,7 +496,7 @@ def synthetic_fields(project: Any, dataset: str | None) -> frozenset[str]:
     """Fields of the dataset's schema declared ``x-tdm: {pii: synthetic}``."""
     if dataset is None:
         return frozenset()
-    from tdm.masking import all_fields, property_schema
+    from tdm.fields import all_fields, property_schema
 
     try:
         schema_name = project.dataset_schema(dataset)

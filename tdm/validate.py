@@ -194,7 +194,7 @@ def _check_masking(
 ) -> None:
     """A dataset that came from `tdm mask`: every field its schema marks ``pii: true``
     must have a masking rule (or have been allowed unmasked when it was made)."""
-    from tdm.masking import pii_fields
+    from tdm.fields import pii_fields
 
     for target in targets:
         entry = lock.datasets.get(f"{target.folder}/{target.name}")
