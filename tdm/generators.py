@@ -33,8 +33,6 @@ with warnings.catch_warnings():
 class Gen(abc.ABC):
     """Base of all column generators."""
 
-    #: JSON type(s) the generator produces, checked against the schema by the planner
-    produces: frozenset[str] = frozenset()
     #: how many distinct values it can make when asked to be unique (None: unbounded)
     unique_capacity: int | None = None
 

@@ -296,8 +296,6 @@ Masker = Callable[[Any, dict[str, Any]], Any]  # (value, original row) -> masked
 
 #: inputs remembered per fake generator (names repeat; e-mails mostly do not)
 MEMO_LIMIT = 1 << 16
-#: strategies whose output keeps distinct inputs distinct (up to negligible hash collisions)
-UNIQUE_SAFE = frozenset({"hash", "shuffle"})
 #: fake kinds that embed enough of the keyed hash to stay distinct
 UNIQUE_FAKES = frozenset({"email", "ipv6", "uuid", "hostname"})
 

@@ -220,7 +220,10 @@ def redact(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class Finding:
+class Detection:
+    """A detector's hit: where, which detector, and the value only redacted (a check's
+    problem is :class:`tdm.validate.Finding`)."""
+
     path: str
     line: int
     field: str | None
@@ -247,7 +250,7 @@ class Finding:
 
 @dataclass
 class ScanReport:
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Detection] = field(default_factory=list)
     files: int = 0
     rows: int = 0
     baselined: int = 0
@@ -351,7 +354,7 @@ def scan_bytes(
     synthetic: frozenset[str] = frozenset(),
     detectors: Iterable[str] = DETECTORS,
     key_path: str = "",
-) -> tuple[list[Finding], int]:
+) -> tuple[list[Detection], int]:
     """Findings in one JSONL (or text) buffer and its number of rows (non-blank
     lines).  Fields in ``synthetic`` (``x-tdm: {pii: synthetic}``) are allow-listed."""
     wanted = set(detectors)
@@ -378,7 +381,7 @@ def scan_bytes(
     while pos != -1:
         starts.append(pos + 1)
         pos = data.find(b"\n", pos + 1)
-    out: list[Finding] = []
+    out: list[Detection] = []
     fields_cache: dict[tuple[int, str], list[str | None]] = {}
     for offset, name, raw in candidates:
         index = bisect.bisect_right(starts, offset) - 1
@@ -394,7 +397,7 @@ def scan_bytes(
         fld = _normalise_field(fields[nth] if nth < len(fields) else None)
         if fld is not None and fld in synthetic:
             continue
-        out.append(Finding(display, index + 1, fld, name, redact(value), value, key_path))
+        out.append(Detection(display, index + 1, fld, name, redact(value), value, key_path))
     return out, lines
 
 
@@ -435,7 +438,7 @@ class Baseline:
             ) from None
         return cls(salt, prints)
 
-    def fingerprint(self, finding: Finding) -> str:
+    def fingerprint(self, finding: Detection) -> str:
         material = "\0".join(
             (
                 finding._key_path or finding.path,
@@ -446,7 +449,7 @@ class Baseline:
         ).encode()
         return hmac.digest(self.salt, material, "sha256").hex()
 
-    def save(self, path: Path, findings: Iterable[Finding]) -> int:
+    def save(self, path: Path, findings: Iterable[Detection]) -> int:
         prints = sorted({self.fingerprint(f) for f in findings})
         doc = {
             "version": BASELINE_VERSION,
