@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import orjson
 
+from tdm import canon
+
 Mode = Literal["key", "line"]
 
 
@@ -303,6 +305,4 @@ def same_json(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, _SCALARS):
         return bool(a == b)
-    return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
-        b, option=orjson.OPT_SORT_KEYS
-    )
+    return canon.dumps(a) == canon.dumps(b)

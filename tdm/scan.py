@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from tdm import catalogue
+from tdm import canon, catalogue
 from tdm.errors import UserError
 from tdm.fsutil import write_bytes_atomic
 from tdm.measure import count_rows
@@ -457,7 +457,7 @@ class Baseline:
             "salt": self.salt.hex(),
             "fingerprints": prints,
         }
-        write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        write_bytes_atomic(path, canon.dumps(doc, sort_keys=False, indent=True) + b"\n")
         return len(prints)
 
 

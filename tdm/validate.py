@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import orjson
 
+from tdm import canon
 from tdm.errors import UserError
 from tdm.measure import file_sha256
 from tdm.models import FieldHint, Lock, Template
@@ -245,7 +246,7 @@ def _cache_keys(
             t.rel,
             hashlib.sha256(t.schema.raw_bytes).hexdigest(),
             entry.sha256 if entry is not None else "-",
-            orjson.dumps(t.refs, option=orjson.OPT_SORT_KEYS).decode(),
+            canon.dumps(t.refs).decode(),
         ]
         for name, _field in sorted(_resolved_refs(t, targets).values()):
             parent = by_name.get((t.folder, name))
