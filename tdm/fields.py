@@ -185,6 +185,8 @@ def _whole_name_kind(leaf: str) -> str | None:
 
 # ---------------------------------------------------------------------- personal data fields
 
+#: words that make a name personal, matched anywhere in it: wider than NAME_KINDS (birth
+#: dates, national ids, IBANs...) because a miss here lets personal data through `tdm mask`
 _PII_NAMES = re.compile(
     r"e_?mail|phone|mobile|msisdn|first_?name|last_?name|full_?name|surname|given_?name|"
     r"family_?name|^name$|holder|recipient|birth|(^|_)dob$|ssn|social_security|passport|"
