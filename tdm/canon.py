@@ -19,24 +19,31 @@ import orjson
 _LOW, _HIGH = -(1 << 63), (1 << 64) - 1
 
 
-def dumps(value: Any, *, sort_keys: bool = True, indent: bool = False) -> bytes:
-    """Compact JSON (two-space indented with ``indent``), keys sorted unless
-    ``sort_keys`` is false; integers of any size."""
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def dumps(value: Any) -> bytes:
+    """Canonical JSON: compact, keys sorted, integers of any size."""
+    try:
+        return orjson.dumps(value, option=_SORTED)
+    except orjson.JSONEncodeError:
+        return _wide_dumps(value, _SORTED)
+
+
+def encode(value: Any, *, sort_keys: bool = True, indent: bool = False) -> bytes:
+    """JSON for a report or the terminal: keys sorted unless ``sort_keys`` is false,
+    two-space indented with ``indent``; integers of any size."""
     option = (orjson.OPT_SORT_KEYS if sort_keys else 0) | (orjson.OPT_INDENT_2 if indent else 0)
     try:
         return orjson.dumps(value, option=option)
     except orjson.JSONEncodeError:
-        wide: list[int] = []
-        swapped = _swap_wide(value, wide)
-        if not wide:
-            raise
-        return _with_wide(swapped, wide, option)
+        return _wide_dumps(value, option)
 
 
 def pretty(value: Any) -> bytes:
     """The bytes of a file tdm writes (tdm.lock, reports): sorted keys, two-space
     indent, a final newline."""
-    return dumps(value, indent=True) + b"\n"
+    return encode(value, indent=True) + b"\n"
 
 
 def sha256(value: Any) -> str:
@@ -49,6 +56,14 @@ def show(value: Any, limit: int = 60) -> str:
     It prints the value: never use it on data that may hold personal values."""
     text = dumps(value).decode()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _wide_dumps(value: Any, option: int) -> bytes:
+    wide: list[int] = []
+    swapped = _swap_wide(value, wide)
+    if not wide:  # orjson refused something else: its error stands
+        return orjson.dumps(value, option=option)
+    return _with_wide(swapped, wide, option)
 
 
 class _Wide:

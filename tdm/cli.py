@@ -99,7 +99,7 @@ def _main(
 
 
 def _echo_json(data: Any) -> None:
-    typer.echo(canon.dumps(data, sort_keys=False, indent=True).decode())
+    typer.echo(canon.encode(data, sort_keys=False, indent=True).decode())
 
 
 def _show_progress() -> bool:

@@ -113,7 +113,7 @@ def report_json(report: DiffReport) -> dict[str, Any]:
 
 
 def render_json(report: DiffReport) -> str:
-    return canon.dumps(report_json(report), sort_keys=False, indent=True).decode() + "\n"
+    return canon.encode(report_json(report), sort_keys=False, indent=True).decode() + "\n"
 
 
 # ---------------------------------------------------------------------- safe text

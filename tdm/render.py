@@ -148,7 +148,7 @@ class RowRenderer:
         except orjson.JSONEncodeError:
             # an integer beyond 64 bits (a schema may allow them): the slow, general way
             rows = self.root.column(idx)
-            return b"".join([canon.dumps(row, sort_keys=False) + b"\n" for row in rows])
+            return b"".join([canon.encode(row, sort_keys=False) + b"\n" for row in rows])
 
     def _render(self, idx: U64) -> bytes:
         if len(idx) == 0:

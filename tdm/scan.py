@@ -457,7 +457,7 @@ class Baseline:
             "salt": self.salt.hex(),
             "fingerprints": prints,
         }
-        write_bytes_atomic(path, canon.dumps(doc, sort_keys=False, indent=True) + b"\n")
+        write_bytes_atomic(path, canon.encode(doc, sort_keys=False, indent=True) + b"\n")
         return len(prints)
 
 
