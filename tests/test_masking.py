@@ -1863,6 +1863,7 @@ def big_input(sample_repo: Path, tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "exports" / "big.jsonl", rows)
 
 
+@pytest.mark.slow
 def test_parallel_masking_is_byte_identical_to_serial(
     sample_repo: Path, big_input: Path, key: str
 ) -> None:
