@@ -1815,6 +1815,7 @@ def test_validate_reports_masking_rules_that_are_gone(
 # ---------------------------------------------------------------- determinism
 
 
+@pytest.mark.slow
 def test_the_same_input_and_key_give_identical_bytes_in_every_run(
     sample_repo: Path, prod: Path, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
