@@ -489,6 +489,7 @@ def test_colour_only_when_asked_or_on_a_terminal(people: Path) -> None:
 # ---------------------------------------------------------------- the CI recipe
 
 
+@pytest.mark.slow
 def test_the_github_workflow_parses_and_its_tdm_commands_run(people: Path, tmp_path: Path) -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
