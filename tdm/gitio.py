@@ -441,7 +441,9 @@ class Git:
                 want = None if expected is None else str(expected)
                 if current != want:
                     raise RefMoved(name, want, current)
-                txn.set_target(ref, pygit2.Oid(hex=str(new)), self.signature(), message)
+                # no signature: pygit2 1.21 cannot pass one here; libgit2 then writes the
+                # reflog entry with the repository's configured identity
+                txn.set_target(ref, pygit2.Oid(hex=str(new)), None, message)
         except pygit2.GitError as exc:
             if "lock" in str(exc).lower():
                 raise RefMoved(name, None if expected is None else str(expected), None) from None
