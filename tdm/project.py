@@ -133,16 +133,13 @@ class Project:
         return self._names(MASKING_DIR)
 
     def dataset_schema(self, dataset: str) -> str | None:
-        """The schema ``template/dataset`` follows: its template's spec, else its tdm.lock
-        entry (masked datasets have no template); None when neither says.  A malformed
-        template or lock raises UserError."""
-        folder, _, name = dataset.partition("/")
-        if folder in self.template_names():
-            spec = self.template(folder).datasets.get(name)
-            if spec is not None:
-                return spec.schema_
-        entry = self.read_lock().datasets.get(dataset)
-        return entry.schema_ if entry is not None else None
+        """The schema ``template/dataset`` follows in the working tree: the one rule of
+        :meth:`tdm.snapshot.Snapshot.dataset_schema` (its template's spec, else its tdm.lock
+        entry, else a schema with the dataset's name).  A malformed template or lock
+        raises UserError."""
+        from tdm.snapshot import WorktreeSnapshot  # the reader sits on top of this module
+
+        return WorktreeSnapshot(self).dataset_schema(dataset)
 
     def dataset_path(self, template: str, dataset: str) -> Path:
         check_name(template, "template")

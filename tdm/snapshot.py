@@ -176,7 +176,7 @@ class Snapshot(ABC):
         rel = self.schema_files().get(_checked(name, "schema"))
         if rel is None:
             raise UserError(
-                f"schema '{name}' does not exist in the {self.label} "
+                f"schema '{name}' does not exist at {self.label} "
                 f"(known: {', '.join(self.schema_names()) or 'none'})"
             )
         doc = self.located(rel)
@@ -189,7 +189,7 @@ class Snapshot(ABC):
         doc = self.located(rel) if rel is not None else None
         if doc is None:
             raise UserError(
-                f"template '{name}' does not exist in the {self.label} "
+                f"template '{name}' does not exist at {self.label} "
                 f"(known: {', '.join(self.template_names()) or 'none'})"
             )
         if not isinstance(doc.data, dict):
@@ -260,7 +260,7 @@ class Snapshot(ABC):
         rel = self.dataset_file(dataset)
         found = self.lines(rel)
         if found is None:
-            raise UserError(f"dataset '{dataset}' does not exist in the {self.label} ({rel})")
+            raise UserError(f"dataset '{dataset}' does not exist at {self.label} ({rel})")
         return found
 
 
