@@ -390,7 +390,7 @@ class Git:
         if not isinstance(node, pygit2.Tree):
             return dest
 
-        def wanted() -> Iterator[tuple[str, pygit2.Oid, int]]:
+        def wanted() -> Iterator[tuple[str, pygit2.Oid | str, int]]:
             for rel, obj in walk_entries(node):
                 if any(rel == p or rel.startswith(p + "/") for p in prefixes):
                     yield rel, obj.id, obj.filemode
@@ -861,7 +861,7 @@ def safe_relpath(path: str) -> bool:
 
 
 def write_regular_blobs(
-    git: Git, entries: Iterator[tuple[str, pygit2.Oid, int]], dest: Path
+    git: Git, entries: Iterator[tuple[str, pygit2.Oid | str, int]], dest: Path
 ) -> None:
     """Write (path, blob id, mode) entries under ``dest`` as plain, non-executable files.
     Symbolic links and submodules are skipped (tdm reads regular files only), and every
