@@ -256,19 +256,6 @@ class Git:
 
     # ------------------------------------------------------------------ reading trees
 
-    def tree_entry(self, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
-        """The object at ``path`` (relative to the tdm root) in ``commit``, or None."""
-        try:
-            return commit.tree[self.prefix + path]
-        except KeyError:
-            return None
-
-    def blob(self, commit: pygit2.Commit, path: str) -> pygit2.Blob | None:
-        obj = self.tree_entry(commit, path)
-        if obj is None or not isinstance(obj, pygit2.Blob):
-            return None
-        return obj
-
     def read_blob(self, oid: pygit2.Oid | str) -> bytes:
         """A blob's bytes straight from the object database (no Blob object is kept, so
         libgit2's copy is freed as soon as Python has its own)."""
@@ -300,39 +287,6 @@ class Git:
         index: pygit2.Index = self.repo.index
         index.read()
         return index
-
-    def staged_blobs(self, folder: str) -> list[tuple[str, pygit2.Oid]]:
-        """(path relative to the tdm root, blob id) of files under ``folder`` whose staged
-        version differs from HEAD's: what the next commit would add or change."""
-        index = self.staged_index()
-        head = self.head()
-        base = self.prefix + folder
-        out = []
-        for entry in index:
-            if not entry.path.startswith(base):
-                continue
-            old = _get(head.tree, entry.path) if head is not None else None
-            if old is None or old.id != entry.id:
-                out.append((entry.path[len(self.prefix) :], entry.id))
-        return sorted(out)
-
-    def tree_blobs(self, commit: pygit2.Commit, folder: str) -> list[tuple[str, pygit2.Oid]]:
-        """(path relative to the tdm root, blob id) of every file under ``folder`` in ``commit``."""
-        tree = _get(commit.tree, (self.prefix + folder).rstrip("/"))
-        if not isinstance(tree, pygit2.Tree):
-            return []
-        out = []
-        for path in _walk_tree(tree, folder.rstrip("/") + "/"):
-            obj = _get(commit.tree, self.prefix + path)
-            if obj is not None and obj.type_str == "blob":
-                out.append((path, obj.id))
-        return sorted(out)
-
-    def list_dir(self, commit: pygit2.Commit, path: str) -> list[str]:
-        obj = self.tree_entry(commit, path)
-        if not isinstance(obj, pygit2.Tree):
-            return []
-        return sorted(e.name for e in obj if e.name is not None)
 
     # ------------------------------------------------------------------ entries (snapshots)
 
