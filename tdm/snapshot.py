@@ -20,6 +20,7 @@ without a checkout.  Git access goes through :mod:`tdm.gitio`.
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,11 +78,7 @@ class Snapshot(ABC):
     def lines(self, rel: str) -> Iterator[bytes] | None:
         """The lines of ``rel``, each with its newline (rows of a dataset, streamed)."""
         data = self.read(rel)
-        if data is None:
-            return None
-        import io
-
-        return iter(io.BytesIO(data))
+        return None if data is None else iter(io.BytesIO(data))
 
     def where(self, rel: str) -> str:
         """``rel`` as messages name it: ``path@label``."""

@@ -180,3 +180,31 @@ def test_read_at_a_branch_write_in_memory_read_the_new_tree(tmp_path: Path) -> N
     g.move_branch("main", new, expected=rev(root, "main"), message="add b")
     assert git(root, "show", "main:datasets/t/b.jsonl").stdout == '{"id": 9}\n'
     fsck_clean(root)
+
+
+def test_the_index_snapshot_reads_what_is_staged_and_the_work_tree_never_follows_links(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path / "r")
+    (root / "tdm.yaml").write_text("name: x\n")
+    (root / "datasets" / "t" / "a.jsonl").write_text('{"id": 2}\n')
+    git(root, "add", "-A")
+    (root / "datasets" / "t" / "a.jsonl").write_text('{"id": 3}\n')  # not staged
+    outside = tmp_path / "secret.jsonl"
+    outside.write_text('{"ssn": "123-45-6789"}\n')
+    (root / "datasets" / "t" / "link.jsonl").symlink_to(outside)
+    from tdm.errors import UserError
+    from tdm.project import Project
+
+    project = Project.find(root)
+    staged = snapshot.staged(project)
+    assert staged.read("datasets/t/a.jsonl") == b'{"id": 2}\n'
+    assert staged.read("tdm.yaml") == b"name: x\n"
+    assert list(staged.datasets()) == ["t/a"]
+    work = snapshot.worktree(project)
+    assert work.read("datasets/t/a.jsonl") == b'{"id": 3}\n'
+    assert list(work.datasets()) == ["t/a"]  # the link is not a file of the repository
+    with pytest.raises(UserError, match="symbolic link"):
+        work.read("datasets/t/link.jsonl")
+    with pytest.raises(UserError, match="is not a valid name"):
+        work.dataset_file("t/../../x")
