@@ -18,6 +18,7 @@ import yaml
 from helpers import PEOPLE, PEOPLE_FILE, git, init_repo, person, tdm, write_file
 
 from tdm import diff as diffmod
+from tdm import snapshot
 from tdm.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,7 +328,7 @@ def test_an_unchanged_dataset_is_never_read(people: Path, monkeypatch: pytest.Mo
     write_rows(people, [person(i) for i in range(1, 4)], "datasets/t/small.jsonl")
     commit_all(people, "small grows")
     reads: list[str] = []
-    for cls in (diffmod.CommitSide, diffmod.WorktreeSide):
+    for cls in (snapshot.TreeSnapshot, snapshot.WorktreeSnapshot):
         original = cls.read
 
         def spy(self: Any, rel: str, _original: Any = original) -> bytes | None:
