@@ -146,7 +146,7 @@ class TemplatePlanner:
             ctx = self._context(dataset, spec, schema)
             planner = Planner(schema.data, ctx)
 
-            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int]:
+            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int, bool]:
                 parent_name = self.resolve_target(target, schema.display, path)
                 if parent_name == dataset:
                     self_spec = spec
@@ -168,7 +168,14 @@ class TemplatePlanner:
                     )
                 if target_field == path and parent_name == dataset:
                     raise UserError(f"property '{path}' references itself", path=schema.display)
-                return gen, self_spec.count
+                if parent_name == dataset and not allows_null(schema.data, path):
+                    raise UserError(
+                        f"property '{path}' references its own dataset: each row points to an "
+                        "earlier row, and the first row has none, so the property must allow "
+                        'null; add "null" to its type',
+                        path=schema.display,
+                    )
+                return gen, self_spec.count, parent_name == dataset
 
             ctx.resolve_ref = resolve
             root = planner.build_root()
@@ -272,6 +279,22 @@ class TemplatePlanner:
                 "primary key nor unique; reference a key so every value identifies one row",
                 path=display,
             )
+
+
+def allows_null(schema: dict[str, Any], prop: str) -> bool:
+    """Whether top-level property ``prop`` of ``schema`` accepts null (its own ``$ref`` to
+    ``$defs``/``definitions`` of the same file included)."""
+    sub = schema.get("properties", {}).get(prop)
+    if not isinstance(sub, dict):
+        return sub is True
+    wrapper: dict[str, Any] = {
+        k: schema[k] for k in ("$schema", "$defs", "definitions") if k in schema
+    }
+    wrapper["properties"] = {prop: sub}
+    try:
+        return bool(jsonschema_rs.validator_for(wrapper).is_valid({prop: None}))
+    except (ValueError, jsonschema_rs.ReferencingError):
+        return True  # a schema the validator cannot compile is reported by the sample check
 
 
 _VALIDATORS: dict[bytes, Any] = {}
