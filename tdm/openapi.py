@@ -433,8 +433,8 @@ def plan_import(
         planned.append(item)
     if clashes:
         raise UserError(
-            f"{', '.join(clashes)} already exist(s); run with --force to overwrite "
-            "(nothing was written)"
+            f"{', '.join(clashes)} already {'exists' if len(clashes) == 1 else 'exist'}; run "
+            "with --force to overwrite (nothing was written)"
         )
 
     for item in planned:

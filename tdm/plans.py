@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from tdm import catalogue, rng
+from tdm import catalogue, rng, schemaref
 from tdm import generators as g
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
@@ -190,7 +190,7 @@ class TemplatePlanner:
                 root,
                 recipe,
             )
-            check_sample(plan)
+            check_sample(plan, self.project)
         finally:
             self._building.pop()
         self.plans[dataset] = plan
@@ -300,15 +300,17 @@ def allows_null(schema: dict[str, Any], prop: str) -> bool:
 _VALIDATORS: dict[bytes, Any] = {}
 
 
-def row_validator(schema: SchemaDoc) -> Any:
-    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted."""
-    key = schema.raw_bytes
+def row_validator(schema: SchemaDoc, project: Project | None = None) -> Any:
+    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted; with
+    ``project``, references to other schema files of the repository resolve."""
+    data = schemaref.bundled(project, schema) if project is not None else schema.data
+    key = schema.raw_bytes if data is schema.data else orjson.dumps(data)
     if key not in _VALIDATORS:
-        _VALIDATORS[key] = jsonschema_rs.validator_for(schema.data, validate_formats=True)
+        _VALIDATORS[key] = jsonschema_rs.validator_for(data, validate_formats=True)
     return _VALIDATORS[key]
 
 
-def check_sample(plan: DatasetPlan) -> None:
+def check_sample(plan: DatasetPlan, project: Project | None = None) -> None:
     """Generate the first rows and validate them: a generator that cannot satisfy the
     schema is reported here, naming the property, before anything is written."""
     n = min(plan.count, SAMPLE_ROWS)
@@ -318,7 +320,7 @@ def check_sample(plan: DatasetPlan) -> None:
         rows = plan.root.column(rng.rows(0, n))
     except ValueError as exc:
         raise UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display) from None
-    validator = row_validator(plan.schema)
+    validator = row_validator(plan.schema, project)
     for row in rows:
         for error in validator.iter_errors(row):
             where = "/".join(str(p) for p in error.instance_path) or "(row)"

@@ -16,12 +16,15 @@ from helpers import (
     init_repo,
     invalid_rows,
     read_rows,
+    sha256_file,
     snapshot,
     tdm,
     tmp_leftovers,
     write_file,
 )
 
+from tdm import plans, schemaref
+from tdm._version import __version__
 from tdm.project import Project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openapi"
@@ -476,3 +479,75 @@ def test_import_help_has_an_example() -> None:
     result = tdm("import", "openapi", "--help")
     assert result.exit_code == 0
     assert "Example: tdm import openapi" in result.output
+
+
+# ------------------------------------------------------------------ rows of schemas that $ref files
+
+
+def pets_dataset(root: Path, rows: list[dict[str, Any]]) -> Path:
+    """datasets/shop/pets.jsonl following schema Pet, recorded in tdm.lock (no template)."""
+    path = root / "datasets" / "shop" / "pets.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+    entry = {
+        "schema": "Pet",
+        "template": "shop",
+        "rows": len(rows),
+        "sha256": sha256_file(path),
+        "tdm_version": __version__,
+    }
+    (root / "tdm.lock").write_text(json.dumps({"version": 1, "datasets": {"shop/pets": entry}}))
+    return path
+
+
+def test_validate_resolves_references_to_other_schema_files(repo: Path) -> None:
+    assert tdm("import", "openapi", EXPANDED, "--repo", repo).exit_code == 0
+    pets_dataset(repo, [{"id": 1, "name": "Rex"}, {"id": 2, "name": "Tom", "tag": "cat"}])
+
+    result = tdm("validate", "--repo", repo)
+    assert result.exit_code == 0, result.output
+
+    pets_dataset(repo, [{"id": 1, "name": "Rex"}, {"id": 2}])  # NewPet.json requires name
+    result = tdm("validate", "--repo", repo)
+    assert result.exit_code == 1, result.output
+    assert "datasets/shop/pets.jsonl:2" in result.output
+    assert "name" in result.output
+
+    # the referenced file changes: the validation cache must not answer for it
+    assert tdm("validate", "--repo", repo).exit_code == 1
+    new_pet = schema_file(repo, "NewPet")
+    new_pet["required"] = []
+    (repo / "schemas" / "NewPet.json").write_text(json.dumps(new_pet))
+    result = tdm("validate", "--repo", repo)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("ref", "needle"),
+    [
+        ("Missing.json", "Missing.json"),
+        ("../tdm.yaml", "tdm.yaml"),
+        ("https://example.com/pet.json", "example.com"),
+    ],
+)
+def test_a_reference_to_no_schema_file_is_refused(repo: Path, ref: str, needle: str) -> None:
+    write_file(
+        repo / "schemas" / "Pet.json",
+        json.dumps({"type": "object", "properties": {"friend": {"$ref": ref}}}),
+    )
+    pets_dataset(repo, [{"friend": 1}])
+    refused(tdm("validate", "--repo", repo), "schemas/Pet.json", "cannot be resolved", needle)
+
+
+def test_row_validator_with_and_without_the_repository(repo: Path) -> None:
+    assert tdm("import", "openapi", EXPANDED, "--repo", repo).exit_code == 0
+    project = Project.find(repo)
+    pet = project.schema("Pet")
+
+    validator = plans.row_validator(pet, project)
+
+    assert validator.is_valid({"id": 1, "name": "Rex"})
+    assert not validator.is_valid({"id": 1})
+    bundled = schemaref.bundled(project, pet)
+    assert bundled["allOf"][0] == {"$ref": "NewPet.json"}  # references stay as written
+    assert schemaref.bundled(project, project.schema("NewPet")) is project.schema("NewPet").data
