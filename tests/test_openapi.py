@@ -551,3 +551,37 @@ def test_row_validator_with_and_without_the_repository(repo: Path) -> None:
     bundled = schemaref.bundled(project, pet)
     assert bundled["allOf"][0] == {"$ref": "NewPet.json"}  # references stay as written
     assert schemaref.bundled(project, project.schema("NewPet")) is project.schema("NewPet").data
+
+
+# ------------------------------------------------------------------ the pydantic recipe
+
+
+def test_the_readme_pydantic_recipe(repo: Path) -> None:
+    # the README's scripts/dump_schemas.py, as the user runs it (tdm itself imports no model)
+    from pydantic import BaseModel, Field
+
+    class Address(BaseModel):
+        street: str
+        city: str
+
+    class Customer(BaseModel):
+        id: int = Field(ge=1)
+        email: str = Field(max_length=80)
+        name: str
+        nickname: str | None = None
+        address: Address
+
+    schema = Customer.model_json_schema()
+    schema["x-tdm"] = {"primary_key": "id"}
+    (repo / "schemas" / "customers.json").write_text(json.dumps(schema, indent=2) + "\n")
+    write_file(
+        repo / "templates" / "shop.yaml",
+        {"seed": 1, "datasets": {"customers": {"schema": "customers", "count": 100}}},
+    )
+
+    assert tdm("generate", "--repo", repo).exit_code == 0
+    assert tdm("validate", "--repo", repo).exit_code == 0
+    rows = read_rows(dataset(repo, "shop", "customers"))
+    assert invalid_rows(schema, rows) == []
+    assert any(r.get("nickname") is None for r in rows) and any(r.get("nickname") for r in rows)
+    assert all(Customer.model_validate(r) for r in rows)  # pydantic accepts every row
