@@ -42,20 +42,22 @@ def jump(keys: U64, buckets: I64 | int) -> I64:
     limit = np.broadcast_to(np.asarray(buckets, dtype=np.int64), (n,))
     if n and int(limit.min()) <= 0:
         raise ValueError("buckets must be positive")
+    out = np.zeros(n, dtype=np.int64)
+    # the keys still jumping, kept compact: plain vector arithmetic per round, no scatter
+    pos = np.arange(n)
     key = keys.astype(np.uint64, copy=True)
     b = np.zeros(n, dtype=np.int64)
-    j = np.zeros(n, dtype=np.int64)
-    active = np.flatnonzero(j < limit)
+    lim = limit.copy()
     with np.errstate(over="ignore"):
-        while active.size:
-            b[active] = j[active]
-            k = key[active] * _JUMP_MUL + np.uint64(1)
-            key[active] = k
-            step = _TWO31 / ((k >> _S33) + np.uint64(1)).astype(np.float64)
-            nxt = np.minimum((b[active] + 1).astype(np.float64) * step, _BIG).astype(np.int64)
-            j[active] = nxt
-            active = active[nxt < limit[active]]
-    return b
+        while pos.size:
+            key = key * _JUMP_MUL + np.uint64(1)
+            step = _TWO31 / ((key >> _S33) + np.uint64(1)).astype(np.float64)
+            j = np.minimum((b + 1).astype(np.float64) * step, _BIG).astype(np.int64)
+            jumps = j < lim
+            stop = ~jumps
+            out[pos[stop]] = b[stop]
+            pos, key, b, lim = pos[jumps], key[jumps], j[jumps], lim[jumps]
+    return out
 
 
 @functools.lru_cache(maxsize=8)
