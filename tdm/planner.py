@@ -183,8 +183,8 @@ class PlanContext:
     count: int
     display: str
     overrides: dict[str, FieldHint] = field(default_factory=dict)
-    #: (target, field, path) -> (the parent field's generator, the parent's row count)
-    #: (target, target field, path) -> (parent key generator, parent count, self-reference)
+    #: (target, field, path) -> (the parent field's generator, the parent's row count,
+    #: whether it is a self-reference)
     resolve_ref: Callable[[str, str, str], tuple[g.Gen, int, bool]] | None = None
     primary_key: str | None = None
     lines: Located | None = None
