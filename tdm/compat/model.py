@@ -1,0 +1,413 @@
+"""A JSON Schema read into the typed shapes the schema registry compares.
+
+The registry does not compare keywords one by one: it first reads a schema into one
+typed node (string, number, object, array, enum, const, allOf/anyOf/oneOf, not,
+``$ref``, empty, false), then compares nodes of the same kind.  A schema whose
+keywords belong to several kinds (``type: string`` with ``enum``) becomes a synthetic
+``allOf`` of one node per kind, and ``type: [a, b]`` becomes an ``anyOf`` of one node
+per type.  Keywords are read in the dialect its ``$schema`` names (draft-04 to
+draft-07, 2019-09, 2020-12; draft-07 when absent).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tdm.schemadiff import json_bytes
+
+Dialect = Literal["draft4", "draft6", "draft7", "2019-09", "2020-12"]
+Kind = Literal[
+    "empty",
+    "false",
+    "string",
+    "number",
+    "boolean",
+    "null",
+    "object",
+    "array",
+    "enum",
+    "const",
+    "combined",
+    "not",
+    "ref",
+    "conditional",
+]
+
+_MISSING: Any = object()
+
+_STRING = ("minLength", "maxLength", "pattern", "format")
+_NUMBER = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+_OBJECT = (
+    "properties",
+    "required",
+    "minProperties",
+    "maxProperties",
+    "dependencies",
+    "patternProperties",
+    "additionalProperties",
+    "propertyNames",
+    "dependentRequired",
+    "dependentSchemas",
+    "unevaluatedProperties",
+)
+_ARRAY = (
+    "items",
+    "additionalItems",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "contains",
+    "prefixItems",
+    "unevaluatedItems",
+    "minContains",
+    "maxContains",
+)
+_COMBINERS = ("allOf", "anyOf", "oneOf")
+#: keywords beside ``$ref`` that do not constrain (2019-09 and later apply the rest)
+_ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "id",
+        "$anchor",
+        "$comment",
+        "$defs",
+        "definitions",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "x-tdm",
+    }
+)
+
+
+def dialect_of(schema: Any) -> Dialect:
+    """The dialect a schema's ``$schema`` declares (draft-07 when it names none)."""
+    uri = schema.get("$schema") if isinstance(schema, dict) else None
+    if not isinstance(uri, str):
+        return "draft7"
+    if "2020-12" in uri:
+        return "2020-12"
+    if "2019-09" in uri:
+        return "2019-09"
+    if "draft-04" in uri:
+        return "draft4"
+    if "draft-06" in uri:
+        return "draft6"
+    return "draft7"
+
+
+@dataclass(eq=False)
+class Node:
+    """One typed schema node; only the fields of its ``kind`` are set."""
+
+    kind: Kind
+    raw: Any
+    id: Any = None
+    title: Any = None
+    description: Any = None
+    default: Any = _MISSING
+    # string
+    min_length: Any = None
+    max_length: Any = None
+    pattern: Any = None
+    format: Any = None
+    # number
+    integer: bool = False
+    minimum: Any = None
+    maximum: Any = None
+    exclusive_minimum: Any = None
+    exclusive_maximum: Any = None
+    multiple_of: Any = None
+    # object
+    properties: dict[str, Node] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    min_properties: Any = None
+    max_properties: Any = None
+    property_dependencies: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    schema_dependencies: dict[str, tuple[str, Node]] = field(default_factory=dict)
+    additional_permitted: bool = True
+    additional_schema: Node | None = None
+    pattern_properties: list[tuple[str, Node]] = field(default_factory=list)
+    unevaluated: Node | None = None
+    # array
+    all_items: Node | None = None
+    item_list: list[Node] = field(default_factory=list)
+    items_keyword: str = "items"
+    additional_keyword: str = "additionalItems"
+    unique_items: bool = False
+    min_items: Any = None
+    max_items: Any = None
+    min_contains: Any = None
+    max_contains: Any = None
+    # enum / const
+    values: frozenset[bytes] = frozenset()
+    # combined / not
+    criterion: str = ""
+    subschemas: list[Node] = field(default_factory=list)
+    inner: Node | None = None
+    # $ref
+    ref: str = ""
+    _loader: Loader | None = None
+    _target: Node | None = None
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _MISSING
+
+    def target(self) -> Node | None:
+        """What a ``$ref`` points at (None when it does not resolve inside the file)."""
+        if self._target is None and self._loader is not None:
+            self._target = self._loader.resolve(self.ref)
+        return self._target
+
+
+class Loader:
+    """Reads one schema file; the same JSON object always gives the same node, so a
+    recursive ``$ref`` is one node and the comparison can notice it is back there."""
+
+    def __init__(self, root: Any, dialect: Dialect | None = None) -> None:
+        self.root = root
+        self.dialect: Dialect = dialect or dialect_of(root)
+        self._nodes: dict[int, Node] = {}
+        self._keep: list[Any] = []  # the raw values whose id() keys the cache
+
+    def load(self, value: Any) -> Node:
+        if isinstance(value, bool):
+            return Node("empty" if value else "false", value)
+        if not isinstance(value, dict):
+            return Node("empty", value)
+        key = id(value)
+        found = self._nodes.get(key)
+        if found is None:
+            found = self._build(value)
+            self._nodes[key] = found
+            self._keep.append(value)
+        return found
+
+    def resolve(self, ref: str) -> Node | None:
+        if ref == "#":
+            return self.load(self.root)
+        if not ref.startswith("#/"):
+            return None
+        node: Any = self.root
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                return None
+        return self.load(node)
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self, raw: dict[str, Any]) -> Node:
+        if isinstance(raw.get("$ref"), str):
+            ref = Node("ref", raw, ref=raw["$ref"], _loader=self)
+            rest = {k: v for k, v in raw.items() if k != "$ref"}
+            if self.dialect in ("2019-09", "2020-12") and set(rest) - _ANNOTATIONS:
+                # 2019-09 and later apply the keywords beside $ref as well
+                node = Node("combined", raw, criterion="allOf", subschemas=[ref, self._build(rest)])
+            else:
+                node = ref
+            return self._common(node, raw)
+        parts: list[Node] = []
+        if isinstance(raw.get("enum"), list):
+            parts.append(Node("enum", raw, values=frozenset(json_bytes(v) for v in raw["enum"])))
+        for word in _COMBINERS:
+            if isinstance(raw.get(word), list):
+                subs = [self.load(s) for s in raw[word]]
+                parts.append(Node("combined", raw, criterion=word, subschemas=subs))
+        if "not" in raw:
+            parts.append(Node("not", raw, inner=self.load(raw["not"])))
+        if "const" in raw and self.dialect != "draft4":
+            parts.append(Node("const", raw, values=frozenset({json_bytes(raw["const"])})))
+        used: set[str] = set()
+        declared = raw.get("type")
+        if isinstance(declared, str):
+            parts.append(self._typed(declared, raw))
+            used.update(self._keywords(declared))
+        elif isinstance(declared, list):
+            names = [t for t in declared if isinstance(t, str)]
+            subs = [self._typed(t, raw) for t in names]
+            for t in names:
+                used.update(self._keywords(t))
+            parts.append(Node("combined", raw, criterion="anyOf", subschemas=subs))
+        for kind, words in (
+            ("array", _ARRAY),
+            ("object", _OBJECT),
+            ("number", _NUMBER),
+            ("string", _STRING),
+        ):
+            if any(w in raw and w not in used for w in words):
+                parts.append(self._typed(kind, raw, requires=False))
+        if any(w in raw for w in ("if", "then", "else")) and self.dialect not in (
+            "draft4",
+            "draft6",
+        ):
+            parts.append(
+                Node("conditional", {w: raw[w] for w in ("if", "then", "else") if w in raw})
+            )
+        if not parts:
+            node = Node("empty", raw)
+        elif len(parts) == 1:
+            node = parts[0]
+        else:
+            node = Node("combined", raw, criterion="allOf", subschemas=parts)
+        return self._common(node, raw)
+
+    def _common(self, node: Node, raw: dict[str, Any]) -> Node:
+        ident = raw.get("id") if self.dialect == "draft4" else raw.get("$id", raw.get("id"))
+        if self.dialect != "2020-12":
+            node.id = ident
+        node.title = raw.get("title")
+        node.description = raw.get("description")
+        node.default = raw.get("default", _MISSING)
+        return node
+
+    @staticmethod
+    def _keywords(kind: str) -> tuple[str, ...]:
+        return {
+            "string": _STRING,
+            "number": _NUMBER,
+            "integer": _NUMBER,
+            "object": _OBJECT,
+            "array": _ARRAY,
+        }.get(kind, ())
+
+    def _typed(self, kind: str, raw: dict[str, Any], *, requires: bool = True) -> Node:
+        if kind == "string":
+            return Node(
+                "string",
+                raw,
+                min_length=_int(raw.get("minLength")),
+                max_length=_int(raw.get("maxLength")),
+                pattern=raw.get("pattern") if isinstance(raw.get("pattern"), str) else None,
+                format=raw.get("format") if isinstance(raw.get("format"), str) else None,
+            )
+        if kind in ("number", "integer"):
+            return self._number(raw, integer=kind == "integer")
+        if kind == "object":
+            return self._object(raw)
+        if kind == "array":
+            return self._array(raw)
+        if kind == "boolean":
+            return Node("boolean", raw)
+        if kind == "null":
+            return Node("null", raw)
+        return Node("empty", raw)
+
+    def _number(self, raw: dict[str, Any], *, integer: bool) -> Node:
+        node = Node(
+            "number",
+            raw,
+            integer=integer,
+            minimum=_num(raw.get("minimum")),
+            maximum=_num(raw.get("maximum")),
+            multiple_of=_num(raw.get("multipleOf")),
+        )
+        # draft-04 writes an exclusive bound as a boolean beside minimum/maximum
+        node.exclusive_minimum = _num(raw.get("exclusiveMinimum"))
+        node.exclusive_maximum = _num(raw.get("exclusiveMaximum"))
+        return node
+
+    def _object(self, raw: dict[str, Any]) -> Node:
+        props = raw.get("properties") if isinstance(raw.get("properties"), dict) else {}
+        assert isinstance(props, dict)
+        node = Node(
+            "object",
+            raw,
+            properties={str(k): self.load(v) for k, v in props.items()},
+            required=tuple(r for r in raw.get("required") or () if isinstance(r, str))
+            if isinstance(raw.get("required"), list)
+            else (),
+            min_properties=_int(raw.get("minProperties")),
+            max_properties=_int(raw.get("maxProperties")),
+        )
+        for word in ("dependencies", "dependentRequired", "dependentSchemas"):
+            deps = raw.get(word)
+            if not isinstance(deps, dict):
+                continue
+            for name, value in deps.items():
+                if isinstance(value, list):
+                    names = frozenset(v for v in value if isinstance(v, str))
+                    node.property_dependencies[str(name)] = (word, names)
+                else:
+                    node.schema_dependencies[str(name)] = (word, self.load(value))
+        extra = raw.get("additionalProperties", True)
+        if isinstance(extra, bool):
+            node.additional_permitted = extra
+        else:
+            node.additional_schema = self.load(extra)
+        patterns = raw.get("patternProperties")
+        if isinstance(patterns, dict):
+            node.pattern_properties = [(str(p), self.load(s)) for p, s in patterns.items()]
+        if "unevaluatedProperties" in raw and self.dialect in ("2019-09", "2020-12"):
+            node.unevaluated = self.load(raw["unevaluatedProperties"])
+        return node
+
+    def _array(self, raw: dict[str, Any]) -> Node:
+        node = Node(
+            "array",
+            raw,
+            unique_items=raw.get("uniqueItems") is True,
+            min_items=_int(raw.get("minItems")),
+            max_items=_int(raw.get("maxItems")),
+            min_contains=_int(raw.get("minContains")),
+            max_contains=_int(raw.get("maxContains")),
+        )
+        items = raw.get("items", _MISSING)
+        if self.dialect == "2020-12":
+            # prefixItems is the tuple; items is what follows it (or every item)
+            node.items_keyword = "prefixItems"
+            node.additional_keyword = "items"
+            prefix = raw.get("prefixItems")
+            if isinstance(prefix, list):
+                node.item_list = [self.load(s) for s in prefix]
+                self._additional_items(node, items)
+            elif isinstance(items, bool):
+                self._additional_items(node, items)
+            elif items is not _MISSING:
+                node.all_items = self.load(items)
+        else:
+            if isinstance(items, list):
+                node.item_list = [self.load(s) for s in items]
+            elif items is not _MISSING:
+                node.all_items = self.load(items)
+            self._additional_items(node, raw.get("additionalItems", _MISSING))
+        if "unevaluatedItems" in raw and self.dialect in ("2019-09", "2020-12"):
+            node.unevaluated = self.load(raw["unevaluatedItems"])
+        return node
+
+    def _additional_items(self, node: Node, value: Any) -> None:
+        if value is _MISSING or value is True:
+            return
+        if value is False:
+            node.additional_permitted = False
+        else:
+            node.additional_schema = self.load(value)
+
+
+def _int(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _num(value: Any) -> Any:
+    return _int(value)
+
+
+def pattern_matches(pattern: str, name: str) -> bool:
+    """ECMA-262 patterns are close enough to Python's for property names; a pattern
+    Python cannot read matches nothing rather than failing the review."""
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return False
