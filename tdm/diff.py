@@ -384,6 +384,11 @@ def _check_schema(data: dict[str, Any], where: str) -> None:
     try:
         cls.check_schema(data)
     except jsonschema.SchemaError as exc:
+        if "$schema" not in data and jsonschema.Draft7Validator(
+            jsonschema.Draft7Validator.META_SCHEMA
+        ).is_valid(data):
+            return  # no $schema: draft-07 is a schema registry's default dialect
+
         at = "/".join(str(p) for p in exc.path) or "(top level)"
         raise UserError(f"not a valid JSON Schema at {at}: {exc.message}", path=where) from None
 

@@ -375,9 +375,9 @@ def _partial(node: Node, name: str) -> Node | None:
             return schema
     if node.additional_schema is not None:
         return node.additional_schema
-    if node.additional_permitted and node.unevaluated is not None:
-        if node.unevaluated.kind not in ("false", "empty"):
-            return node.unevaluated
+    uneval = node.unevaluated
+    if node.additional_permitted and uneval is not None and uneval.kind not in ("false", "empty"):
+        return uneval
     return None
 
 
@@ -546,9 +546,9 @@ def _array_open(node: Node) -> bool:
 def _array_partial(node: Node) -> Node | None:
     if node.additional_schema is not None:
         return node.additional_schema
-    if node.additional_permitted and node.unevaluated is not None:
-        if node.unevaluated.kind not in ("false", "empty"):
-            return node.unevaluated
+    uneval = node.unevaluated
+    if node.additional_permitted and uneval is not None and uneval.kind not in ("false", "empty"):
+        return uneval
     return None
 
 

@@ -87,11 +87,42 @@ _ANNOTATIONS = frozenset(
 )
 
 
+_LATER = frozenset(
+    {
+        "prefixItems",
+        "$defs",
+        "dependentRequired",
+        "dependentSchemas",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "minContains",
+        "maxContains",
+        "$anchor",
+        "$dynamicRef",
+    }
+)
+
+
+def _uses(value: Any, words: frozenset[str]) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if words & node.keys():
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def dialect_of(schema: Any) -> Dialect:
     """The dialect a schema's ``$schema`` declares (draft-07 when it names none)."""
     uri = schema.get("$schema") if isinstance(schema, dict) else None
     if not isinstance(uri, str):
-        return "draft7"
+        # no $schema: draft-07 (a schema registry's default), unless the schema uses
+        # keywords only 2019-09 and later have
+        return "2020-12" if _uses(schema, _LATER) else "draft7"
     if "2020-12" in uri:
         return "2020-12"
     if "2019-09" in uri:
