@@ -113,6 +113,18 @@ def compare(ctx: _Context, original: Node | None, update: Node | None) -> None:
         if a is not b or original.ref != update.ref:
             ctx.add("TYPE_CHANGED")
         return
+    key = (id(a), id(b))
+    shared = ctx.shared
+    if key in shared.busy:
+        return  # a recursive schema: this pair is already being compared further up
+    shared.busy.add(key)
+    try:
+        _compare_nodes(ctx, a, b, key)
+    finally:
+        shared.busy.discard(key)
+
+
+def _compare_nodes(ctx: _Context, a: Node, b: Node, key: tuple[int, int]) -> None:
     if a.kind != "combined" and b.kind == "combined":
         if _into_combined(ctx, a, b):
             return
@@ -122,18 +134,11 @@ def compare(ctx: _Context, original: Node | None, update: Node | None) -> None:
         if a.kind != "false" and b.kind != "empty":
             ctx.add("TYPE_CHANGED")
         return
-    key = (id(a), id(b))
     memo = ctx.shared.memo.get(key)
     if memo is None:
-        if key in ctx.shared.busy:
-            return  # a recursive schema: this pair is already being compared
-        ctx.shared.busy.add(key)
-        try:
-            inner = _Context(ctx.compatible, ctx.shared)
-            _same_kind(inner, a, b)
-            memo = inner.diffs
-        finally:
-            ctx.shared.busy.discard(key)
+        inner = _Context(ctx.compatible, ctx.shared)
+        _same_kind(inner, a, b)
+        memo = inner.diffs
         ctx.shared.memo[key] = memo
     prefix = ctx.path
     for d in memo:
@@ -209,7 +214,8 @@ def _same_kind(ctx: _Context, a: Node, b: Node) -> None:
         with ctx.enter("not"):
             sub = ctx.sub()
             compare(sub, b.inner, a.inner)  # what must not match: the sides swap
-            ctx.add("NOT_TYPE_NARROWED" if sub.is_compatible() else "NOT_TYPE_EXTENDED")
+            if sub.diffs:  # the registry also reports an unchanged 'not' (as narrowed)
+                ctx.add("NOT_TYPE_NARROWED" if sub.is_compatible() else "NOT_TYPE_EXTENDED")
     elif kind == "object":
         _object(ctx, a, b)
     elif kind == "array":
@@ -269,14 +275,16 @@ def _values(ctx: _Context, a: Node, b: Node) -> None:
     if a.values == b.values:
         return
     word = "const" if a.kind == "const" else "enum"
+    gone = sorted(v.decode() for v in a.values - b.values)
+    came = sorted(v.decode() for v in b.values - a.values)
     if a.kind == "const":
-        ctx.add("ENUM_ARRAY_CHANGED", word)
+        ctx.add("ENUM_ARRAY_CHANGED", word, gone, came)
     elif b.values >= a.values:
-        ctx.add("ENUM_ARRAY_EXTENDED", word, len(a.values), len(b.values))
+        ctx.add("ENUM_ARRAY_EXTENDED", word, gone, came)
     elif a.values >= b.values:
-        ctx.add("ENUM_ARRAY_NARROWED", word, len(a.values), len(b.values))
+        ctx.add("ENUM_ARRAY_NARROWED", word, gone, came)
     else:
-        ctx.add("ENUM_ARRAY_CHANGED", word)
+        ctx.add("ENUM_ARRAY_CHANGED", word, gone, came)
 
 
 # ---------------------------------------------------------------------- combined
@@ -300,7 +308,8 @@ def _combined(ctx: _Context, a: Node, b: Node) -> None:
         )
     edges: dict[int, dict[int, list[Difference]]] = {}
     for i, old in enumerate(olds):
-        with ctx.enter(a.criterion, str(i)):
+        # a synthetic allOf is one schema in the file: its parts add nothing to the path
+        with ctx.enter() if a.synthetic else ctx.enter(a.criterion, str(i)):
             for j, new in enumerate(news):
                 sub = ctx.sub()
                 compare(sub, old, new)
@@ -343,7 +352,9 @@ def _match(edges: dict[int, dict[int, list[Difference]]], right: int) -> dict[in
     owner: dict[int, int] = {}
 
     def augment(i: int, seen: set[int]) -> bool:
-        for j in edges.get(i, {}):
+        # the branch with the fewest differences first: an unchanged branch matches itself
+        mine = edges.get(i, {})
+        for j in sorted(mine, key=lambda j: (len(mine[j]), j != i, j)):
             if j in seen:
                 continue
             seen.add(j)

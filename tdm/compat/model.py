@@ -181,6 +181,8 @@ class Node:
     values: frozenset[bytes] = frozenset()
     # combined / not
     criterion: str = ""
+    #: an allOf the reader made (one schema with keywords of several kinds), not the file
+    synthetic: bool = False
     subschemas: list[Node] = field(default_factory=list)
     inner: Node | None = None
     # $ref
@@ -292,7 +294,7 @@ class Loader:
         elif len(parts) == 1:
             node = parts[0]
         else:
-            node = Node("combined", raw, criterion="allOf", subschemas=parts)
+            node = Node("combined", raw, criterion="allOf", subschemas=parts, synthetic=True)
         return self._common(node, raw)
 
     def _common(self, node: Node, raw: dict[str, Any]) -> Node:

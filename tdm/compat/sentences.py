@@ -148,10 +148,34 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def where(path: str) -> str:
-    """``#/properties/a/items`` -> ``properties/a/items``; the root is ``(root)``."""
+    """A JSON path for people: ``#/properties/a/properties/b`` -> ``a.b``,
+    ``#/properties/tags/items`` -> ``tags[]``, a tuple position ``[0]``; the root is
+    ``(root)``."""
     rest = path[2:] if path.startswith("#/") else path
-    return rest or "(root)"
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in rest.split("/") if p]
+    out = ""
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        following = parts[i + 1] if i + 1 < len(parts) else None
+        if part in ("properties", "required") and following is not None:
+            out += "." + following
+            i += 2
+        elif part in ("items", "prefixItems") and following is not None and following.isdigit():
+            out += f"[{following}]"
+            i += 2
+        elif part == "items":
+            out += "[]"
+            i += 1
+        else:
+            out += "/" + part
+            i += 1
+    return out.lstrip("./") or "(root)"
 
 
 def describe(d: Difference) -> str:
@@ -173,6 +197,15 @@ def describe(d: Difference) -> str:
             if d.new is None:
                 return f"{at}: {word} {_show(d.old)} removed"
             return f"{at}: {word} {_show(d.old)} -> {_show(d.new)}"
+    if d.type.startswith("ENUM_ARRAY_") and isinstance(d.old, list) and isinstance(d.new, list):
+        at = where(d.path.removesuffix("/enum").removesuffix("/const"))
+        word = d.path.rsplit("/", 1)[-1]
+        parts = []
+        if d.old:
+            parts.append(f"removed [{_clip(', '.join(d.old))}]")
+        if d.new:
+            parts.append(f"added [{_clip(', '.join(d.new))}]")
+        return f"{at}: {word} {' and '.join(parts)}"
     if d.type.startswith("UNEVALUATED_"):
         return f"{at}: " + d.type.lower().replace("_", " ")
     what = _WHAT.get(d.type, d.type.lower().replace("_", " "))
