@@ -114,7 +114,7 @@ def compare(
 
     out: list[SchemaChange] = []
     if isinstance(old, dict) and isinstance(new, dict):
-        out.extend(_tdm_changes(old, new, rules))
+        out.extend(_key_change(old, new, rules))
     for direction in directions(compat):
         a, b = (old, new) if direction == "backward" else (new, old)
         for d in check(a, b, rules):
@@ -130,10 +130,11 @@ def compare(
                     why=reason(d.type, ok, direction, rules, d),
                 )
             )
+    out.extend(_hint_changes(old, new, "#", rules, top=True))
     return out
 
 
-def _tdm_changes(old: dict[str, Any], new: dict[str, Any], rules: Rules) -> list[SchemaChange]:
+def _key_change(old: dict[str, Any], new: dict[str, Any], rules: Rules) -> list[SchemaChange]:
     out = []
     pk_old, pk_new = primary_key(old), primary_key(new)
     if pk_old != pk_new:
@@ -147,8 +148,21 @@ def _tdm_changes(old: dict[str, Any], new: dict[str, Any], rules: Rules) -> list
                 why="rows are matched, joined and referenced by the primary key",
             )
         )
-    hints_old = {k: v for k, v in _hints(old).items() if k != "primary_key"}
-    hints_new = {k: v for k, v in _hints(new).items() if k != "primary_key"}
+    return out
+
+
+def _hint_changes(
+    old: Any, new: Any, path: str, rules: Rules, *, top: bool = False
+) -> list[SchemaChange]:
+    """``x-tdm`` generator hints that changed, at the root and in nested properties,
+    items and definitions: they change the generated data, not which data is valid."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return []
+    out = []
+    hints_old, hints_new = _hints(old), _hints(new)
+    if top:  # the primary key is reported on its own
+        hints_old.pop("primary_key", None)
+        hints_new.pop("primary_key", None)
     if json_bytes(hints_old) != json_bytes(hints_new):
         parts = [
             f"{key} {_show(hints_old[key]) if key in hints_old else '(unset)'} -> "
@@ -156,17 +170,34 @@ def _tdm_changes(old: dict[str, Any], new: dict[str, Any], rules: Rules) -> list
             for key in sorted(hints_old.keys() | hints_new.keys())
             if json_bytes(hints_old.get(key)) != json_bytes(hints_new.get(key))
         ]
+        from tdm.compat.sentences import where
+
+        at = where(path + "/")
         out.append(
             SchemaChange(
-                "#/x-tdm",
+                f"{path}/x-tdm",
                 "GENERATOR_CHANGED",
-                f"x-tdm {'; '.join(parts)}",
+                ("" if top else f"{at}: ") + f"x-tdm {'; '.join(parts)}",
                 True,
                 rules=rules,
                 why="changes the generated values, not which data is valid",
             )
         )
+    for word in ("properties", "$defs", "definitions", "patternProperties"):
+        a, b = old.get(word), new.get(word)
+        if isinstance(a, dict) and isinstance(b, dict):
+            for name in a:
+                if name in b:
+                    out.extend(
+                        _hint_changes(a[name], b[name], f"{path}/{word}/{_escape(name)}", rules)
+                    )
+    for word in ("items", "additionalProperties", "additionalItems"):
+        out.extend(_hint_changes(old.get(word), new.get(word), f"{path}/{word}", rules))
     return out
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
 
 
 def _hints(schema: dict[str, Any]) -> dict[str, Any]:
