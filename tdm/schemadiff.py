@@ -158,6 +158,8 @@ def _hint_changes(
     items and definitions: they change the generated data, not which data is valid."""
     if not isinstance(old, dict) or not isinstance(new, dict):
         return []
+    if json_bytes(old) == json_bytes(new):
+        return []
     out = []
     hints_old, hints_new = _hints(old), _hints(new)
     if top:  # the primary key is reported on its own

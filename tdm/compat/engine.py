@@ -107,6 +107,8 @@ def compare(ctx: _Context, original: Node | None, update: Node | None) -> None:
     if update is None:
         ctx.add("SCHEMA_REMOVED")
         return
+    if original.key is not None and original.key == update.key:
+        return  # the same JSON (and no $ref inside): nothing can differ
     a, b = _deref(original), _deref(update)
     if a is None or b is None:
         # a $ref that does not resolve inside the file: only the same $ref is the same

@@ -12,8 +12,8 @@ draft-07, 2019-09, 2020-12; draft-07 when absent).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, cast
 
 from tdm.schemadiff import json_bytes
 
@@ -36,6 +36,8 @@ Kind = Literal[
 ]
 
 _MISSING: Any = object()
+_NO_DICT: Any = MappingProxyType({})
+_NO_LIST: Any = ()
 
 _STRING = ("minLength", "maxLength", "pattern", "format")
 _NUMBER = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
@@ -65,6 +67,12 @@ _ARRAY = (
     "maxContains",
 )
 _COMBINERS = ("allOf", "anyOf", "oneOf")
+_SNIFFED = (
+    ("array", frozenset(_ARRAY)),
+    ("object", frozenset(_OBJECT)),
+    ("number", frozenset(_NUMBER)),
+    ("string", frozenset(_STRING)),
+)
 #: keywords beside ``$ref`` that do not constrain (2019-09 and later apply the rest)
 _ANNOTATIONS = frozenset(
     {
@@ -134,12 +142,14 @@ def dialect_of(schema: Any) -> Dialect:
     return "draft7"
 
 
-@dataclass(eq=False)
 class Node:
-    """One typed schema node; only the fields of its ``kind`` are set."""
+    """One typed schema node; only the fields of its ``kind`` are set (the rest keep
+    the class defaults, shared and never mutated: a node is cheap to make)."""
 
     kind: Kind
     raw: Any
+    #: the node's JSON, canonical, when nothing in it is a $ref: equal keys, no difference
+    key: bytes | None = None
     id: Any = None
     title: Any = None
     description: Any = None
@@ -157,19 +167,19 @@ class Node:
     exclusive_maximum: Any = None
     multiple_of: Any = None
     # object
-    properties: dict[str, Node] = field(default_factory=dict)
+    properties: dict[str, Node] = _NO_DICT
     required: tuple[str, ...] = ()
     min_properties: Any = None
     max_properties: Any = None
-    property_dependencies: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
-    schema_dependencies: dict[str, tuple[str, Node]] = field(default_factory=dict)
+    property_dependencies: dict[str, tuple[str, frozenset[str]]] = _NO_DICT
+    schema_dependencies: dict[str, tuple[str, Node]] = _NO_DICT
     additional_permitted: bool = True
     additional_schema: Node | None = None
-    pattern_properties: list[tuple[str, Node]] = field(default_factory=list)
+    pattern_properties: list[tuple[str, Node]] = _NO_LIST
     unevaluated: Node | None = None
     # array
     all_items: Node | None = None
-    item_list: list[Node] = field(default_factory=list)
+    item_list: list[Node] = _NO_LIST
     items_keyword: str = "items"
     additional_keyword: str = "additionalItems"
     unique_items: bool = False
@@ -183,12 +193,18 @@ class Node:
     criterion: str = ""
     #: an allOf the reader made (one schema with keywords of several kinds), not the file
     synthetic: bool = False
-    subschemas: list[Node] = field(default_factory=list)
+    subschemas: list[Node] = _NO_LIST
     inner: Node | None = None
     # $ref
     ref: str = ""
     _loader: Loader | None = None
     _target: Node | None = None
+
+    def __init__(self, kind: Kind, raw: Any, **fields: Any) -> None:
+        self.kind = kind
+        self.raw = raw
+        if fields:
+            self.__dict__.update(fields)
 
     @property
     def has_default(self) -> bool:
@@ -199,6 +215,26 @@ class Node:
         if self._target is None and self._loader is not None:
             self._target = self._loader.resolve(self.ref)
         return self._target
+
+
+class _Pending:
+    """A node not read yet: it is read on first use, and most of an unchanged schema
+    never is (the comparison stops where the JSON of both sides is the same)."""
+
+    def __init__(self, loader: Loader, raw: dict[str, Any], key: bytes | None) -> None:
+        self._pending = (loader, raw)
+        self.key = key
+
+    def __getattr__(self, name: str) -> Any:
+        pending = self.__dict__.pop("_pending", None)
+        if pending is None:
+            raise AttributeError(name)
+        loader, raw = pending
+        key = self.key
+        self.__dict__.update(loader.build(raw).__dict__)
+        self.key = key
+        object.__setattr__(self, "__class__", Node)  # from now on, a plain node
+        return getattr(self, name)
 
 
 class Loader:
@@ -219,10 +255,15 @@ class Loader:
         key = id(value)
         found = self._nodes.get(key)
         if found is None:
-            found = self._build(value)
+            text = json_bytes(value)
+            same = self.dialect.encode() + text if b'"$ref"' not in text else None
+            found = cast(Node, _Pending(self, value, same))
             self._nodes[key] = found
             self._keep.append(value)
         return found
+
+    def build(self, raw: dict[str, Any]) -> Node:
+        return self._build(raw)
 
     def resolve(self, ref: str) -> Node | None:
         if ref == "#":
@@ -274,13 +315,9 @@ class Loader:
             for t in names:
                 used.update(self._keywords(t))
             parts.append(Node("combined", raw, criterion="anyOf", subschemas=subs))
-        for kind, words in (
-            ("array", _ARRAY),
-            ("object", _OBJECT),
-            ("number", _NUMBER),
-            ("string", _STRING),
-        ):
-            if any(w in raw and w not in used for w in words):
+        keys = raw.keys()
+        for kind, words in _SNIFFED:
+            if not words.isdisjoint(keys) and not (words & keys) <= used:
                 parts.append(self._typed(kind, raw, requires=False))
         if any(w in raw for w in ("if", "then", "else")) and self.dialect not in (
             "draft4",
@@ -365,6 +402,8 @@ class Loader:
             min_properties=_int(raw.get("minProperties")),
             max_properties=_int(raw.get("maxProperties")),
         )
+        by_names: dict[str, tuple[str, frozenset[str]]] = {}
+        by_schema: dict[str, tuple[str, Node]] = {}
         for word in ("dependencies", "dependentRequired", "dependentSchemas"):
             deps = raw.get(word)
             if not isinstance(deps, dict):
@@ -372,9 +411,11 @@ class Loader:
             for name, value in deps.items():
                 if isinstance(value, list):
                     names = frozenset(v for v in value if isinstance(v, str))
-                    node.property_dependencies[str(name)] = (word, names)
+                    by_names[str(name)] = (word, names)
                 else:
-                    node.schema_dependencies[str(name)] = (word, self.load(value))
+                    by_schema[str(name)] = (word, self.load(value))
+        node.property_dependencies = by_names
+        node.schema_dependencies = by_schema
         extra = raw.get("additionalProperties", True)
         if isinstance(extra, bool):
             node.additional_permitted = extra
