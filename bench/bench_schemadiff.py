@@ -188,6 +188,9 @@ def run(cfg: Config) -> list[Result]:
     git = median([r.seconds for r in git_ab])
     alone = _in_process()
     cpu = median([r.cpu_seconds for r in tdm_ab])
+    # with more than one CPU busy with other work the wall clock measures that work:
+    # the target is then judged on CPU seconds (single-threaded, so equal when idle)
+    busy = median([r.background_cpus for r in tdm_ab]) > 1.0
     cpu_fixed = median([r.cpu_seconds for r in tdm_aa])
     cpu_git = median([r.cpu_seconds for r in git_ab])
     shutil.rmtree(root, ignore_errors=True)
@@ -198,12 +201,14 @@ def run(cfg: Config) -> list[Result]:
             seconds=ab,
             ratio=ab / git,
             target=f"tdm - git < {GOAL_SECONDS:g} s",
-            passed=ab - git < GOAL_SECONDS,
+            passed=(cpu - cpu_git if busy else ab - git) < GOAL_SECONDS,
             samples=[r.seconds for r in tdm_ab],
             notes=[
                 f"tdm diff A B s: {_joined(tdm_ab)} (median {ab:.3f}); {changes} changes reported",
                 f"git diff A B s: {_joined(git_ab)} (median {git:.3f})",
                 f"on top of git: {ab - git:.3f} s; ratio {ab / git:.1f}x",
+                "judged on "
+                + ("CPU seconds (other work kept more than 1 CPU busy)" if busy else "wall clock"),
                 f"tdm diff A A (nothing to compare: start-up and revisions) median {aa:.3f} s",
                 f"CPU s (load-independent): tdm diff A B {cpu:.3f}, tdm diff A A {cpu_fixed:.3f}, "
                 f"git diff A B {cpu_git:.3f}; tdm on top of git {cpu - cpu_git:.3f}",

@@ -3,10 +3,9 @@
     .venv/bin/python bench/run_all.py            # full: 1,000,000 rows x 3, 5,000,000 once
     .venv/bin/python bench/run_all.py --quick    # smoke: 200,000 rows x 1, 1,000,000 once
 
-Generate runs first and leaves its dataset for validate; versions, diff, mask (mask,
-scan and the pre-commit hook), merge (the merge driver) and the 50-schema diff then make
-repositories of
-their own.  Scratch data goes to a new directory under --workdir (default
+Generate runs first and leaves its dataset for validate; versions, diff, the 50-schema
+diff, mask (mask, scan and the pre-commit hook) and merge (the merge driver) then make
+repositories of their own.  Scratch data goes to a new directory under --workdir (default
 /tmp/tdm-bench) and is removed afterwards.
 The exit status is 0 even when a target fails (benchmarks report, they do not gate);
 pass --strict to exit 1 on any FAIL.
