@@ -1049,3 +1049,9 @@ def test_any_two_schemas_compare_deterministically(old: Any, new_: Any) -> None:
     strict = [c for c in compare(old, new_, compat="full") if c.breaking()]
     lenient = [c for c in changes if c.breaking()]
     assert len(lenient) <= len(strict) or not strict  # lenient never refuses more
+
+
+def test_a_ref_pasted_into_a_property_with_its_definitions_resolves_beside_it() -> None:
+    pasted = {"$ref": "#/definitions/name", "definitions": {"name": S}}
+    assert check(obj({"v": S}), obj({"v": pasted})) == []
+    assert [d.type for d in check(obj({"v": N}), obj({"v": pasted}))] == ["TYPE_CHANGED"]

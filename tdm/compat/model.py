@@ -270,16 +270,20 @@ class Loader:
             return self.load(self.root)
         if not ref.startswith("#/"):
             return None
-        node: Any = self.root
-        for part in ref[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return None
-        return self.load(node)
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in ref[2:].split("/")]
+        found = _pointer(self.root, parts)
+        if found is _MISSING:
+            # a schema pasted into a property with its definitions beside it: the
+            # pointer is read from the nearest object that has it (a validator would not)
+            stack = [self.root]
+            while stack and found is _MISSING:
+                value = stack.pop(0)
+                if isinstance(value, dict):
+                    found = _pointer(value, parts)
+                    stack.extend(value.values())
+                elif isinstance(value, list):
+                    stack.extend(value)
+        return None if found is _MISSING else self.load(found)
 
     # ------------------------------------------------------------------ building
 
@@ -468,6 +472,17 @@ class Loader:
             node.additional_permitted = False
         else:
             node.additional_schema = self.load(value)
+
+
+def _pointer(node: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
 
 
 def _int(value: Any) -> Any:
