@@ -212,8 +212,10 @@ class Node:
 
     def target(self) -> Node | None:
         """What a ``$ref`` points at (None when it does not resolve inside the file)."""
-        if self._target is None and self._loader is not None:
-            self._target = self._loader.resolve(self.ref)
+        loader = self._loader
+        if loader is not None:  # resolved once, found or not
+            self._target = loader.resolve(self.ref)
+            self._loader = None
         return self._target
 
 
