@@ -431,6 +431,11 @@ def _names(a: dict[str, Any], b: dict[str, Any]) -> Iterator[str]:
     yield from (n for n in b if n not in a)
 
 
+def _is(node: Node, kind: str) -> bool:
+    target = _deref(node)
+    return target is not None and target.kind == kind
+
+
 def _property(ctx: _Context, a: Node, b: Node, name: str) -> None:
     old, new = a.properties.get(name), b.properties.get(name)
     if old is not None and new is not None:
@@ -452,17 +457,16 @@ def _property(ctx: _Context, a: Node, b: Node, name: str) -> None:
                 if sub.is_compatible()
                 else "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
             )
-        elif _deref(old) is not None and _deref(old).kind == "false":  # type: ignore[union-attr]
+        elif _is(old, "false"):
             ctx.add("PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL")
         else:
             ctx.add("PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL")
         return
     # added: only the original's content model decides whether old data may carry it
     if _open(a):
-        target = _deref(new)
         ctx.add(
             "PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL"
-            if target is not None and target.kind == "empty"
+            if _is(new, "empty")
             else "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL"
         )
         return
