@@ -87,7 +87,9 @@ TYPES: tuple[str, ...] = _words(
     """
 )
 
-#: the registry's default set: changes a consumer on the new schema can always read
+#: the registry's default set: changes a consumer on the new schema can always read.
+#: The UNEVALUATED_* and *_CONTAINS entries are by analogy with the bounds and
+#: additionalItems ones: the published set this follows predates those types.
 STRICT: frozenset[str] = frozenset(
     _words(
         """
