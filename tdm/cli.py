@@ -507,6 +507,14 @@ class CompatMode(StrEnum):
     backward = "backward"
     forward = "forward"
     full = "full"
+    backward_transitive = "backward-transitive"
+    forward_transitive = "forward-transitive"
+    full_transitive = "full-transitive"
+
+
+class RuleSet(StrEnum):
+    strict = "strict"
+    lenient = "lenient"
 
 
 class FailOn(StrEnum):
@@ -551,8 +559,19 @@ def diff(
     ] = DiffFormat.text,
     compat: Annotated[
         CompatMode,
-        typer.Option("--compat", help="Schema compatibility mode: backward, forward or full."),
+        typer.Option(
+            "--compat",
+            help="Schema compatibility mode, as a schema registry checks it: backward, forward, "
+            "full, or the -transitive forms (also against every tagged v* version).",
+        ),
     ] = CompatMode.backward,
+    rules: Annotated[
+        RuleSet,
+        typer.Option(
+            "--rules",
+            help="The registry's set of compatible changes: strict (its default) or lenient.",
+        ),
+    ] = RuleSet.strict,
     rows: Annotated[
         int, typer.Option("--rows", "-n", min=0, help="Sample rows shown per dataset and kind.")
     ] = 5,
@@ -574,8 +593,9 @@ def diff(
 ) -> None:
     """Show what changed between two versions, for review and for CI gates.
 
-    Schema changes are classified breaking or compatible; dataset rows are compared by
-    primary key; templates, masking rules and tdm.lock changes are put in words.
+    Schema changes get a Confluent-compatible schema registry's verdict (its difference
+    types and its strict or lenient rules); dataset rows are compared by primary key;
+    templates, masking rules and tdm.lock changes are put in words.
 
     Unchanged files are recognised by their git blob id and never read.
 
@@ -584,11 +604,12 @@ def diff(
       tdm diff v1.0 v1.1 --format json
       tdm diff main...feature --format markdown > comment.md
       tdm diff origin/main HEAD --fail-on breaking   # CI gate
+      tdm diff HEAD --compat backward-transitive --fail-on breaking
     """
     from tdm import diff as diffmod
 
     project = Project.find(repo)
-    report = diffmod.diff(project, base, head, compat=compat.value, sample=rows)
+    report = diffmod.diff(project, base, head, compat=compat.value, sample=rows, rules=rules.value)
     _print_diff(report, DiffFormat.json if as_json else fmt, color)
     if fail_on is FailOn.breaking:
         if report.breaking():
