@@ -15,6 +15,7 @@ import math
 import re
 import unicodedata
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -681,6 +682,42 @@ class Bounded(Gen):
                 f"property '{self.label}': its generator rarely makes values of length "
                 f"{self.lo}..{upper} (e.g. {values[misfits[0]]!r}); relax minLength/maxLength "
                 "or choose another generator"
+            )
+        return values
+
+
+@dataclass
+class Checked(Gen):
+    """Values checked against their subschema's compiled validator.
+
+    A row whose value fails draws again from the same generator at virtual row indices
+    far beyond any real one (row + attempt * 2**40), so the value still depends only on
+    the row; a row that never passes is a clear error, never an invalid row."""
+
+    inner: Gen
+    is_valid: Callable[[Any], bool]
+    label: str = ""
+    attempts: int = 100
+
+    def __post_init__(self) -> None:
+        self.unique_capacity = self.inner.unique_capacity
+
+    def column(self, idx: U64) -> list[Any]:
+        values = self.inner.column(idx)
+        ok = self.is_valid
+        bad = [i for i, v in enumerate(values) if not ok(v)]
+        attempt = 0
+        while bad and attempt < self.attempts:
+            attempt += 1
+            again = self.inner.column(idx[bad] + np.uint64(attempt << 40))
+            for i, v in zip(bad, again, strict=True):
+                values[i] = v
+            bad = [i for i in bad if not ok(values[i])]
+        if bad:
+            raise ValueError(
+                f"property '{self.label}': no value satisfying its schema was found in "
+                f"{self.attempts} draws (row {int(idx[bad[0]])}); simplify the schema or give "
+                "the property an x-tdm generator"
             )
         return values
 

@@ -16,6 +16,8 @@ import difflib
 import math
 import re
 from collections.abc import Callable
+from fractions import Fraction
+from urllib.parse import urljoin
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,9 @@ from pydantic import ValidationError
 
 from tdm import catalogue, rng
 from tdm import generators as g
-from tdm.errors import UserError
+from tdm import jsonschema_norm as norm
+from tdm.errors import Unsupported, UserError
+from tdm.formats import OWN_FORMATS, PLANNER_FORMATS, Formatted
 from tdm.models import FieldHint
 from tdm.yamlio import Located
 
@@ -43,6 +47,17 @@ ANNOTATIONS = frozenset(
         "$defs",
         "definitions",
         "x-tdm",
+        "id",
+        "$vocabulary",
+        "contentEncoding",
+        "contentMediaType",
+        "contentSchema",
+        "markdownDescription",
+        "discriminator",
+        "xml",
+        "externalDocs",
+        "example",
+        "nullable",
     }
 )
 SUPPORTED = frozenset(
@@ -185,6 +200,8 @@ class PlanContext:
     overrides: dict[str, FieldHint] = field(default_factory=dict)
     #: (target, field, path) -> (the parent field's generator, the parent's row count)
     resolve_ref: Callable[[str, str, str], tuple[g.Gen, int]] | None = None
+    #: a schema file of the repository by file name ('customers.yaml'), None when absent
+    load_schema: Callable[[str], Any] | None = None
     primary_key: str | None = None
     lines: Located | None = None
     template_doc: Located | None = None
@@ -201,6 +218,8 @@ class Planner:
         self.root = root
         self.ctx = ctx
         self._active_refs: list[str] = []
+        self.dialect = norm.dialect_of(root, ctx.display)
+        self._resolver: norm.Resolver | None = None
 
     # -------------------------------------------------------------- errors
 
@@ -216,6 +235,11 @@ class Planner:
             )
         where = f"property '{path}'" if path else "the schema's top level"
         return UserError(f"{where}: {message}", path=self.ctx.display, line=self.line_of(path))
+
+    def unsupported(self, path: str, message: str) -> Unsupported:
+        """A construct the plain path does not build (the checked path is tried next)."""
+        where = f"property '{path}'" if path else "the schema's top level"
+        return Unsupported(f"{where}: {message}", path=self.ctx.display, line=self.line_of(path))
 
     def line_of(self, path: str) -> int | None:
         """Line of a property in the schema file (of its nearest plain ancestor)."""
@@ -233,22 +257,22 @@ class Planner:
         if not isinstance(node, dict):
             if node is True:
                 return {}
-            raise self.fail(path, "a boolean 'false' schema can never be satisfied")
+            raise self.unsupported(path, "a boolean 'false' schema can never be satisfied")
         if "$ref" not in node:
             return node
         ref = node["$ref"]
         if not isinstance(ref, str) or not ref.startswith("#/"):
-            raise self.fail(
+            raise self.unsupported(
                 path,
                 f"$ref {ref!r} is not a local reference ('#/$defs/...'); inline it or use $defs",
             )
         if ref in seen:
-            raise self.fail(path, f"$ref {ref!r} is recursive, which tdm cannot generate")
+            raise self.unsupported(path, f"$ref {ref!r} is recursive, which tdm cannot generate")
         target: Any = self.root
         for part in ref[2:].split("/"):
             part = part.replace("~1", "/").replace("~0", "~")
             if not isinstance(target, dict) or part not in target:
-                raise self.fail(path, f"$ref {ref!r} points to nothing in this file")
+                raise self.unsupported(path, f"$ref {ref!r} points to nothing in this file")
             target = target[part]
         merged = dict(self.deref(target, path, (*seen, ref)))
         for k, v in node.items():
@@ -298,12 +322,12 @@ class Planner:
                     tb.add("integer")
                 both = sorted(ta & tb)
                 if not both:
-                    raise self.fail(path, "allOf combines types that have nothing in common")
+                    raise self.unsupported(path, "allOf combines types that have nothing in common")
                 out[k] = both if len(both) > 1 else both[0]
             elif k == "x-tdm":
                 out[k] = {**out[k], **v}
             elif out[k] != v and k not in ANNOTATIONS:
-                raise self.fail(
+                raise self.unsupported(
                     path, f"allOf gives '{k}' two different values, which tdm cannot merge"
                 )
         return out
@@ -375,25 +399,73 @@ class Planner:
     def check_keywords(self, node: dict[str, Any], path: str) -> None:
         for kw in node:
             if kw not in SUPPORTED and kw not in ANNOTATIONS:
-                raise self.fail(
+                raise self.unsupported(
                     path,
                     f"keyword '{kw}' is not supported by tdm's generator; "
                     "remove it or give the property an x-tdm generator",
                 )
 
     def build(self, raw: Any, path: str) -> g.Gen:
+        try:
+            return self.guarded(self._build, raw, path)
+        except Unsupported as exc:
+            return self.checked(raw, path, exc)
+
+    def guarded(self, build: Callable[[Any, str], g.Gen], raw: Any, path: str) -> g.Gen:
+        """``build(raw, path)``, refusing a $ref that is already being built (recursion)."""
         ref = raw.get("$ref") if isinstance(raw, dict) else None
         if ref is None:
-            return self._build(raw, path)
+            return build(raw, path)
         if ref in self._active_refs:
-            raise self.fail(
+            raise self.unsupported(
                 path, f"$ref {ref!r} is recursive (it contains itself), which tdm cannot generate"
             )
         self._active_refs.append(ref)
         try:
-            return self._build(raw, path)
+            return build(raw, path)
         finally:
             self._active_refs.pop()
+
+    # -------------------------------------------------------------- generate and check
+
+    @property
+    def resolver(self) -> norm.Resolver:
+        if self._resolver is None:
+            base = norm.ROOT_URI
+            if isinstance(self.root.get("$id"), str):
+                base = urljoin(base, self.root["$id"])
+            self._resolver = norm.Resolver(self.root, self.ctx.load_schema, base)
+        return self._resolver
+
+    def max_depth(self, raw: Any) -> int:
+        for node in (raw, self.root):
+            hint = node.get("x-tdm") if isinstance(node, dict) else None
+            if isinstance(hint, dict) and isinstance(hint.get("max_depth"), int):
+                return int(hint["max_depth"])
+        return norm.DEFAULT_MAX_DEPTH
+
+    def checked(self, raw: Any, path: str, reason: Unsupported) -> g.Gen:
+        """The generate-and-check path (:mod:`tdm.rich`) for a subschema the plain path
+        does not build; refused naming the property and keyword when it cannot either."""
+        from tdm import rich  # the rich path imports the planner's leaf builders
+
+        try:
+            inlined = norm.inline(raw, self.resolver, self.dialect, max_depth=self.max_depth(raw))
+        except norm.Unresolvable as exc:
+            raise self.fail(path, f"$ref {exc} points to nothing tdm can read") from None
+        form, satisfiable = norm.canonical(inlined, self.dialect)
+        if not satisfiable or form is False:
+            keywords = ", ".join(k for k in raw if k not in ANNOTATIONS) if isinstance(raw, dict) else "false"
+            raise self.fail(path, f"no value satisfies its schema (keywords: {keywords})")
+        try:
+            gen = rich.RichBuilder(self, self.dialect).build(form, path)
+        except rich.Unsatisfiable as exc:
+            raise self.fail(
+                exc.path or path, f"no value satisfies its schema (keyword '{exc.keyword}')"
+            ) from None
+        except Unsupported:
+            raise reason from None
+        return g.Checked(gen, norm.validator(inlined, self.dialect).is_valid, path)
 
     def _build(self, raw: Any, path: str) -> g.Gen:
         node = self.normalize(raw, path)
@@ -443,6 +515,9 @@ class Planner:
         return gen
 
     def build_branch(self, raw: Any, path: str) -> g.Gen:
+        return self.guarded(self._build_branch, raw, path)
+
+    def _build_branch(self, raw: Any, path: str) -> g.Gen:
         # branches share the property's hint-free inference; their streams are keyed by branch
         node = self.normalize(raw, path)
         self.check_keywords(node, path)
@@ -564,7 +639,8 @@ class Planner:
         ihi = int(hi) - 1 if ex_hi and float(hi).is_integer() else int(hi // 1)
         mult = node.get("multipleOf", 1)
         if not float(mult).is_integer():
-            raise self.fail(path, "an integer with a fractional multipleOf is not supported")
+            # n is a multiple of p/q (lowest terms) exactly when p divides n
+            mult = Fraction(str(mult)).numerator
         gen = g.Integer(self.ctx.key(path), ilo, ihi, int(mult), unique)
         if gen.unique_capacity == 0:
             raise self.fail(path, f"no integer in [{lo}, {hi}] is a multiple of {mult}")
@@ -591,21 +667,26 @@ class Planner:
 
     def string(self, node: dict[str, Any], hint: FieldHint, path: str, unique: bool) -> g.Gen:
         fmt = node.get("format")
-        if fmt is not None:
-            if fmt not in FORMATS:
-                raise self.fail(
-                    path,
-                    f"format '{fmt}' is not one tdm can generate ({', '.join(sorted(FORMATS))}); "
-                    "give an x-tdm generator",
-                )
+        if fmt in FORMATS:
             name = {"date-time": "datetime"}.get(fmt, fmt)
             return self.named(name, hint, node, path, unique)
+        if fmt in PLANNER_FORMATS and "pattern" not in node:
+            return self.named(PLANNER_FORMATS[fmt], hint, node, path, unique)
+        if fmt in OWN_FORMATS and "pattern" not in node:
+            if unique:
+                raise self.fail(path, f"format '{fmt}' cannot be unique")
+            words = catalogue.faker_pool(self.ctx.locale, "word")
+            gen: g.Gen = Formatted(self.ctx.key(path), words, fmt)
+            if "minLength" in node or "maxLength" in node:
+                gen = g.Bounded(gen, int(node.get("minLength", 0)), node.get("maxLength"), path)
+            return gen
+        # any other format is an annotation (2020-12): type, pattern and bounds decide
         if "pattern" in node:
             if unique:
-                raise self.fail(
+                raise self.unsupported(
                     path, "unique is not supported with a pattern; use a sequence with a prefix"
                 )
-            return self.regex(node["pattern"], node, path)
+            return self.regex(node["pattern"], node, path, schema=True)
         leaf = path.rsplit(".", 1)[-1].lower().replace("-", "_").replace(" ", "_")
         inferred = NAME_HINTS.get(leaf)
         if inferred is None and leaf.endswith("_email"):
@@ -630,7 +711,9 @@ class Planner:
         words = catalogue.faker_pool(self.ctx.locale, "word")
         return g.Text(self.ctx.key(path), words, lo, hi, unique)
 
-    def regex(self, pattern: str, node: dict[str, Any], path: str) -> g.Gen:
+    def regex(
+        self, pattern: str, node: dict[str, Any], path: str, *, schema: bool = False
+    ) -> g.Gen:
         try:
             return g.RegexGen(
                 self.ctx.key(path),
@@ -639,7 +722,8 @@ class Planner:
                 max_length=node.get("maxLength"),
             )
         except ValueError as exc:
-            raise self.fail(path, str(exc)) from None
+            # a schema's own pattern may still be met by generate-and-check; a hint's may not
+            raise (self.unsupported if schema else self.fail)(path, str(exc)) from None
 
     def object(self, node: dict[str, Any], path: str) -> g.Object:
         self.check_keywords(node, path)
@@ -647,7 +731,9 @@ class Planner:
         props = node.get("properties", {})
         missing = required - set(props)
         if missing:
-            raise self.fail(path, f"required lists {sorted(missing)} which are not in properties")
+            raise self.unsupported(
+                path, f"required lists {sorted(missing)} which are not in properties"
+            )
         out = g.Object()
         for name, sub in props.items():
             sub_path = f"{path}.{name}" if path else name
@@ -655,7 +741,11 @@ class Planner:
             if name in required:
                 presence = None
             else:
-                sub_hint = self.hint(self.normalize(sub, sub_path), sub_path)
+                try:
+                    sub_node = self.normalize(sub, sub_path)
+                except Unsupported:
+                    sub_node = sub if isinstance(sub, dict) else {}
+                sub_hint = self.hint(sub_node, sub_path)
                 presence = DEFAULT_PRESENCE if sub_hint.presence is None else sub_hint.presence
                 if sub_path == self.ctx.primary_key:
                     raise self.fail(sub_path, "the primary key must be listed in 'required'")
@@ -670,7 +760,7 @@ class Planner:
             raise self.fail(path, f"minItems {lo} is greater than maxItems {hi}")
         items = node.get("items", {})
         if isinstance(items, list):
-            raise self.fail(
+            raise self.unsupported(
                 path, "tuple-form 'items' is not supported; use one schema for all items"
             )
         unique = bool(node.get("uniqueItems", False))

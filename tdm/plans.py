@@ -128,6 +128,7 @@ class TemplatePlanner:
             primary_key=schema.primary_key,
             lines=schema.doc,
             template_doc=self.doc,
+            load_schema=self.project.schema_file,
         )
 
     def plan(self, dataset: str) -> DatasetPlan:

@@ -176,6 +176,19 @@ class Project:
             self._schemas[name] = (stamp, self._load_schema(name))
         return self._schemas[name][1]
 
+    def schema_file(self, file_name: str) -> dict[str, Any] | None:
+        """The data of ``schemas/<file_name>`` (e.g. 'customers.yaml', as a ``$ref`` names
+        it), None when the repository has no such schema; names stay inside schemas/."""
+        stem, dot, suffix = file_name.rpartition(".")
+        if not dot or f".{suffix}" not in _SUFFIXES or "/" in stem or stem.startswith("."):
+            return None
+        if stem not in self.schema_names():
+            return None
+        path = self._find(SCHEMA_DIR, stem, "schema")
+        if path.suffix != f".{suffix}":
+            return None
+        return self.schema(stem).data
+
     def _load_schema(self, name: str) -> SchemaDoc:
         path = self._find(SCHEMA_DIR, name, "schema")
         display = self.rel(path)

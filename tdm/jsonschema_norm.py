@@ -1,0 +1,242 @@
+"""JSON Schema documents made self-contained and canonical, for generation.
+
+* :func:`dialect_of` reads ``$schema``: draft-07, 2019-09 or 2020-12 (the default);
+  any other is a :class:`UserError` naming the file.
+* :class:`Resolver` follows ``$ref``: JSON pointers (``~0``, ``~1``, percent-encoding),
+  ``$anchor`` names, embedded ``$id`` resources and other schema files of the repository
+  (``customers.yaml#/$defs/Address``).
+* :func:`inline` replaces every reference by its target, so a subschema needs nothing
+  around it.  A recursive reference is expanded ``max_depth`` times and then becomes
+  ``false``: a stricter schema, so every value it admits is valid for the original, and
+  optional recursive branches (an anyOf branch, an optional property, array items) end.
+* :func:`canonical` merges and simplifies the inlined schema (allOf, if/then/else, not,
+  dependent*, unevaluated*) with jsonschema-rs' canonicaliser, the method of
+  hypothesis-jsonschema: the generator then meets only a few plain shapes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin
+
+import jsonschema_rs
+
+from tdm.errors import UserError
+
+DRAFT7 = "http://json-schema.org/draft-07/schema"
+DRAFT201909 = "https://json-schema.org/draft/2019-09/schema"
+DRAFT202012 = "https://json-schema.org/draft/2020-12/schema"
+#: accepted spellings of ``$schema`` (trailing '#' and http/https both appear in the wild)
+DIALECTS = {
+    "http://json-schema.org/draft-07/schema": DRAFT7,
+    "https://json-schema.org/draft-07/schema": DRAFT7,
+    "http://json-schema.org/draft/2019-09/schema": DRAFT201909,
+    "https://json-schema.org/draft/2019-09/schema": DRAFT201909,
+    "http://json-schema.org/draft/2020-12/schema": DRAFT202012,
+    "https://json-schema.org/draft/2020-12/schema": DRAFT202012,
+}
+_RS_DRAFTS = {
+    DRAFT7: jsonschema_rs.Draft7,
+    DRAFT201909: jsonschema_rs.Draft201909,
+    DRAFT202012: jsonschema_rs.Draft202012,
+}
+ROOT_URI = "json-schema:///"
+#: an inlined schema larger than this (in subschemas) is refused, not expanded for minutes
+MAX_NODES = 20_000
+DEFAULT_MAX_DEPTH = 3
+
+
+class Unresolvable(ValueError):
+    """A reference that points nowhere, or a schema too large to expand."""
+
+
+def dialect_of(schema: Any, display: str) -> str:
+    """The dialect URI of a schema document (2020-12 when it names none)."""
+    raw = schema.get("$schema") if isinstance(schema, dict) else None
+    if raw is None:
+        return DRAFT202012
+    key = str(raw).rstrip("#")
+    if key not in DIALECTS:
+        known = "draft-07, 2019-09, 2020-12"
+        raise UserError(
+            f"$schema {raw!r} is not a dialect tdm supports ({known}); set $schema to one of "
+            f"them, e.g. {DRAFT202012}",
+            path=display,
+        )
+    return DIALECTS[key]
+
+
+def legacy_ref(dialect: str) -> bool:
+    """Whether ``$ref`` overrides its siblings (draft-07 and older)."""
+    return dialect == DRAFT7
+
+
+def _pointer(doc: Any, fragment: str) -> Any:
+    target = doc
+    for raw in fragment.split("/")[1:]:
+        part = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(target, dict) and part in target:
+            target = target[part]
+        elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+            target = target[int(part)]
+        else:
+            raise Unresolvable(fragment)
+    return target
+
+
+class Resolver:
+    """Follows references from one root document (and the repository's other schemas)."""
+
+    def __init__(
+        self,
+        root: Any,
+        load: Callable[[str], Any] | None = None,
+        base: str = ROOT_URI,
+    ) -> None:
+        self.load = load
+        self.docs: dict[str, Any] = {}
+        self.anchors: dict[str, Any] = {}
+        self._index(root, base)
+
+    def _index(self, node: Any, base: str) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$id"), str):
+                uri, frag = urldefrag(urljoin(base, node["$id"]))
+                if frag:  # draft-07 "#name" ids are anchors
+                    self.anchors[f"{uri}#{frag}"] = node
+                else:
+                    base = uri
+                    self.docs.setdefault(uri, node)
+            elif base not in self.docs:
+                self.docs[base] = node
+            for key in ("$anchor", "$dynamicAnchor"):
+                if isinstance(node.get(key), str):
+                    self.anchors.setdefault(f"{base}#{node[key]}", node)
+            for k, v in node.items():
+                if k not in ("enum", "const", "examples", "default", "x-tdm"):
+                    self._index(v, base)
+        elif isinstance(node, list):
+            for v in node:
+                self._index(v, base)
+
+    def base_of(self, node: Any, base: str) -> str:
+        if isinstance(node, dict) and isinstance(node.get("$id"), str):
+            uri, frag = urldefrag(urljoin(base, node["$id"]))
+            return base if frag else uri
+        return base
+
+    def resolve(self, ref: str, base: str) -> tuple[Any, str]:
+        """The target of ``ref`` seen from ``base``, and the target's base URI."""
+        uri, frag = urldefrag(urljoin(base, ref))
+        if frag and not frag.startswith("/"):
+            key = f"{uri}#{unquote(frag)}"
+            if key not in self.anchors:
+                self._fetch(uri)
+            if key in self.anchors:
+                return self.anchors[key], uri
+            raise Unresolvable(ref)
+        if uri not in self.docs:
+            self._fetch(uri)
+        if uri not in self.docs:
+            raise Unresolvable(ref)
+        target = _pointer(self.docs[uri], frag) if frag else self.docs[uri]
+        return target, self.base_of(target, uri)
+
+    def _fetch(self, uri: str) -> None:
+        if self.load is None or not uri.startswith(ROOT_URI):
+            return
+        name = uri[len(ROOT_URI) :]
+        doc = self.load(name)
+        if doc is not None:
+            self._index(doc, uri)
+
+
+def inline(
+    node: Any,
+    resolver: Resolver,
+    dialect: str,
+    base: str = ROOT_URI,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> Any:
+    """``node`` with every reference replaced by its target (recursion bounded)."""
+    budget = [MAX_NODES]
+    legacy = legacy_ref(dialect)
+
+    def walk(n: Any, base: str, stack: tuple[int, ...]) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise Unresolvable("the schema is too large once its references are expanded")
+        if isinstance(n, list):
+            return [walk(v, base, stack) for v in n]
+        if not isinstance(n, dict):
+            return n
+        base = resolver.base_of(n, base)
+        ref = n.get("$ref")
+        if ref is None and isinstance(n.get("$dynamicRef"), str):
+            ref = n["$dynamicRef"]
+        out: dict[str, Any] = {}
+        for k, v in n.items():
+            if k in ("$ref", "$dynamicRef", "$defs", "definitions", "$id", "$anchor"):
+                continue
+            if k in ("$dynamicAnchor", "$schema", "$comment", "$vocabulary"):
+                continue
+            if k in ("enum", "const", "examples", "default", "x-tdm"):
+                out[k] = copy.deepcopy(v)
+            elif k in ("properties", "patternProperties", "dependentSchemas", "$defs"):
+                out[k] = {name: walk(sub, base, stack) for name, sub in v.items()}
+            elif k == "dependencies" and isinstance(v, dict):
+                out[k] = {
+                    name: sub if isinstance(sub, list) else walk(sub, base, stack)
+                    for name, sub in v.items()
+                }
+            else:
+                out[k] = walk(v, base, stack)
+        if not isinstance(ref, str):
+            return out
+        target, tbase = resolver.resolve(ref, base)
+        ident = id(target)
+        if stack.count(ident) >= max_depth:
+            return False
+        inner = walk(target, tbase, (*stack, ident))
+        if legacy or not out:
+            return inner
+        if inner is True or inner == {}:
+            return out
+        return {"allOf": [inner, out]}
+
+    return walk(node, base, ())
+
+
+def rs_draft(dialect: str) -> Any:
+    return _RS_DRAFTS[dialect]
+
+
+def with_dialect(schema: Any, dialect: str) -> Any:
+    if isinstance(schema, dict):
+        return {"$schema": dialect + ("#" if dialect == DRAFT7 else ""), **schema}
+    return schema
+
+
+def canonical(schema: Any, dialect: str) -> tuple[Any, bool]:
+    """The canonical form of a self-contained schema, and whether it is satisfiable at all.
+
+    A schema the canonicaliser cannot model comes back as it was (the generator then
+    leans on checking each value)."""
+    try:
+        result = jsonschema_rs.canonicalize(
+            with_dialect(schema, dialect), draft=rs_draft(dialect), validate_formats=True
+        )
+        form = result.to_json_schema()
+        satisfiable = str(result.satisfiability()) != "no"
+    except Exception:  # the canonicaliser is optional help: any failure means "as written"
+        return schema, True
+    if isinstance(form, dict):
+        form.pop("$schema", None)
+    return form, satisfiable
+
+
+def validator(schema: Any, dialect: str) -> Any:
+    """A compiled validator of a self-contained schema, formats asserted."""
+    return jsonschema_rs.validator_for(with_dialect(schema, dialect), validate_formats=True)
