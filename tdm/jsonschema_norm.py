@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin
+from urllib.parse import unquote, urljoin
 
 import jsonschema_rs
 
@@ -73,6 +73,23 @@ def legacy_ref(dialect: str) -> bool:
     return dialect == DRAFT7
 
 
+_HTTP_ROOT = "http://json-schema.invalid/"
+
+
+def join(base: str, ref: str) -> str:
+    """``ref`` resolved against ``base`` (urljoin, which does not know json-schema:///)."""
+    if base.startswith(ROOT_URI):
+        joined = urljoin(_HTTP_ROOT + base[len(ROOT_URI) :], ref)
+        return ROOT_URI + joined[len(_HTTP_ROOT) :] if joined.startswith(_HTTP_ROOT) else joined
+    return urljoin(base, ref)
+
+
+def urldefrag(uri: str) -> tuple[str, str]:
+    """(uri, fragment), for any scheme."""
+    head, _, frag = uri.partition("#")
+    return head, frag
+
+
 def _pointer(doc: Any, fragment: str) -> Any:
     target = doc
     for raw in fragment.split("/")[1:]:
@@ -103,7 +120,7 @@ class Resolver:
     def _index(self, node: Any, base: str) -> None:
         if isinstance(node, dict):
             if isinstance(node.get("$id"), str):
-                uri, frag = urldefrag(urljoin(base, node["$id"]))
+                uri, frag = urldefrag(join(base, node["$id"]))
                 if frag:  # draft-07 "#name" ids are anchors
                     self.anchors[f"{uri}#{frag}"] = node
                 else:
@@ -123,13 +140,13 @@ class Resolver:
 
     def base_of(self, node: Any, base: str) -> str:
         if isinstance(node, dict) and isinstance(node.get("$id"), str):
-            uri, frag = urldefrag(urljoin(base, node["$id"]))
+            uri, frag = urldefrag(join(base, node["$id"]))
             return base if frag else uri
         return base
 
     def resolve(self, ref: str, base: str) -> tuple[Any, str]:
         """The target of ``ref`` seen from ``base``, and the target's base URI."""
-        uri, frag = urldefrag(urljoin(base, ref))
+        uri, frag = urldefrag(join(base, ref))
         if frag and not frag.startswith("/"):
             key = f"{uri}#{unquote(frag)}"
             if key not in self.anchors:

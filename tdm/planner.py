@@ -17,7 +17,6 @@ import math
 import re
 from collections.abc import Callable
 from fractions import Fraction
-from urllib.parse import urljoin
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -433,7 +432,7 @@ class Planner:
         if self._resolver is None:
             base = norm.ROOT_URI
             if isinstance(self.root.get("$id"), str):
-                base = urljoin(base, self.root["$id"])
+                base = norm.join(base, self.root["$id"])
             self._resolver = norm.Resolver(self.root, self.ctx.load_schema, base)
         return self._resolver
 
