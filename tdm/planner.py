@@ -201,6 +201,9 @@ class PlanContext:
     resolve_ref: Callable[[str, str, str], tuple[g.Gen, int]] | None = None
     #: a schema file of the repository by file name ('customers.yaml'), None when absent
     load_schema: Callable[[str], Any] | None = None
+    #: top-level properties to build on the generate-and-check path (the plain path's
+    #: sample did not validate)
+    force_checked: set[str] = field(default_factory=set)
     primary_key: str | None = None
     lines: Located | None = None
     template_doc: Located | None = None
@@ -405,6 +408,8 @@ class Planner:
                 )
 
     def build(self, raw: Any, path: str) -> g.Gen:
+        if path in self.ctx.force_checked:
+            return self.checked(raw, path, self.unsupported(path, "its sample did not validate"))
         try:
             return self.guarded(self._build, raw, path)
         except Unsupported as exc:
@@ -435,6 +440,18 @@ class Planner:
                 base = norm.join(base, self.root["$id"])
             self._resolver = norm.Resolver(self.root, self.ctx.load_schema, base)
         return self._resolver
+
+    def can_check(self, name: str) -> bool:
+        """Whether top-level property ``name`` may move to the generate-and-check path
+        (not a reference, a named generator or the primary key, whose values must stay)."""
+        sub = self.root.get("properties", {}).get(name)
+        if sub is None or name == self.ctx.primary_key:
+            return False
+        hint = self.ctx.overrides.get(name)
+        raw = sub.get("x-tdm", {}) if isinstance(sub, dict) else {}
+        if hint is not None and (hint.generator is not None or hint.ref is not None):
+            return False
+        return not (isinstance(raw, dict) and ("generator" in raw or "ref" in raw))
 
     def max_depth(self, raw: Any) -> int:
         for node in (raw, self.root):

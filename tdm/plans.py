@@ -172,19 +172,29 @@ class TemplatePlanner:
                 return gen, self_spec.count
 
             ctx.resolve_ref = resolve
-            root = planner.build_root()
             recipe = self.recipe(dataset)
-            plan = DatasetPlan(
-                self.name,
-                dataset,
-                spec,
-                schema,
-                self.seed,
-                self.locale,
-                root,
-                recipe,
-            )
-            check_sample(plan)
+            while True:
+                root = planner.build_root()
+                plan = DatasetPlan(
+                    self.name,
+                    dataset,
+                    spec,
+                    schema,
+                    self.seed,
+                    self.locale,
+                    root,
+                    recipe,
+                )
+                problem = sample_problem(plan)
+                if problem is None:
+                    break
+                # a property the plain path built wrongly (a merge it missed): build it
+                # again on the generate-and-check path, once
+                top, error = problem
+                if top is None or top in ctx.force_checked or not planner.can_check(top):
+                    raise error
+                ctx.force_checked.add(top)
+                planner = Planner(schema.data, ctx)
         finally:
             self._building.pop()
         self.plans[dataset] = plan
@@ -289,22 +299,32 @@ def row_validator(schema: SchemaDoc) -> Any:
 def check_sample(plan: DatasetPlan) -> None:
     """Generate the first rows and validate them: a generator that cannot satisfy the
     schema is reported here, naming the property, before anything is written."""
+    problem = sample_problem(plan)
+    if problem is not None:
+        raise problem[1]
+
+
+def sample_problem(plan: DatasetPlan) -> tuple[str | None, UserError] | None:
+    """The first problem of the first rows: the top-level property it is in (None when
+    not one) and the error to report."""
     n = min(plan.count, SAMPLE_ROWS)
     if n == 0:
-        return
+        return None
     try:
         rows = plan.root.column(rng.rows(0, n))
     except ValueError as exc:
-        raise UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display) from None
+        return None, UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display)
     validator = row_validator(plan.schema)
     for row in rows:
         for error in validator.iter_errors(row):
             where = "/".join(str(p) for p in error.instance_path) or "(row)"
-            raise UserError(
+            top = error.instance_path[0] if error.instance_path else None
+            return (top if isinstance(top, str) else None), UserError(
                 f"generated value for property '{where}' does not satisfy the schema: {error.message}. "
                 "Give the property an x-tdm generator that fits, or relax the schema",
                 path=plan.schema.display,
             )
+    return None
 
 
 def plan_templates(project: Project, names: list[str] | None = None) -> list[DatasetPlan]:
