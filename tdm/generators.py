@@ -475,7 +475,7 @@ class RegexGen(Gen):
         self.max_repeat = max(max_repeat, min_length)
         self.min_length = min_length
         self.max_length = max_length
-        core = pattern
+        core = ecma_to_python(pattern)
         if core.startswith("^"):
             core = core[1:]
         if core.endswith("$") and not core.endswith("\\$"):
@@ -630,6 +630,86 @@ class RegexGen(Gen):
             elif op == sre_constants.CATEGORY:
                 chars.update(self._CATEGORIES.get(av, "a"))
         return chars
+
+
+#: general categories by their long names (\p{Letter} is \p{L})
+_CATEGORY_NAMES = {
+    "letter": "L",
+    "cased_letter": "LC",
+    "uppercase_letter": "Lu",
+    "lowercase_letter": "Ll",
+    "titlecase_letter": "Lt",
+    "modifier_letter": "Lm",
+    "other_letter": "Lo",
+    "mark": "M",
+    "number": "N",
+    "decimal_number": "Nd",
+    "digit": "Nd",
+    "letter_number": "Nl",
+    "other_number": "No",
+    "punctuation": "P",
+    "symbol": "S",
+    "math_symbol": "Sm",
+    "currency_symbol": "Sc",
+    "separator": "Z",
+    "space_separator": "Zs",
+}
+_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW", "HIRAGANA", "KATAKANA", "CJK")
+
+
+@functools.lru_cache(maxsize=256)
+def unicode_class(name: str) -> str | None:
+    """Sample characters of an ECMA-262 ``\p{name}`` class (None: a class tdm does not know).
+
+    Generation draws from these; the validator has the last word on every value."""
+    key = name.split("=", 1)[-1]
+    script = key.upper() if "=" in name or key.upper() in _SCRIPTS else None
+    code = _CATEGORY_NAMES.get(key.lower(), key)
+    chars = []
+    for c in (*range(0x21, 0x250), *range(0x370, 0x3FF), *range(0x400, 0x450), *range(0x3041, 0x3097)):
+        ch = chr(c)
+        if script is not None:
+            if unicodedata.name(ch, "").startswith(script):
+                chars.append(ch)
+        elif unicodedata.category(ch).startswith(code) or (code == "LC" and unicodedata.category(ch) in ("Lu", "Ll", "Lt")):
+            chars.append(ch)
+    if code in ("Z", "Zs"):
+        chars.append(" ")
+    return "".join(chars[:120]) or None
+
+
+def ecma_to_python(pattern: str) -> str:
+    """An ECMA-262 pattern in Python's syntax where the two differ: ``\p{...}`` classes
+    (as sample characters) and ``(?<name>...)`` groups.  Other patterns are unchanged."""
+    if "\\p" not in pattern and "\\P" not in pattern and "(?<" not in pattern:
+        return pattern
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            m = re.match(r"\\([pP])\{([A-Za-z_=]+)\}", pattern[i:])
+            chars = unicode_class(m.group(2)) if m else None
+            if m and chars is not None and not (in_class and m.group(1) == "P"):
+                body = re.sub(r"([\]\\^\-\[])", r"\\\1", chars)
+                neg = "^" if m.group(1) == "P" else ""
+                out.append(body if in_class else f"[{neg}{body}]")
+                i += len(m.group(0))
+                continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        elif not in_class and pattern.startswith("(?<", i) and pattern[i + 3 : i + 4] not in ("=", "!"):
+            out.append("(?P<")
+            i += 3
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 _REGEX_LEAVES = {

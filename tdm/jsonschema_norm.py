@@ -25,11 +25,13 @@ import jsonschema_rs
 
 from tdm.errors import UserError
 
+DRAFT6 = "http://json-schema.org/draft-06/schema"
 DRAFT7 = "http://json-schema.org/draft-07/schema"
 DRAFT201909 = "https://json-schema.org/draft/2019-09/schema"
 DRAFT202012 = "https://json-schema.org/draft/2020-12/schema"
 #: accepted spellings of ``$schema`` (trailing '#' and http/https both appear in the wild)
 DIALECTS = {
+    "http://json-schema.org/draft-06/schema": DRAFT6,
     "http://json-schema.org/draft-07/schema": DRAFT7,
     "https://json-schema.org/draft-07/schema": DRAFT7,
     "http://json-schema.org/draft/2019-09/schema": DRAFT201909,
@@ -38,6 +40,7 @@ DIALECTS = {
     "https://json-schema.org/draft/2020-12/schema": DRAFT202012,
 }
 _RS_DRAFTS = {
+    DRAFT6: jsonschema_rs.Draft6,
     DRAFT7: jsonschema_rs.Draft7,
     DRAFT201909: jsonschema_rs.Draft201909,
     DRAFT202012: jsonschema_rs.Draft202012,
@@ -59,7 +62,7 @@ def dialect_of(schema: Any, display: str) -> str:
         return DRAFT202012
     key = str(raw).rstrip("#")
     if key not in DIALECTS:
-        known = "draft-07, 2019-09, 2020-12"
+        known = "draft-06, draft-07, 2019-09, 2020-12"
         raise UserError(
             f"$schema {raw!r} is not a dialect tdm supports ({known}); set $schema to one of "
             f"them, e.g. {DRAFT202012}",
@@ -68,9 +71,32 @@ def dialect_of(schema: Any, display: str) -> str:
     return DIALECTS[key]
 
 
+def ecma_regex(value: object) -> bool:
+    """Whether a string is an ECMA-262 regex as the validator reads it (``\\p{L}`` is)."""
+    if not isinstance(value, str):
+        return True
+    try:
+        jsonschema_rs.validator_for({"pattern": value})
+    except Exception:
+        return False
+    return True
+
+
+def check_schema(cls: Any, data: Any) -> None:
+    """``cls.check_schema(data)`` with patterns read as ECMA-262 regexes, not Python's."""
+    import jsonschema
+
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checkers = dict(cls.FORMAT_CHECKER.checkers)
+    checker.checks("regex")(ecma_regex)
+    errors = list(cls(cls.META_SCHEMA, format_checker=checker).iter_errors(data))
+    if errors:
+        raise jsonschema.SchemaError.create_from(jsonschema.exceptions.best_match(errors))
+
+
 def legacy_ref(dialect: str) -> bool:
     """Whether ``$ref`` overrides its siblings (draft-07 and older)."""
-    return dialect == DRAFT7
+    return dialect in (DRAFT6, DRAFT7)
 
 
 _HTTP_ROOT = "http://json-schema.invalid/"
@@ -232,7 +258,7 @@ def rs_draft(dialect: str) -> Any:
 
 def with_dialect(schema: Any, dialect: str) -> Any:
     if isinstance(schema, dict):
-        return {"$schema": dialect + ("#" if dialect == DRAFT7 else ""), **schema}
+        return {"$schema": dialect + ("#" if legacy_ref(dialect) else ""), **schema}
     return schema
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from tdm import jsonschema_norm as norm
 from tdm.errors import NotARepositoryError, UserError
 from tdm.fsutil import write_bytes_atomic
 from tdm.models import (
@@ -201,9 +202,10 @@ class Project:
         import jsonschema  # only where a schema is read: checkout, log and show need none
         import jsonschema.validators
 
+        norm.dialect_of(data, display)  # an unknown $schema is named before anything else
         cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
         try:
-            cls.check_schema(data)
+            norm.check_schema(cls, data)
         except jsonschema.SchemaError as exc:
             loc = tuple(exc.path)
             where = "/".join(str(p) for p in loc) or "(top level)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,8 +107,37 @@ def jsts_cases(draft: str) -> list[tuple[str, dict[str, Any]]]:
     return cases
 
 
+#: ECMA-262 classes in Python's re syntax (python jsonschema searches with re)
+_ECMA = {r"\p{Letter}": r"[^\W\d_]", r"\p{L}": r"[^\W\d_]", r"\p{digit}": r"\d", r"\p{Nd}": r"\d"}
+
+
+def _python_pattern(pattern: str) -> str:
+    for ecma, python in _ECMA.items():
+        pattern = pattern.replace(ecma, python)
+    return pattern
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if isinstance(instance, str) and not re.search(_python_pattern(pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Any:
+    if isinstance(instance, dict):
+        for pattern, sub in patterns.items():
+            for k, v in instance.items():
+                if re.search(_python_pattern(pattern), k):
+                    yield from validator.descend(v, sub, path=k, schema_path=pattern)
+
+
 def _checker_for(schema: dict[str, Any]) -> Any:
+    """python jsonschema for the schema's draft, with its format checker; ECMA-262 \\p
+    classes translated for Python's re."""
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    if "\\p{" in json.dumps(schema):
+        cls = jsonschema.validators.extend(
+            cls, {"pattern": _pattern, "patternProperties": _pattern_properties}
+        )
     return cls(schema, format_checker=format_checker())
 
 
