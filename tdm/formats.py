@@ -56,7 +56,9 @@ class Formatted(Gen):
         b = rng.below(rng.derive(self.key, "b"), idx, 24).tolist()
         d = rng.below(rng.derive(self.key, "d"), idx, 3).tolist()
         make = getattr(self, "_" + self.kind.replace("-", "_"))
-        return [make(words[i], x, y, SAFE_DOMAINS[z]) for i, x, y, z in zip(w, a, b, d, strict=True)]
+        return [
+            make(words[i], x, y, SAFE_DOMAINS[z]) for i, x, y, z in zip(w, a, b, d, strict=True)
+        ]
 
     @staticmethod
     def _duration(word: str, a: int, b: int, domain: str) -> str:

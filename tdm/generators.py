@@ -659,19 +659,26 @@ _SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW", "HIRAGANA", "KATAK
 
 @functools.lru_cache(maxsize=256)
 def unicode_class(name: str) -> str | None:
-    """Sample characters of an ECMA-262 ``\p{name}`` class (None: a class tdm does not know).
+    r"""Sample characters of an ECMA-262 ``\p{name}`` class (None: a class tdm does not know).
 
     Generation draws from these; the validator has the last word on every value."""
     key = name.split("=", 1)[-1]
     script = key.upper() if "=" in name or key.upper() in _SCRIPTS else None
     code = _CATEGORY_NAMES.get(key.lower(), key)
     chars = []
-    for c in (*range(0x21, 0x250), *range(0x370, 0x3FF), *range(0x400, 0x450), *range(0x3041, 0x3097)):
+    for c in (
+        *range(0x21, 0x250),
+        *range(0x370, 0x3FF),
+        *range(0x400, 0x450),
+        *range(0x3041, 0x3097),
+    ):
         ch = chr(c)
         if script is not None:
             if unicodedata.name(ch, "").startswith(script):
                 chars.append(ch)
-        elif unicodedata.category(ch).startswith(code) or (code == "LC" and unicodedata.category(ch) in ("Lu", "Ll", "Lt")):
+        elif unicodedata.category(ch).startswith(code) or (
+            code == "LC" and unicodedata.category(ch) in ("Lu", "Ll", "Lt")
+        ):
             chars.append(ch)
     if code in ("Z", "Zs"):
         chars.append(" ")
@@ -679,7 +686,7 @@ def unicode_class(name: str) -> str | None:
 
 
 def ecma_to_python(pattern: str) -> str:
-    """An ECMA-262 pattern in Python's syntax where the two differ: ``\p{...}`` classes
+    r"""An ECMA-262 pattern in Python's syntax where the two differ: ``\p{...}`` classes
     (as sample characters) and ``(?<name>...)`` groups.  Other patterns are unchanged."""
     if "\\p" not in pattern and "\\P" not in pattern and "(?<" not in pattern:
         return pattern
@@ -703,7 +710,11 @@ def ecma_to_python(pattern: str) -> str:
             in_class = True
         elif c == "]" and in_class:
             in_class = False
-        elif not in_class and pattern.startswith("(?<", i) and pattern[i + 3 : i + 4] not in ("=", "!"):
+        elif (
+            not in_class
+            and pattern.startswith("(?<", i)
+            and pattern[i + 3 : i + 4] not in ("=", "!")
+        ):
             out.append("(?P<")
             i += 3
             continue

@@ -16,8 +16,8 @@ import difflib
 import math
 import re
 from collections.abc import Callable
-from fractions import Fraction
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from pydantic import ValidationError
@@ -471,7 +471,11 @@ class Planner:
             raise self.fail(path, f"$ref {exc} points to nothing tdm can read") from None
         form, satisfiable = norm.canonical(inlined, self.dialect)
         if not satisfiable or form is False:
-            keywords = ", ".join(k for k in raw if k not in ANNOTATIONS) if isinstance(raw, dict) else "false"
+            keywords = (
+                ", ".join(k for k in raw if k not in ANNOTATIONS)
+                if isinstance(raw, dict)
+                else "false"
+            )
             raise self.fail(path, f"no value satisfies its schema (keywords: {keywords})")
         try:
             gen = rich.RichBuilder(self, self.dialect).build(form, path)

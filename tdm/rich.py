@@ -198,7 +198,9 @@ class RichBuilder:
             return self.planner.string(plain, FieldHint(), path, False)
         except (ValueError, Unsupported):
             pass  # a pattern tdm cannot generate from: text, and the check decides
-        return self.planner.text({"minLength": lo, "maxLength": hi} if hi else {"minLength": lo}, path, False)
+        return self.planner.text(
+            {"minLength": lo, "maxLength": hi} if hi else {"minLength": lo}, path, False
+        )
 
     def object(self, node: dict[str, Any], path: str) -> g.Gen:
         props: dict[str, Any] = dict(node.get("properties", {}))
@@ -206,7 +208,9 @@ class RichBuilder:
         patterns: dict[str, Any] = node.get("patternProperties", {})
         additional = node.get("additionalProperties", True)
         names = node.get("propertyNames", True)
-        name_ok = (lambda n: True) if names is True else norm.validator(names, self.dialect).is_valid
+        name_ok = (
+            (lambda n: True) if names is True else norm.validator(names, self.dialect).is_valid
+        )
 
         def schema_for(name: str) -> Any:
             matched = [s for p, s in patterns.items() if _matches(p, name)]

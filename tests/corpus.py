@@ -56,9 +56,7 @@ class Report:
         )
 
     def listing(self, status: str) -> str:
-        return "\n".join(
-            f"{o.name}: {o.detail}" for o in self.outcomes if o.status == status
-        )
+        return "\n".join(f"{o.name}: {o.detail}" for o in self.outcomes if o.status == status)
 
 
 def _retarget(node: Any, prefix: str) -> Any:
@@ -89,7 +87,10 @@ def wrap(schema: Any, dialect: str) -> dict[str, Any]:
         "type": "object",
         "x-tdm": {"primary_key": "id"},
         "required": ["id", "value"],
-        "properties": {"id": {"type": "integer", "x-tdm": {"generator": "sequence"}}, "value": value},
+        "properties": {
+            "id": {"type": "integer", "x-tdm": {"generator": "sequence"}},
+            "value": value,
+        },
     }
 
 
@@ -142,7 +143,10 @@ def _checker_for(schema: dict[str, Any]) -> Any:
 
 
 def measure(
-    root: Path, cases: list[tuple[str, dict[str, Any]]], rows: int = 25, extra: dict[str, Any] | None = None
+    root: Path,
+    cases: list[tuple[str, dict[str, Any]]],
+    rows: int = 25,
+    extra: dict[str, Any] | None = None,
 ) -> Report:
     """Generate ``rows`` rows of each case (name -> record schema) in one tdm repository.
 

@@ -200,7 +200,9 @@ CASES: dict[str, tuple[Mutation, list[str], str]] = {
         lambda r: _schema(
             r,
             "orders",
-            ORDERS.replace("required: [id, customer_id, total]", "required: [id, customer_id, total, tree]")
+            ORDERS.replace(
+                "required: [id, customer_id, total]", "required: [id, customer_id, total, tree]"
+            )
             + "  tree: {$ref: '#/$defs/node'}\n"
             + "$defs:\n  node:\n    type: object\n    required: [child]\n"
             + "    properties:\n      child: {$ref: '#/$defs/node'}\n",
