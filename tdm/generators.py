@@ -867,8 +867,39 @@ class Prop:
 @dataclass
 class Object(Gen):
     props: list[Prop] = field(default_factory=list)
+    #: a whole-row check (top-level keywords the properties alone do not satisfy): a row
+    #: that fails draws its properties again at virtual row indices, except ``keep``
+    check: Callable[[Any], bool] | None = None
+    keep: frozenset[str] = frozenset()
+    attempts: int = 100
 
     def column(self, idx: U64) -> list[Any]:
+        rows = self._rows(idx)
+        if self.check is None:
+            return rows
+        ok = self.check
+        bad = [i for i, row in enumerate(rows) if not ok(row)]
+        attempt = 0
+        while bad and attempt < self.attempts:
+            attempt += 1
+            again = self._rows(idx[bad] + np.uint64(attempt << 40))
+            for i, new in zip(bad, again, strict=True):
+                old = rows[i]
+                merged = {}
+                for p in self.props:
+                    source = old if p.name in self.keep else new
+                    if p.name in source:
+                        merged[p.name] = source[p.name]
+                rows[i] = merged
+            bad = [i for i in bad if not ok(rows[i])]
+        if bad:
+            raise ValueError(
+                f"no row satisfying the schema's top-level keywords was found in "
+                f"{self.attempts} draws (row {int(idx[bad[0]])}); simplify the schema"
+            )
+        return rows
+
+    def _rows(self, idx: U64) -> list[Any]:
         if not self.props:
             return [{} for _ in range(len(idx))]
         names = [p.name for p in self.props]

@@ -283,3 +283,31 @@ def canonical(schema: Any, dialect: str) -> tuple[Any, bool]:
 def validator(schema: Any, dialect: str) -> Any:
     """A compiled validator of a self-contained schema, formats asserted."""
     return jsonschema_rs.validator_for(with_dialect(schema, dialect), validate_formats=True)
+
+
+def document_validator(root: Any, load: Callable[[str], Any] | None = None) -> Any:
+    """A compiled validator of a schema document, formats asserted; references to other
+    schema files of the repository (``customers.yaml#/...``) resolved through ``load``."""
+
+    def retrieve(uri: str) -> Any:
+        doc = load(uri[len(ROOT_URI) :]) if load is not None and uri.startswith(ROOT_URI) else None
+        if doc is None:
+            raise ValueError(f"{uri} is not a schema file of this repository")
+        return doc
+
+    return jsonschema_rs.validator_for(root, validate_formats=True, retriever=retrieve)
+
+
+def external_files(node: Any) -> set[str]:
+    """File names (``customers.yaml``) that the relative references of a document name."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and not v.startswith("#") and ":" not in v:
+                found.add(v.split("#", 1)[0].removeprefix("./"))
+            elif k not in ("enum", "const", "examples", "default"):
+                found |= external_files(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= external_files(v)
+    return found

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -418,17 +419,85 @@ class Planner:
     def guarded(self, build: Callable[[Any, str], g.Gen], raw: Any, path: str) -> g.Gen:
         """``build(raw, path)``, refusing a $ref that is already being built (recursion)."""
         ref = raw.get("$ref") if isinstance(raw, dict) else None
-        if ref is None:
+        refs = [ref] if isinstance(ref, str) else []
+        if isinstance(raw, dict) and "allOf" in raw:
+            # a cycle can also run through allOf branches, which normalize() merges
+            refs += [r for r in self.merged_refs(raw) if r != ref and r in self.recursive_refs]
+        if not refs:
             return build(raw, path)
-        if ref in self._active_refs:
-            raise self.unsupported(
-                path, f"$ref {ref!r} is recursive (it contains itself), which tdm cannot generate"
-            )
-        self._active_refs.append(ref)
+        for r in refs:
+            if r in self._active_refs:
+                raise self.unsupported(
+                    path, f"$ref {r!r} is recursive (it contains itself), which tdm cannot generate"
+                )
+        self._active_refs.extend(refs)
         try:
             return build(raw, path)
         finally:
-            self._active_refs.pop()
+            del self._active_refs[-len(refs) :]
+
+    def target(self, ref: str) -> Any:
+        """What a local reference ('#/...') points to, None when it points nowhere."""
+        node: Any = self.root
+        for part in ref[2:].split("/") if ref.startswith("#/") else [None]:
+            if part is None:
+                return None
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def merged_refs(self, raw: Any, seen: tuple[str, ...] = ()) -> list[str]:
+        """The local references normalize() follows for ``raw``: its $ref and its allOf's."""
+        out: list[str] = []
+        if not isinstance(raw, dict):
+            return out
+        ref = raw.get("$ref")
+        if isinstance(ref, str) and ref not in seen:
+            out.append(ref)
+            out += self.merged_refs(self.target(ref), (*seen, ref))
+        parts = raw.get("allOf")
+        for part in parts if isinstance(parts, list) else []:
+            out += self.merged_refs(part, (*seen, *out))
+        return out
+
+    @functools.cached_property
+    def recursive_refs(self) -> frozenset[str]:
+        """Local references whose target (transitively) contains the same reference."""
+        edges: dict[str, set[str]] = {}
+
+        def refs_in(node: Any) -> set[str]:
+            found: set[str] = set()
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k == "$ref" and isinstance(v, str) and v.startswith("#"):
+                        found.add(v)
+                    elif k not in ("enum", "const", "examples", "default", "x-tdm"):
+                        found |= refs_in(v)
+            elif isinstance(node, list):
+                for v in node:
+                    found |= refs_in(v)
+            return found
+
+        todo = list(refs_in(self.root))
+        while todo:
+            r = todo.pop()
+            if r not in edges:
+                edges[r] = refs_in(self.target(r))
+                todo += edges[r]
+        out = set()
+        for start in edges:
+            stack, seen = list(edges[start]), set()
+            while stack:
+                r = stack.pop()
+                if r == start:
+                    out.add(start)
+                    break
+                if r not in seen:
+                    seen.add(r)
+                    stack += edges.get(r, ())
+        return frozenset(out)
 
     # -------------------------------------------------------------- generate and check
 
@@ -714,8 +783,23 @@ class Planner:
         if inferred is None and leaf.endswith("_phone"):
             inferred = "phone"
         if inferred is not None:
-            return self.named(inferred, hint, node, path, unique)
+            return self.inferred(inferred, hint, node, path, unique)
         return self.text(node, path, unique)
+
+    def inferred(
+        self, name: str, hint: FieldHint, node: dict[str, Any], path: str, unique: bool
+    ) -> g.Gen:
+        """The generator a property's name suggests, when it fits the schema's length
+        bounds; plain text when it does not (a name is a hint, not a contract)."""
+        if name == "country" and int(node.get("maxLength", 99)) <= 3:
+            name = "country_code"
+        try:
+            gen = self.named(name, hint, node, path, unique)
+            if isinstance(gen, g.Bounded):
+                gen.column(rng.rows(0, 200))  # raises when the bounds rarely fit
+        except (UserError, ValueError):
+            return self.text(node, path, unique)
+        return gen
 
     def text(self, node: dict[str, Any], path: str, unique: bool) -> g.Gen:
         lo = int(node.get("minLength", 0))
@@ -746,14 +830,18 @@ class Planner:
             raise (self.unsupported if schema else self.fail)(path, str(exc)) from None
 
     def object(self, node: dict[str, Any], path: str) -> g.Object:
-        self.check_keywords(node, path)
         required = set(node.get("required", []))
         props = node.get("properties", {})
         missing = required - set(props)
-        if missing:
-            raise self.unsupported(
-                path, f"required lists {sorted(missing)} which are not in properties"
-            )
+        if path:
+            self.check_keywords(node, path)
+            if missing:
+                raise self.unsupported(
+                    path, f"required lists {sorted(missing)} which are not in properties"
+                )
+        elif missing or any(kw not in SUPPORTED and kw not in ANNOTATIONS for kw in node):
+            # a record whose top level the plain path does not cover: each row is checked
+            return self.checked_root(node, props, required, missing)
         out = g.Object()
         for name, sub in props.items():
             sub_path = f"{path}.{name}" if path else name
@@ -771,6 +859,47 @@ class Planner:
                     raise self.fail(sub_path, "the primary key must be listed in 'required'")
             out.props.append(g.Prop(name, gen, presence, self.ctx.key(sub_path, "presence")))
         return out
+
+    def checked_root(
+        self, node: dict[str, Any], props: dict[str, Any], required: set[str], missing: set[str]
+    ) -> g.Object:
+        """The record's properties as usual, plus any required ones that only the
+        top-level keywords describe; every row is then checked against the whole schema,
+        and a failing row draws its other properties again (its keys stay)."""
+        from tdm import rich
+
+        plain = {k: v for k, v in node.items() if k in SUPPORTED or k in ANNOTATIONS}
+        plain["required"] = sorted(required - missing)
+        out = self.object(plain, "")
+        builder = rich.RichBuilder(self, self.dialect)
+        patterns = node.get("patternProperties", {})
+        additional = node.get("additionalProperties", True)
+        for name in sorted(missing):
+            matched = [sub for p, sub in patterns.items() if rich.matches(p, name)]
+            sub = matched[0] if matched else ({} if additional is True else additional)
+            try:
+                inlined = norm.inline(
+                    sub, self.resolver, self.dialect, max_depth=self.max_depth(sub)
+                )
+                gen = builder.build(norm.canonical(inlined, self.dialect)[0], name)
+            except (rich.Unsatisfiable, norm.Unresolvable):
+                raise self.fail(name, "is required, but no value satisfies its schema") from None
+            out.props.append(g.Prop(name, gen, None, self.ctx.key(name, "presence")))
+        keep = {self.ctx.primary_key} | {
+            name
+            for name, sub in props.items()
+            if isinstance(sub, dict)
+            and isinstance(sub.get("x-tdm"), dict)
+            and ({"ref", "unique", "generator"} & set(sub["x-tdm"]))
+        }
+        keep |= {n for n, h in self.ctx.overrides.items() if h.ref or h.unique or h.generator}
+        out.check = self.document_validator().is_valid
+        out.keep = frozenset(n for n in keep if n is not None)
+        return out
+
+    def document_validator(self) -> Any:
+        """A compiled validator of the whole schema (other schema files resolved)."""
+        return norm.document_validator(self.root, self.ctx.load_schema)
 
     def array(self, node: dict[str, Any], hint: FieldHint, path: str) -> g.Gen:
         lo = int(node.get("minItems", 0))

@@ -7,10 +7,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema_rs
 import orjson
 
-from tdm import catalogue, rng
+from tdm import catalogue, jsonschema_norm, rng
 from tdm import generators as g
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
@@ -185,7 +184,7 @@ class TemplatePlanner:
                     root,
                     recipe,
                 )
-                problem = sample_problem(plan)
+                problem = sample_problem(plan, self.project.schema_externals(schema.data))
                 if problem is None:
                     break
                 # a property the plain path built wrongly (a merge it missed): build it
@@ -288,23 +287,26 @@ class TemplatePlanner:
 _VALIDATORS: dict[bytes, Any] = {}
 
 
-def row_validator(schema: SchemaDoc) -> Any:
-    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted."""
-    key = schema.raw_bytes
+def row_validator(schema: SchemaDoc, others: dict[str, Any] | None = None) -> Any:
+    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted;
+    ``others`` holds the schema files its references name."""
+    key = schema.raw_bytes + orjson.dumps(others or {}, option=orjson.OPT_SORT_KEYS)
     if key not in _VALIDATORS:
-        _VALIDATORS[key] = jsonschema_rs.validator_for(schema.data, validate_formats=True)
+        _VALIDATORS[key] = jsonschema_norm.document_validator(schema.data, (others or {}).get)
     return _VALIDATORS[key]
 
 
-def check_sample(plan: DatasetPlan) -> None:
+def check_sample(plan: DatasetPlan, others: dict[str, Any] | None = None) -> None:
     """Generate the first rows and validate them: a generator that cannot satisfy the
     schema is reported here, naming the property, before anything is written."""
-    problem = sample_problem(plan)
+    problem = sample_problem(plan, others)
     if problem is not None:
         raise problem[1]
 
 
-def sample_problem(plan: DatasetPlan) -> tuple[str | None, UserError] | None:
+def sample_problem(
+    plan: DatasetPlan, others: dict[str, Any] | None = None
+) -> tuple[str | None, UserError] | None:
     """The first problem of the first rows: the top-level property it is in (None when
     not one) and the error to report."""
     n = min(plan.count, SAMPLE_ROWS)
@@ -314,7 +316,7 @@ def sample_problem(plan: DatasetPlan) -> tuple[str | None, UserError] | None:
         rows = plan.root.column(rng.rows(0, n))
     except ValueError as exc:
         return None, UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display)
-    validator = row_validator(plan.schema)
+    validator = row_validator(plan.schema, others)
     for row in rows:
         for error in validator.iter_errors(row):
             where = "/".join(str(p) for p in error.instance_path) or "(row)"

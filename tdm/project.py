@@ -190,6 +190,20 @@ class Project:
             return None
         return self.schema(stem).data
 
+    def schema_externals(self, data: Any) -> dict[str, Any]:
+        """The other schema files that ``data`` references, directly or through each other
+        (file name -> data), for validators that must resolve them."""
+        found: dict[str, Any] = {}
+        todo = [data]
+        while todo:
+            for name in norm.external_files(todo.pop()):
+                if name not in found:
+                    doc = self.schema_file(name)
+                    if doc is not None:
+                        found[name] = doc
+                        todo.append(doc)
+        return found
+
     def _load_schema(self, name: str) -> SchemaDoc:
         path = self._find(SCHEMA_DIR, name, "schema")
         display = self.rel(path)

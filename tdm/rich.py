@@ -60,7 +60,7 @@ class Unsatisfiable(ValueError):
 
 
 @functools.lru_cache(maxsize=4096)
-def _matches(pattern: str, text: str) -> bool:
+def matches(pattern: str, text: str) -> bool:
     """ECMA-262 regex search, as the validator does it."""
     try:
         return bool(norm.validator({"pattern": pattern}, norm.DRAFT202012).is_valid(text))
@@ -213,7 +213,7 @@ class RichBuilder:
         )
 
         def schema_for(name: str) -> Any:
-            matched = [s for p, s in patterns.items() if _matches(p, name)]
+            matched = [s for p, s in patterns.items() if matches(p, name)]
             if name in props:
                 return self.merge([props[name], *matched])
             if matched:
