@@ -73,7 +73,7 @@ def openapi_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
 # ------------------------------------------------------------------ pydantic models
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     active = "active"
     suspended = "suspended"
 
