@@ -184,7 +184,29 @@ NAME_HINTS: dict[str, str] = {
     "file_name": "file_name",
     "filename": "file_name",
     "company_suffix": "company_suffix",
+    "created_at": "datetime",
+    "updated_at": "datetime",
+    "deleted_at": "datetime",
+    "avatar_url": "uri",
+    "image_url": "uri",
+    "html_url": "uri",
+    "amount": "amount",
+    "price": "amount",
+    "status": "status",
+    "slug": "slug",
+    "user_agent": "user_agent",
+    "useragent": "user_agent",
+    "sku": "sku",
+    "iban": "iban",
+    "latitude": "latitude",
+    "lat": "latitude",
+    "longitude": "longitude",
+    "lng": "longitude",
+    "lon": "longitude",
 }
+#: names above whose generator makes numbers: inferred for number/integer properties
+#: without bounds (the schema's bounds always win)
+NUMERIC_NAMES = frozenset({"amount", "latitude", "longitude"})
 
 
 @dataclass
@@ -669,14 +691,27 @@ class Planner:
             if unique and open_above and "multipleOf" not in node and hint.max is None:
                 start = node.get("minimum", node.get("exclusiveMinimum", 0) + 1)
                 return g.Sequence(start=int(-(-start // 1)))
+            if not unique and self.numeric_name(node, path) == "amount":
+                return self.named("amount", hint, {**node, "type": "integer"}, path, False)
             return self.integer(node, hint, path, unique)
         if kind == "number":
             if unique:
                 raise self.fail(path, "unique is not supported on a number; use an integer")
+            inferred = self.numeric_name(node, path)
+            if inferred is not None:
+                return self.named(inferred, hint, {**node, "type": "number"}, path, False)
             return self.number(node, hint, path)
         if kind == "string":
             return self.string(node, hint, path, unique)
         raise self.fail(path, f"type '{kind}' is not a JSON Schema type")
+
+    def numeric_name(self, node: dict[str, Any], path: str) -> str | None:
+        """The numeric generator a property's name suggests, when the schema sets no bounds."""
+        if any(k in node for k in _NUMERIC_KEYWORDS):
+            return None
+        leaf = path.rsplit(".", 1)[-1].lower().replace("-", "_").replace(" ", "_")
+        name = NAME_HINTS.get(leaf)
+        return name if name in NUMERIC_NAMES else None
 
     def weights(self, hint: FieldHint, values: list[Any], path: str) -> list[float] | None:
         if hint.weights is None:
@@ -1032,6 +1067,21 @@ class Planner:
             gen.unique_capacity = len(pool)
         elif canon == "ipv6":
             gen = g.IPv6Doc(key)
+        elif canon == "iban":
+            gen = g.Pool(key, list(catalogue.TEST_IBANS))
+        elif canon == "status":
+            gen = g.Choice(key, list(catalogue.STATUSES))
+        elif canon == "sku":
+            gen = g.RegexGen(key, "[A-Z]{3}-[0-9]{5}")
+        elif canon in ("latitude", "longitude"):
+            limit = 90.0 if canon == "latitude" else 180.0
+            return g.Number(key, -limit, limit, decimals=6)
+        elif canon == "amount":
+            if node.get("type") == "integer":
+                return g.Integer(key, 100, 100_000)  # minor units (cents)
+            if node.get("type") == "number":
+                return g.Number(key, 1.0, 1000.0, decimals=2)
+            gen = g.RegexGen(key, "[1-9][0-9]{0,3}[.][0-9]{2}")
         elif canon in ("hostname", "uri", "domain"):
             gen = g.Slugged(key, catalogue.faker_pool(self.ctx.locale, "word"), canon)
         elif canon == "text":
