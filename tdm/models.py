@@ -90,6 +90,8 @@ class FieldHint(Model):
     width: int | None = Field(default=None, ge=0, le=40)
     pattern: str | None = None
     pii: bool | Literal["synthetic"] | None = None
+    #: how many times a recursive $ref is expanded below this property (default 3)
+    max_depth: int | None = Field(default=None, ge=0, le=10)
 
     @field_validator("ref")
     @classmethod
@@ -104,6 +106,8 @@ class SchemaHint(Model):
 
     primary_key: str | None = None
     description: str = ""
+    #: how many times a recursive $ref is expanded (default 3), for every property
+    max_depth: int | None = Field(default=None, ge=0, le=10)
 
 
 # ---------------------------------------------------------------- templates

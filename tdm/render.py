@@ -45,6 +45,11 @@ def json_kind(gen: g.Gen) -> Kind:
 
 
 @json_kind.register
+def _(gen: g.Checked) -> Kind:
+    return json_kind(gen.inner)  # retried values come from the same generator
+
+
+@json_kind.register
 def _(gen: g.Integer | g.Number | g.Boolean) -> Kind:
     return "number"
 
