@@ -131,7 +131,7 @@ def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: An
                     yield from validator.descend(v, sub, path=k, schema_path=pattern)
 
 
-def _checker_for(schema: dict[str, Any]) -> Any:
+def checker_for(schema: dict[str, Any]) -> Any:
     """python jsonschema for the schema's draft, with its format checker; ECMA-262 \\p
     classes translated for Python's re."""
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -177,7 +177,7 @@ def measure(
             continue
         data = (root / "datasets" / key / "d.jsonl").read_text(encoding="utf-8")
         got = [json.loads(line) for line in data.splitlines()]
-        checker = _checker_for(schema)
+        checker = checker_for(schema)
         bad = [e.message for row in got for e in checker.iter_errors(row)]
         if len(got) != rows or bad:
             detail = bad[0] if bad else f"{len(got)} rows"
