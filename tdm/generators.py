@@ -632,6 +632,80 @@ class RegexGen(Gen):
         return chars
 
 
+class UniqueRegex(Gen):
+    """Distinct strings matching a regular expression made of fixed-width parts
+    (literals, character classes and bounded repeats of them, e.g. ``^SHP-[0-9]{8}$``):
+    each part is one digit of a mixed-radix number, and the row index maps to that
+    number through a keyed permutation, so values are unique by construction."""
+
+    _SPAN = (1 << 61) - 1  # a prime: the permutation needs no gcd search on huge spans
+
+    def __init__(
+        self, key: int, pattern: str, min_length: int = 0, max_length: int | None = None
+    ) -> None:
+        self.key = key
+        self.pattern = pattern
+        helper = RegexGen(key, pattern)  # parsing, checks and character classes
+        self.slots: list[str] = []
+        for op, av in helper._parsed:
+            if op == sre_constants.AT:
+                continue
+            if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                lo, hi, sub = av
+                if len(sub) != 1:
+                    raise ValueError(
+                        f"regex {pattern!r}: only repeats of one character class can be unique"
+                    )
+                count = hi if hi != sre_constants.MAXREPEAT else max(lo, 8)
+                chars = self._one(helper, *sub[0])
+                self.slots += [chars] * count
+            else:
+                self.slots.append(self._one(helper, op, av))
+        width = len(self.slots)
+        if width < min_length or (max_length is not None and width > max_length):
+            raise ValueError(f"regex {pattern!r}: its unique values have length {width}")
+        capacity = 1
+        for chars in self.slots:
+            capacity *= len(chars)
+        self.unique_capacity = capacity
+        self._n = min(capacity, self._SPAN)
+
+    @staticmethod
+    def _one(helper: RegexGen, op: Any, av: Any) -> str:
+        if op == sre_constants.LITERAL:
+            return chr(av)
+        if op in (
+            sre_constants.ANY,
+            sre_constants.IN,
+            sre_constants.CATEGORY,
+            sre_constants.NOT_LITERAL,
+        ):
+            return "".join(dict.fromkeys(helper._chars(op, av)))
+        raise ValueError(f"regex {helper.pattern!r}: construct {op} cannot be made unique")
+
+    def column(self, idx: U64) -> list[Any]:
+        numbers = rng.permute(self.key, idx, self._n).tolist()
+        # the trailing parts carry the (injective) number; parts before them, when the
+        # pattern has more room than 2**61, are free and drawn like any regex part
+        tail, room = len(self.slots), 1
+        while tail > 0 and room < self._n:
+            tail -= 1
+            room *= len(self.slots[tail])
+        head = [
+            [a[i] for i in rng.below(rng.derive(self.key, "head", j), idx, len(a)).tolist()]
+            for j, a in enumerate(self.slots[:tail])
+        ]
+        digits = self.slots[tail:]
+        out = []
+        for row, n in enumerate(numbers):
+            chars = []
+            for alphabet in reversed(digits):
+                n, d = divmod(n, len(alphabet))
+                chars.append(alphabet[d])
+            out.append("".join([h[row] for h in head]) + "".join(reversed(chars)))
+        return out
+
+
 #: general categories by their long names (\p{Letter} is \p{L})
 _CATEGORY_NAMES = {
     "letter": "L",

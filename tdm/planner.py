@@ -556,6 +556,19 @@ class Planner:
         does not build; refused naming the property and keyword when it cannot either."""
         from tdm import rich  # the rich path imports the planner's leaf builders
 
+        hint_raw = raw.get("x-tdm") if isinstance(raw, dict) else None
+        override = self.ctx.overrides.get(path)
+        if (
+            path == self.ctx.primary_key
+            or (isinstance(hint_raw, dict) and hint_raw.get("unique"))
+            or (override is not None and override.unique)
+        ):
+            # drawing again until a value fits cannot keep values distinct
+            raise self.fail(
+                path,
+                f"must be unique, which tdm cannot guarantee with these keywords ({reason}); "
+                "use a sequence, a uuid or a pattern of fixed-width parts",
+            )
         try:
             inlined = norm.inline(raw, self.resolver, self.dialect, max_depth=self.max_depth(raw))
         except norm.Unresolvable as exc:
@@ -807,9 +820,7 @@ class Planner:
         # any other format is an annotation (2020-12): type, pattern and bounds decide
         if "pattern" in node:
             if unique:
-                raise self.unsupported(
-                    path, "unique is not supported with a pattern; use a sequence with a prefix"
-                )
+                return self.unique_regex(node, path)
             return self.regex(node["pattern"], node, path, schema=True)
         leaf = path.rsplit(".", 1)[-1].lower().replace("-", "_").replace(" ", "_")
         inferred = NAME_HINTS.get(leaf)
@@ -849,6 +860,23 @@ class Planner:
             raise self.fail(path, "a unique text needs maxLength of at least 8")
         words = catalogue.faker_pool(self.ctx.locale, "word")
         return g.Text(self.ctx.key(path), words, lo, hi, unique)
+
+    def unique_regex(self, node: dict[str, Any], path: str) -> g.Gen:
+        """Unique values of a pattern made of fixed-width parts (e.g. ``^ORD-[0-9]{8}$``)."""
+        try:
+            gen = g.UniqueRegex(
+                self.ctx.key(path),
+                node["pattern"],
+                int(node.get("minLength", 0)),
+                node.get("maxLength"),
+            )
+        except ValueError as exc:
+            raise self.fail(
+                path,
+                f"unique values of this pattern cannot be guaranteed ({exc}); "
+                "use a pattern of fixed-width parts, or a sequence with a prefix",
+            ) from None
+        return gen
 
     def regex(
         self, pattern: str, node: dict[str, Any], path: str, *, schema: bool = False

@@ -365,3 +365,31 @@ def test_unknown_dialect_is_named_by_the_planner_too() -> None:
     with pytest.raises(UserError, match="draft-04"):
         dialect_of({"$schema": "http://json-schema.org/draft-04/schema#"}, "schemas/x.yaml")
     assert dialect_of({}, "x").endswith("2020-12/schema")
+
+
+def test_a_unique_key_with_a_pattern_is_unique_by_construction(tmp_path: Path) -> None:
+    schema = {
+        "type": "object",
+        "x-tdm": {"primary_key": "id"},
+        "required": ["id", "ref"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^SHP-[0-9]{5}$"},
+            "ref": {"type": "string", "pattern": "^[a-f0-9]{24}$", "x-tdm": {"unique": True}},
+        },
+    }
+    rows = _generate(tmp_path, schema, 5_000)
+    assert len({r["id"] for r in rows}) == 5_000
+    assert len({r["ref"] for r in rows}) == 5_000
+
+
+def test_unique_on_the_checked_path_is_refused(tmp_path: Path) -> None:
+    schema = _record({"code": {"type": "integer", "not": {"const": 3}, "x-tdm": {"unique": True}}})
+    root = one_dataset_project(tmp_path / "p", schema, 10)
+    result = tdm("generate", "--repo", root)
+    assert result.exit_code == 2, result.output
+    assert "'code'" in result.stderr and "unique" in result.stderr
+    small = {"type": "string", "pattern": "^[AB]{2}$", "x-tdm": {"unique": True}}
+    write_file(root / "schemas" / "s.yaml", _record({"code": small}))
+    result = tdm("generate", "--repo", root)
+    assert result.exit_code == 2, result.output
+    assert "'code'" in result.stderr and "4 distinct values" in result.stderr
