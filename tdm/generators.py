@@ -647,7 +647,8 @@ class UniqueRegex(Gen):
         self.pattern = pattern
         helper = RegexGen(key, pattern)  # parsing, checks and character classes
         self.slots: list[str] = []
-        for op, av in helper._parsed:
+        parsed: Any = helper._parsed
+        for op, av in parsed:
             if op == sre_constants.AT:
                 continue
             if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
