@@ -104,6 +104,8 @@ _HTTP_ROOT = "http://json-schema.invalid/"
 
 def join(base: str, ref: str) -> str:
     """``ref`` resolved against ``base`` (urljoin, which does not know json-schema:///)."""
+    if ref.startswith("#"):  # also for bases urljoin cannot join against (urn:...)
+        return base.partition("#")[0] + ref
     if base.startswith(ROOT_URI):
         joined = urljoin(_HTTP_ROOT + base[len(ROOT_URI) :], ref)
         return ROOT_URI + joined[len(_HTTP_ROOT) :] if joined.startswith(_HTTP_ROOT) else joined
@@ -139,6 +141,7 @@ class Resolver:
         base: str = ROOT_URI,
     ) -> None:
         self.load = load
+        self.root_base = base
         self.docs: dict[str, Any] = {}
         self.anchors: dict[str, Any] = {}
         self._index(root, base)

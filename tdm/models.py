@@ -90,8 +90,6 @@ class FieldHint(Model):
     width: int | None = Field(default=None, ge=0, le=40)
     pattern: str | None = None
     pii: bool | Literal["synthetic"] | None = None
-    #: how many times a recursive $ref is expanded below this property (default 3)
-    max_depth: int | None = Field(default=None, ge=0, le=10)
 
     @field_validator("ref")
     @classmethod

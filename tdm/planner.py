@@ -245,6 +245,10 @@ class Planner:
         self._active_refs: list[str] = []
         self.dialect = norm.dialect_of(root, ctx.display)
         self._resolver: norm.Resolver | None = None
+        #: base URIs of the subschemas being built (a nested $id starts a new one)
+        self._bases: list[str] = []
+        #: x-tdm.max_depth in force for the subschemas being built
+        self._depths: list[int] = []
 
     # -------------------------------------------------------------- errors
 
@@ -361,6 +365,12 @@ class Planner:
 
     def hint(self, node: dict[str, Any], path: str) -> FieldHint:
         raw = node.get("x-tdm", {})
+        if isinstance(raw, dict) and "max_depth" in raw:
+            # a schema-only setting (read by max_depth()); template overrides do not take it
+            depth = raw["max_depth"]
+            if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 10:
+                raise self.fail(path, "x-tdm.max_depth must be an integer from 0 to 10")
+            raw = {k: v for k, v in raw.items() if k != "max_depth"}
         try:
             hint = FieldHint.model_validate(raw)
         except ValidationError as exc:
@@ -433,10 +443,16 @@ class Planner:
     def build(self, raw: Any, path: str) -> g.Gen:
         if path in self.ctx.force_checked:
             return self.checked(raw, path, self.unsupported(path, "its sample did not validate"))
+        outer = self._bases[-1] if self._bases else self.resolver.root_base
+        self._bases.append(self.resolver.base_of(raw, outer))  # the base URI of raw's refs
+        self._depths.append(self.max_depth(raw))  # inherited by everything below raw
         try:
             return self.guarded(self._build, raw, path)
         except Unsupported as exc:
-            return self.checked(raw, path, exc)
+            return self.checked(raw, path, exc, outer)
+        finally:
+            self._bases.pop()
+            self._depths.pop()
 
     def guarded(self, build: Callable[[Any, str], g.Gen], raw: Any, path: str) -> g.Gen:
         """``build(raw, path)``, refusing a $ref that is already being built (recursion)."""
@@ -545,13 +561,19 @@ class Planner:
         return not (isinstance(raw, dict) and ("generator" in raw or "ref" in raw))
 
     def max_depth(self, raw: Any) -> int:
-        for node in (raw, self.root):
-            hint = node.get("x-tdm") if isinstance(node, dict) else None
-            if isinstance(hint, dict) and isinstance(hint.get("max_depth"), int):
-                return int(hint["max_depth"])
+        """x-tdm.max_depth of ``raw``, else of the nearest property above it being built,
+        else of the schema; 3 by default."""
+        hint = raw.get("x-tdm") if isinstance(raw, dict) else None
+        if isinstance(hint, dict) and isinstance(hint.get("max_depth"), int):
+            return int(hint["max_depth"])
+        if self._depths:
+            return self._depths[-1]
+        hint = self.root.get("x-tdm")
+        if isinstance(hint, dict) and isinstance(hint.get("max_depth"), int):
+            return int(hint["max_depth"])
         return norm.DEFAULT_MAX_DEPTH
 
-    def checked(self, raw: Any, path: str, reason: Unsupported) -> g.Gen:
+    def checked(self, raw: Any, path: str, reason: Unsupported, base: str | None = None) -> g.Gen:
         """The generate-and-check path (:mod:`tdm.rich`) for a subschema the plain path
         does not build; refused naming the property and keyword when it cannot either."""
         from tdm import rich  # the rich path imports the planner's leaf builders
@@ -570,7 +592,13 @@ class Planner:
                 "use a sequence, a uuid or a pattern of fixed-width parts",
             )
         try:
-            inlined = norm.inline(raw, self.resolver, self.dialect, max_depth=self.max_depth(raw))
+            inlined = norm.inline(
+                raw,
+                self.resolver,
+                self.dialect,
+                base=base or self.resolver.root_base,
+                max_depth=self.max_depth(raw),
+            )
         except norm.Unresolvable as exc:
             raise self.fail(path, f"$ref {exc} points to nothing tdm can read") from None
         form, satisfiable = norm.canonical(inlined, self.dialect)
@@ -580,11 +608,13 @@ class Planner:
                 if isinstance(raw, dict)
                 else "false"
             )
-            raise self.fail(path, f"no value satisfies its schema (keywords: {keywords})")
+            # Unsupported: the enclosing subschema may still do without it (an optional
+            # property, array items, an anyOf branch), on its own generate-and-check path
+            raise self.unsupported(path, f"no value satisfies its schema (keywords: {keywords})")
         try:
             gen = rich.RichBuilder(self, self.dialect).build(form, path)
         except rich.Unsatisfiable as exc:
-            raise self.fail(
+            raise self.unsupported(
                 exc.path or path, f"no value satisfies its schema (keyword '{exc.keyword}')"
             ) from None
         except Unsupported:

@@ -393,3 +393,22 @@ def test_unique_on_the_checked_path_is_refused(tmp_path: Path) -> None:
     result = tdm("generate", "--repo", root)
     assert result.exit_code == 2, result.output
     assert "'code'" in result.stderr and "4 distinct values" in result.stderr
+
+
+def test_property_max_depth_is_read_and_checked(tmp_path: Path) -> None:
+    tree = {
+        "type": "object",
+        "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/tree"}}},
+    }
+    schema = {
+        "type": "object",
+        "required": ["tree"],
+        "properties": {"tree": {"$ref": "#/$defs/tree", "x-tdm": {"max_depth": 0}}},
+        "$defs": {"tree": tree},
+    }
+    rows = _generate(tmp_path, schema, 50)
+    assert max(json.dumps(r).count("kids") for r in rows) <= 2  # the plain level, then none
+    schema["properties"]["tree"]["x-tdm"]["max_depth"] = 99
+    root = one_dataset_project(tmp_path / "q", schema, 5)
+    result = tdm("generate", "--repo", root)
+    assert result.exit_code == 2 and "max_depth" in result.stderr, result.output
