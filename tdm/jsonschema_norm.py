@@ -314,3 +314,71 @@ def external_files(node: Any) -> set[str]:
         for v in node:
             found |= external_files(v)
     return found
+
+
+# ------------------------------------------------------------------ the graph of local references
+
+
+def local_target(root: Any, ref: str) -> Any:
+    """What a local reference ('#/...') of ``root`` points to, None when it points nowhere."""
+    if not ref.startswith("#/"):
+        return None
+    node: Any = root
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def merged_refs(root: Any, raw: Any, seen: tuple[str, ...] = ()) -> list[str]:
+    """The local references that merging ``raw`` follows: its $ref and its allOf's."""
+    out: list[str] = []
+    if not isinstance(raw, dict):
+        return out
+    ref = raw.get("$ref")
+    if isinstance(ref, str) and ref not in seen:
+        out.append(ref)
+        out += merged_refs(root, local_target(root, ref), (*seen, ref))
+    parts = raw.get("allOf")
+    for part in parts if isinstance(parts, list) else []:
+        out += merged_refs(root, part, (*seen, *out))
+    return out
+
+
+def _refs_in(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.startswith("#"):
+                found.add(v)
+            elif k not in ("enum", "const", "examples", "default", "x-tdm"):
+                found |= _refs_in(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= _refs_in(v)
+    return found
+
+
+def recursive_refs(root: Any) -> frozenset[str]:
+    """Local references of ``root`` whose target (transitively) contains the same one."""
+    edges: dict[str, set[str]] = {}
+    todo = list(_refs_in(root))
+    while todo:
+        r = todo.pop()
+        if r not in edges:
+            edges[r] = _refs_in(local_target(root, r))
+            todo += edges[r]
+    out = set()
+    for start in edges:
+        stack, seen = list(edges[start]), set()
+        while stack:
+            r = stack.pop()
+            if r == start:
+                out.add(start)
+                break
+            if r not in seen:
+                seen.add(r)
+                stack += edges.get(r, ())
+    return frozenset(out)

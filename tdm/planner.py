@@ -474,68 +474,12 @@ class Planner:
         finally:
             del self._active_refs[-len(refs) :]
 
-    def target(self, ref: str) -> Any:
-        """What a local reference ('#/...') points to, None when it points nowhere."""
-        node: Any = self.root
-        for part in ref[2:].split("/") if ref.startswith("#/") else [None]:
-            if part is None:
-                return None
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, dict) or part not in node:
-                return None
-            node = node[part]
-        return node
-
-    def merged_refs(self, raw: Any, seen: tuple[str, ...] = ()) -> list[str]:
-        """The local references normalize() follows for ``raw``: its $ref and its allOf's."""
-        out: list[str] = []
-        if not isinstance(raw, dict):
-            return out
-        ref = raw.get("$ref")
-        if isinstance(ref, str) and ref not in seen:
-            out.append(ref)
-            out += self.merged_refs(self.target(ref), (*seen, ref))
-        parts = raw.get("allOf")
-        for part in parts if isinstance(parts, list) else []:
-            out += self.merged_refs(part, (*seen, *out))
-        return out
-
     @functools.cached_property
     def recursive_refs(self) -> frozenset[str]:
-        """Local references whose target (transitively) contains the same reference."""
-        edges: dict[str, set[str]] = {}
+        return norm.recursive_refs(self.root)
 
-        def refs_in(node: Any) -> set[str]:
-            found: set[str] = set()
-            if isinstance(node, dict):
-                for k, v in node.items():
-                    if k == "$ref" and isinstance(v, str) and v.startswith("#"):
-                        found.add(v)
-                    elif k not in ("enum", "const", "examples", "default", "x-tdm"):
-                        found |= refs_in(v)
-            elif isinstance(node, list):
-                for v in node:
-                    found |= refs_in(v)
-            return found
-
-        todo = list(refs_in(self.root))
-        while todo:
-            r = todo.pop()
-            if r not in edges:
-                edges[r] = refs_in(self.target(r))
-                todo += edges[r]
-        out = set()
-        for start in edges:
-            stack, seen = list(edges[start]), set()
-            while stack:
-                r = stack.pop()
-                if r == start:
-                    out.add(start)
-                    break
-                if r not in seen:
-                    seen.add(r)
-                    stack += edges.get(r, ())
-        return frozenset(out)
+    def merged_refs(self, raw: Any) -> list[str]:
+        return norm.merged_refs(self.root, raw)
 
     # -------------------------------------------------------------- generate and check
 
