@@ -864,6 +864,8 @@ class Checked(Gen):
     is_valid: Callable[[Any], bool]
     label: str = ""
     attempts: int = 100
+    #: the subschema's keywords, for the message when no value is found
+    keywords: str = ""
 
     def __post_init__(self) -> None:
         self.unique_capacity = self.inner.unique_capacity
@@ -881,9 +883,9 @@ class Checked(Gen):
             bad = [i for i in bad if not ok(values[i])]
         if bad:
             raise ValueError(
-                f"property '{self.label}': no value satisfying its schema was found in "
-                f"{self.attempts} draws (row {int(idx[bad[0]])}); simplify the schema or give "
-                "the property an x-tdm generator"
+                f"property '{self.label}': no value satisfying its schema (keywords: "
+                f"{self.keywords or '-'}) was found in {self.attempts} draws (row "
+                f"{int(idx[bad[0]])}); simplify the schema or give the property an x-tdm generator"
             )
         return values
 

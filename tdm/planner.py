@@ -546,12 +546,10 @@ class Planner:
         except norm.Unresolvable as exc:
             raise self.fail(path, f"$ref {exc} points to nothing tdm can read") from None
         form, satisfiable = norm.canonical(inlined, self.dialect)
+        keywords = (
+            ", ".join(k for k in raw if k not in ANNOTATIONS) if isinstance(raw, dict) else "false"
+        )
         if not satisfiable or form is False:
-            keywords = (
-                ", ".join(k for k in raw if k not in ANNOTATIONS)
-                if isinstance(raw, dict)
-                else "false"
-            )
             # Unsupported: the enclosing subschema may still do without it (an optional
             # property, array items, an anyOf branch), on its own generate-and-check path
             raise self.unsupported(path, f"no value satisfies its schema (keywords: {keywords})")
@@ -563,7 +561,8 @@ class Planner:
             ) from None
         except Unsupported:
             raise reason from None
-        return g.Checked(gen, norm.validator(inlined, self.dialect).is_valid, path)
+        check = norm.validator(inlined, self.dialect).is_valid
+        return g.Checked(gen, check, path, keywords=keywords)
 
     def _build(self, raw: Any, path: str) -> g.Gen:
         node = self.normalize(raw, path)

@@ -301,7 +301,7 @@ def test_a_search_that_does_not_find_values_is_refused_naming_the_property(
     root = one_dataset_project(tmp_path / "p", schema, 20)
     result = tdm("generate", "--repo", root)
     assert result.exit_code == 2, result.output
-    assert "'token'" in result.stderr
+    assert "'token'" in result.stderr and "keywords: type, minLength, pattern" in result.stderr
     assert not dataset(root, "t", "s").exists()
 
 
