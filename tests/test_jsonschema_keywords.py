@@ -393,6 +393,11 @@ def test_unique_on_the_checked_path_is_refused(tmp_path: Path) -> None:
     result = tdm("generate", "--repo", root)
     assert result.exit_code == 2, result.output
     assert "'code'" in result.stderr and "4 distinct values" in result.stderr
+    branches = {"type": "string", "pattern": "^(ab|cd)[0-9]{4}$", "x-tdm": {"unique": True}}
+    write_file(root / "schemas" / "s.yaml", _record({"code": branches}))
+    result = tdm("generate", "--repo", root)
+    assert result.exit_code == 2, result.output
+    assert "'code'" in result.stderr and "fixed-width parts" in result.stderr
 
 
 def test_property_max_depth_is_read_and_checked(tmp_path: Path) -> None:
