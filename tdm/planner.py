@@ -524,6 +524,10 @@ class Planner:
 
         hint_raw = raw.get("x-tdm") if isinstance(raw, dict) else None
         override = self.ctx.overrides.get(path)
+        if (isinstance(hint_raw, dict) and ({"ref", "generator"} & set(hint_raw))) or (
+            override is not None and (override.ref is not None or override.generator is not None)
+        ):
+            raise reason  # a named generator or reference is the user's choice: never dropped
         if (
             path == self.ctx.primary_key
             or (isinstance(hint_raw, dict) and hint_raw.get("unique"))
