@@ -91,6 +91,12 @@ FORMATS = frozenset(
     {"email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"}
 )
 
+
+def annotation(keyword: str) -> bool:
+    """A keyword that asserts nothing: the annotations above and vendor ``x-*`` keys."""
+    return keyword in ANNOTATIONS or keyword.startswith("x-")
+
+
 #: generators that honour minLength/maxLength themselves (others are wrapped in Bounded)
 _LENGTH_AWARE = (g.Text, g.RegexGen, g.Pool, g.Constant, g.Choice)
 _NUMERIC_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
@@ -355,7 +361,7 @@ class Planner:
                 out[k] = both if len(both) > 1 else both[0]
             elif k == "x-tdm":
                 out[k] = {**out[k], **v}
-            elif out[k] != v and k not in ANNOTATIONS:
+            elif out[k] != v and not annotation(k):
                 raise self.unsupported(
                     path, f"allOf gives '{k}' two different values, which tdm cannot merge"
                 )
@@ -433,7 +439,7 @@ class Planner:
 
     def check_keywords(self, node: dict[str, Any], path: str) -> None:
         for kw in node:
-            if kw not in SUPPORTED and kw not in ANNOTATIONS:
+            if kw not in SUPPORTED and not annotation(kw):
                 raise self.unsupported(
                     path,
                     f"keyword '{kw}' is not supported by tdm's generator; "
@@ -879,7 +885,7 @@ class Planner:
                 raise self.unsupported(
                     path, f"required lists {sorted(missing)} which are not in properties"
                 )
-        elif missing or any(kw not in SUPPORTED and kw not in ANNOTATIONS for kw in node):
+        elif missing or any(kw not in SUPPORTED and not annotation(kw) for kw in node):
             # a record whose top level the plain path does not cover: each row is checked
             return self.checked_root(node, props, required, missing)
         out = g.Object()
@@ -908,7 +914,7 @@ class Planner:
         and a failing row draws its other properties again (its keys stay)."""
         from tdm import rich
 
-        plain = {k: v for k, v in node.items() if k in SUPPORTED or k in ANNOTATIONS}
+        plain = {k: v for k, v in node.items() if k in SUPPORTED or annotation(k)}
         plain["required"] = sorted(required - missing)
         out = self.object(plain, "")
         builder = rich.RichBuilder(self, self.dialect)
