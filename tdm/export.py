@@ -81,7 +81,14 @@ def export(
     datasets), or to ``stdout`` when ``out`` is None."""
     if db_schema is not None and (fmt != Format.sql or dialect != "postgresql"):
         raise UserError("--db-schema only applies to --format sql --dialect postgresql")
-    selection = select(project, target, rev, table_prefix=table_prefix, db_schema=db_schema)
+    selection = select(
+        project,
+        target,
+        rev,
+        table_prefix=table_prefix,
+        db_schema=db_schema,
+        need_schema=fmt not in (Format.json, Format.jsonl),
+    )
     if fmt == Format.parquet:
         _require_pyarrow()
     if fmt == Format.sql:

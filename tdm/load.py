@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 Mode = Literal["create", "append", "replace"]
 Progress = Callable[[str, int, int], None]
 PROGRESS_EVERY = 10_000
+SQLITE_CACHE_KIB = 65_536  # this connection's page cache (SQLite's default is 2 MiB)
 CONNECT_TIMEOUT = 10  # seconds: an unreachable server fails fast
 
 
@@ -45,7 +46,7 @@ class LoadFailed(CheckFailed):
 @dataclass(frozen=True)
 class LoadedTable:
     dataset: str
-    table: str  # as written in SQL (quoted, schema-qualified)
+    table: str  # schema.table
     rows: int
     action: Literal["create", "append", "replace"]
 
@@ -138,7 +139,7 @@ def load(
     selection = select(project, target, rev, table_prefix=table_prefix, db_schema=db_schema)
     if dry_run:
         planned = [
-            LoadedTable(t.dataset, t.qualified, selection.count_rows(t), mode)
+            LoadedTable(t.dataset, t.display, selection.count_rows(t), mode)
             for t in selection.tables
         ]
         return LoadResult(url.display, url.kind, selection.source.rev, True, planned)
@@ -166,7 +167,7 @@ class _Loader:
 
     def _check_existing(self, existing: set[str]) -> None:
         if existing and self.mode == "create":
-            tables = ", ".join(t.qualified for t in self.selection.tables if t.dataset in existing)
+            tables = ", ".join(t.display for t in self.selection.tables if t.dataset in existing)
             raise UserError(
                 f"table(s) {tables} already exist in {self.url.display}: add --replace to drop and "
                 "recreate them, or --append to add the rows to them"
@@ -238,10 +239,13 @@ class _SqliteLoader(_Loader):
     def _load(self, conn: sqlite3.Connection, progress: Progress | None) -> list[LoadedTable]:
         tables = self.selection.tables
         try:
-            conn.execute("PRAGMA foreign_keys = ON")
+            # foreign keys are checked once all rows are in (PRAGMA foreign_key_check, an index
+            # probe a row), not row by row: SQLite's deferred checking scans the whole child
+            # table for every parent row inserted, and immediate checking refuses a row that
+            # references a later row of its own table
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")  # index pages stay in memory
             conn.execute("BEGIN IMMEDIATE")
-            # references are checked at COMMIT, so row order within a table does not matter
-            conn.execute("PRAGMA defer_foreign_keys = ON")
             present = {
                 str(name)
                 for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -250,23 +254,29 @@ class _SqliteLoader(_Loader):
             raise UserError(f"cannot use the SQLite database {self.url.display}: {exc}") from None
         existing = {t.dataset for t in tables if t.name in present}
         self._check_existing(existing)
-        if self.mode == "replace":
-            for t in reversed(tables):
-                if t.dataset in existing:
-                    conn.execute(f"DROP TABLE {t.qualified}")
-        for t in tables:
-            if t.dataset not in existing or self.mode == "replace":
-                conn.execute(create_table(t.definition, "sqlite"))
+        try:
+            if self.mode == "replace":
+                for t in reversed(tables):
+                    if t.dataset in existing:
+                        conn.execute(f"DROP TABLE {t.qualified}")
+            for t in tables:
+                if t.dataset not in existing or self.mode == "replace":
+                    conn.execute(create_table(t.definition, "sqlite"))
+        except sqlite3.Error as exc:
+            raise UserError(
+                f"SQLite refused to create the tables: {exc}; nothing was changed"
+            ) from None
         loaded = []
         for t in tables:
             rows = self._insert(conn, t, progress)
             loaded.append(
-                LoadedTable(t.dataset, t.qualified, rows, self._action(t.dataset in existing))
+                LoadedTable(t.dataset, t.display, rows, self._action(t.dataset in existing))
             )
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.IntegrityError:
-            raise self._foreign_key_failure(conn) from None
+        for t in tables:
+            failure = self._foreign_key_failure(conn, t)
+            if failure is not None:
+                raise failure
+        conn.execute("COMMIT")
         return loaded
 
     def _insert(self, conn: sqlite3.Connection, table: Table, progress: Progress | None) -> int:
@@ -280,12 +290,13 @@ class _SqliteLoader(_Loader):
             raise _sqlite_row_failure(table, state[0], exc) from None
         return state[1]
 
-    def _foreign_key_failure(self, conn: sqlite3.Connection) -> LoadFailed:
-        by_name = {t.name: t for t in self.selection.tables}
-        for child, rowid, parent, fkid in conn.execute("PRAGMA foreign_key_check"):
-            table = by_name.get(child)
-            if table is None:
-                continue
+    def _foreign_key_failure(self, conn: sqlite3.Connection, table: Table) -> LoadFailed | None:
+        """The first row of ``table`` whose reference finds no parent row, as an error."""
+        if not table.definition.foreign_keys:
+            return None
+        child = table.name
+        check = conn.execute(f"PRAGMA foreign_key_check({quote_ident(child)})")
+        for _, rowid, parent, fkid in check:
             column = next(
                 (
                     r[3]
@@ -307,9 +318,7 @@ class _SqliteLoader(_Loader):
                 name,
                 f"{column} = {value} is not a row of {parent}",
             )
-        return LoadFailed(
-            "the database refused the rows at commit (FOREIGN KEY constraint failed); nothing was loaded"
-        )
+        return None
 
 
 def _sqlite_row_failure(table: Table, line: int, exc: sqlite3.Error) -> TdmErrorLike:
@@ -340,7 +349,7 @@ TdmErrorLike = LoadFailed | UserError
 def _failure(table: Table, line: int | None, constraint: str, detail: str) -> LoadFailed:
     where = f"line {line}" if line is not None else "a row"
     return LoadFailed(
-        f"{table.dataset} {where} violates {constraint} in table {table.qualified}: {detail}; "
+        f"{table.dataset} {where} violates {constraint} in table {table.display}: {detail}; "
         "the load was rolled back, nothing was loaded"
     )
 
@@ -439,7 +448,7 @@ class _PgLoader(_Loader):
         for t in tables:
             rows = self._copy(cur, t, progress)
             loaded.append(
-                LoadedTable(t.dataset, t.qualified, rows, self._action(t.dataset in existing))
+                LoadedTable(t.dataset, t.display, rows, self._action(t.dataset in existing))
             )
         return loaded
 
@@ -450,7 +459,7 @@ class _PgLoader(_Loader):
         except psycopg.errors.DependentObjectsStillExist as exc:
             detail = _secret_free(self.url, exc.diag.message_detail or str(exc))
             raise UserError(
-                f"cannot replace {table.qualified}: other tables depend on it ({detail}); load them "
+                f"cannot replace {table.display}: other tables depend on it ({detail}); load them "
                 "together (the whole template) or drop them first; nothing was changed"
             ) from None
 

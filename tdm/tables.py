@@ -33,7 +33,13 @@ class Table:
 
     @property
     def qualified(self) -> str:
+        """The name as SQL writes it (quoted, with its schema)."""
         return qualified(self.name, self.db_schema)
+
+    @property
+    def display(self) -> str:
+        """The name as a person reads it: ``test.customers``."""
+        return f"{self.db_schema}.{self.name}" if self.db_schema else self.name
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -86,9 +92,12 @@ def select(
     *,
     table_prefix: str = "",
     db_schema: str | None = None,
+    need_schema: bool = True,
 ) -> Selection:
     """The datasets ``target`` names (a template, ``template/dataset``, or None for every
-    dataset) at ``rev`` (a ``@REV`` suffix on ``target`` works too), in foreign-key order."""
+    dataset) at ``rev`` (a ``@REV`` suffix on ``target`` works too), in foreign-key order.
+    Without ``need_schema`` a dataset that follows no schema is a table without columns
+    (enough for the JSON formats, which copy rows as they are)."""
     if target is not None and "@" in target:
         target, _, at = target.partition("@")
         if rev is not None and at != rev:
@@ -96,7 +105,7 @@ def select(
         rev = at or rev
     source = DataSource(project, rev)
     datasets = _datasets(source, target)
-    tables = [_table(source, d, datasets, table_prefix, db_schema) for d in datasets]
+    tables = [_table(source, d, datasets, table_prefix, db_schema, need_schema) for d in datasets]
     _check_unique_names(tables)
     return Selection(source, _parents_first(tables))
 
@@ -137,12 +146,19 @@ def _datasets(source: DataSource, target: str | None) -> list[str]:
 
 
 def _table(
-    source: DataSource, dataset: str, selected: list[str], prefix: str, db_schema: str | None
+    source: DataSource,
+    dataset: str,
+    selected: list[str],
+    prefix: str,
+    db_schema: str | None,
+    need_schema: bool,
 ) -> Table:
     from tdm.plans import dataset_refs, match_ref_target
 
     folder, _, name = dataset.partition("/")
     schema_name = source.schema_name(dataset)
+    if schema_name is None and not need_schema:
+        return Table(dataset, prefix + name, db_schema, None, TableDef(prefix + name, (), None), ())
     if schema_name is None:
         raise UserError(
             f"dataset '{dataset}' follows no schema (no template names it and tdm.lock has no "
