@@ -493,7 +493,11 @@ class _PgLoader(_Loader):
         key = re.match(r"Key \((.+?)\)=\((.*)\) is not present", detail)
         if key and line is None:
             line = self._line_with(table, key.group(1), key.group(2))
+        column = diag.column_name
+        in_context = re.search(r"COPY [^,]+, line \d+, column ([^:]+):", diag.context or "")
+        if column is None and in_context:
+            column = in_context.group(1)
         constraint = diag.constraint_name or (
-            f"the type of column {diag.column_name}" if diag.column_name else "a column type"
+            f"the type of column {column}" if column else "a column type"
         )
         return _failure(table, line, constraint, f"{text}{' (' + detail + ')' if detail else ''}")

@@ -250,7 +250,6 @@ def test_a_password_in_tdm_yaml_is_refused_and_never_echoed(tmp_path: Path) -> N
     assert "s3cr3t-pw" not in result.output
 
 
-
 def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
     root = things_repo(tmp_path / "r")
     result = tdm("load", "t", "--into", _url(tmp_path), "--repo", root)
