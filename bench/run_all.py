@@ -24,6 +24,7 @@ from pathlib import Path
 
 import bench_diff
 import bench_generate
+import bench_load
 import bench_mask
 import bench_merge
 import bench_validate
@@ -126,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm mask, scan and the pre-commit hook", mask)
         merge = bench_merge.run(cfg)
         print_results("tdm merge driver", merge)
-        results = generate + validate + versions + diff + mask + merge
+        load = bench_load.run(cfg)
+        print_results("tdm export and load", load)
+        results = generate + validate + versions + diff + mask + merge + load
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started

@@ -226,8 +226,11 @@ def write_sql(selection: Selection, fh: IO[bytes], dialect: Dialect) -> dict[str
         f"-- dialect: {dialect}; tables in foreign-key order",
         "BEGIN;",
     ]
+    # references are checked at COMMIT: a row may reference a row of a later INSERT batch
     if dialect == "sqlite":
         head.append("PRAGMA defer_foreign_keys = ON;")
+    else:
+        head.append("SET CONSTRAINTS ALL DEFERRED;")
     db_schema = tables[0].db_schema if tables else None
     if db_schema:
         head.append(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(db_schema)};")

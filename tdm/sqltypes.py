@@ -374,11 +374,13 @@ def create_table(table: TableDef, dialect: Dialect, db_schema: str | None = None
         if checks:
             name = constraint_name(table.name, column.name, "check")
             lines.append(f"CONSTRAINT {quote_ident(name)} CHECK ({' AND '.join(checks)})")
+    # deferrable in PostgreSQL, so a script can check references at COMMIT (SET CONSTRAINTS)
+    deferrable = " DEFERRABLE INITIALLY IMMEDIATE" if dialect == "postgresql" else ""
     for fk in table.foreign_keys:
         name = constraint_name(table.name, fk.column, "fkey")
         lines.append(
             f"CONSTRAINT {quote_ident(name)} FOREIGN KEY ({quote_ident(fk.column)}) "
-            f"REFERENCES {fk.table} ({quote_ident(fk.parent_column)})"
+            f"REFERENCES {fk.table} ({quote_ident(fk.parent_column)}){deferrable}"
         )
     body = ",\n  ".join(lines)
     return f"CREATE TABLE {qualified(table.name, db_schema)} (\n  {body}\n)"

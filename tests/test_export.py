@@ -16,6 +16,7 @@ from loadhelpers import (
     THINGS_SCHEMA,
     assert_same_rows,
     dataset_rows,
+    family_repo,
     schema_columns,
     thing,
     things_repo,
@@ -242,7 +243,7 @@ def test_foreign_keys_come_from_x_tdm_ref(smoke_repo: Path) -> None:
     )
     assert result.exit_code == 0
     sql = result.stdout
-    assert 'FOREIGN KEY ("customer_id") REFERENCES "customers" ("id")' in sql
+    assert 'FOREIGN KEY ("customer_id") REFERENCES "customers" ("id") DEFERRABLE' in sql
     assert 'FOREIGN KEY ("product_sku") REFERENCES "products" ("sku")' in sql
     assert 'FOREIGN KEY ("referrer_id") REFERENCES "customers" ("id")' in sql
     assert 'CONSTRAINT "payments_order_id_key" UNIQUE ("order_id")' in sql
@@ -298,3 +299,14 @@ def test_parquet_types_come_from_the_schema(tmp_path: Path) -> None:
 def test_parquet_needs_a_file(smoke_repo: Path) -> None:
     result = tdm("export", "smoke/customers", "--format", "parquet", "--repo", smoke_repo)
     assert result.exit_code == 2 and "-o FILE" in result.output
+
+
+def test_sql_export_allows_a_reference_to_a_later_insert_batch(tmp_path: Path) -> None:
+    root = family_repo(tmp_path / "r", people=700, pets=5)  # person 1's mentor is person 700
+    result = tdm("export", "fam", "--format", "sql", "--repo", root)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count('INSERT INTO "people"') == 2  # 500 rows a statement
+    db = sqlite3.connect(":memory:")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.executescript(result.stdout)
+    assert db.execute("SELECT mentor_id FROM people WHERE id = 1").fetchone() == (700,)

@@ -331,3 +331,15 @@ def test_csv_export_loads_with_psql_copy(pg: Db, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     cols = schema_columns(root, "things")
     assert_same_rows(_select(pg, "things", [c.name for c in cols], "id"), rows, cols, "postgresql")
+
+
+def test_sql_export_with_a_reference_to_a_later_batch_loads_into_psql(
+    pg: Db, tmp_path: Path
+) -> None:
+    root = family_repo(tmp_path / "r", people=700, pets=5)
+    out = tmp_path / "fam.sql"
+    args = ("export", "fam", "--format", "sql", "--dialect", "postgresql", "-o", out)
+    assert tdm(*args, "--repo", root).exit_code == 0
+    run = pg.cluster.psql(pg.name, "-f", str(out))
+    assert run.returncode == 0, run.stderr
+    assert pg.query("SELECT mentor_id FROM people WHERE id = 1") == [(700,)]
