@@ -26,7 +26,14 @@ from tdm import dburl
 from tdm.dburl import DatabaseUrl
 from tdm.errors import CheckFailed, UserError
 from tdm.project import Project
-from tdm.sqltypes import Dialect, constraint_name, create_table, quote_ident
+from tdm.sqltypes import (
+    Dialect,
+    constraint_name,
+    create_table,
+    create_unique_index,
+    quote_ident,
+    unique_columns,
+)
 from tdm.tables import Selection, Table, row_converter, select
 
 if TYPE_CHECKING:
@@ -194,12 +201,15 @@ class _Loader:
             return "create"
         return "replace" if self.mode == "replace" else "append"
 
-    def _line_with(self, table: Table, column: str, value: str) -> int | None:
-        """The line of the first row whose ``column`` reads as ``value`` (for messages)."""
+    def _line_with(self, table: Table, column: str, value: str, nth: int = 1) -> int | None:
+        """The line of the ``nth`` row whose ``column`` reads as ``value`` (for messages)."""
+        seen = 0
         for number, row in self.selection.rows(table):
             got = row.get(column)
             if got is not None and _as_text(got) == value:
-                return number
+                seen += 1
+                if seen == nth:
+                    return number
         return None
 
 
@@ -254,14 +264,17 @@ class _SqliteLoader(_Loader):
             raise UserError(f"cannot use the SQLite database {self.url.display}: {exc}") from None
         existing = {t.dataset for t in tables if t.name in present}
         self._check_existing(existing)
+        # tables made here get their UNIQUE indexes after their rows (one sorted build,
+        # not a B-tree insert a row); the constraint is the same
+        fresh = {t.dataset for t in tables if t.dataset not in existing or self.mode == "replace"}
         try:
             if self.mode == "replace":
                 for t in reversed(tables):
                     if t.dataset in existing:
                         conn.execute(f"DROP TABLE {t.qualified}")
             for t in tables:
-                if t.dataset not in existing or self.mode == "replace":
-                    conn.execute(create_table(t.definition, "sqlite"))
+                if t.dataset in fresh:
+                    conn.execute(create_table(t.definition, "sqlite", unique=False))
         except sqlite3.Error as exc:
             raise UserError(
                 f"SQLite refused to create the tables: {exc}; nothing was changed"
@@ -269,6 +282,8 @@ class _SqliteLoader(_Loader):
         loaded = []
         for t in tables:
             rows = self._insert(conn, t, progress)
+            if t.dataset in fresh:
+                self._unique_indexes(conn, t)
             loaded.append(
                 LoadedTable(t.dataset, t.display, rows, self._action(t.dataset in existing))
             )
@@ -289,6 +304,19 @@ class _SqliteLoader(_Loader):
         except sqlite3.Error as exc:
             raise _sqlite_row_failure(table, state[0], exc) from None
         return state[1]
+
+    def _unique_indexes(self, conn: sqlite3.Connection, table: Table) -> None:
+        for column in unique_columns(table.definition):
+            try:
+                conn.execute(create_unique_index(table.definition, column))
+            except sqlite3.IntegrityError as exc:
+                name = quote_ident(column.name)
+                (value,) = conn.execute(
+                    f"SELECT {name} FROM {table.qualified} GROUP BY {name} HAVING count(*) > 1"
+                ).fetchone()
+                line = self._line_with(table, column.name, _as_text(value), nth=2)
+                constraint = constraint_name(table.name, column.name, "key")
+                raise _failure(table, line, constraint, f"{exc}: {value!r} twice") from None
 
     def _foreign_key_failure(self, conn: sqlite3.Connection, table: Table) -> LoadFailed | None:
         """The first row of ``table`` whose reference finds no parent row, as an error."""

@@ -354,8 +354,26 @@ def _checks(column: Column, dialect: Dialect) -> list[str]:
     return parts
 
 
-def create_table(table: TableDef, dialect: Dialect, db_schema: str | None = None) -> str:
-    """``CREATE TABLE`` for ``table`` (names quoted; constraints named as PostgreSQL does)."""
+def unique_columns(table: TableDef) -> list[Column]:
+    """Columns with ``x-tdm.unique`` other than the primary key."""
+    return [c for c in table.columns if c.unique and c.name != table.primary_key]
+
+
+def create_unique_index(table: TableDef, column: Column, db_schema: str | None = None) -> str:
+    """The UNIQUE constraint of ``column`` as an index of the same name (built in one pass
+    after a bulk load, instead of row by row)."""
+    name = quote_ident(constraint_name(table.name, column.name, "key"))
+    return (
+        f"CREATE UNIQUE INDEX {name} ON {qualified(table.name, db_schema)} "
+        f"({quote_ident(column.name)})"
+    )
+
+
+def create_table(
+    table: TableDef, dialect: Dialect, db_schema: str | None = None, *, unique: bool = True
+) -> str:
+    """``CREATE TABLE`` for ``table`` (names quoted; constraints named as PostgreSQL does).
+    Without ``unique`` the UNIQUE constraints are left to :func:`create_unique_index`."""
     lines = []
     for column in table.columns:
         not_null = "" if column.nullable and column.name != table.primary_key else " NOT NULL"
@@ -365,10 +383,9 @@ def create_table(table: TableDef, dialect: Dialect, db_schema: str | None = None
         lines.append(
             f"CONSTRAINT {quote_ident(name)} PRIMARY KEY ({quote_ident(table.primary_key)})"
         )
-    for column in table.columns:
-        if column.unique and column.name != table.primary_key:
-            name = constraint_name(table.name, column.name, "key")
-            lines.append(f"CONSTRAINT {quote_ident(name)} UNIQUE ({quote_ident(column.name)})")
+    for column in unique_columns(table) if unique else []:
+        name = constraint_name(table.name, column.name, "key")
+        lines.append(f"CONSTRAINT {quote_ident(name)} UNIQUE ({quote_ident(column.name)})")
     for column in table.columns:
         checks = _checks(column, dialect)
         if checks:
