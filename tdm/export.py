@@ -301,24 +301,20 @@ def write_parquet(selection: Selection, table: Table, fh: IO[bytes]) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tdm.tables import row_converter
-
     schema = arrow_schema(table.columns)
-    convert = row_converter(table)
     width = len(table.columns)
-    rows = 0
+    state = [0, 0]
     with pq.ParquetWriter(fh, schema) as writer:
         batch: list[list[Any]] = [[] for _ in range(width)]
-        for _, row in selection.rows(table):
-            for i, value in enumerate(convert(row)):
+        for values in selection.values(table, state):
+            for i, value in enumerate(values):
                 batch[i].append(value)
-            rows += 1
             if len(batch[0]) >= PARQUET_ROW_GROUP:
                 writer.write_table(_arrow_table(batch, table, schema, pa))
                 batch = [[] for _ in range(width)]
-        if batch[0] or rows == 0:
+        if batch[0] or state[1] == 0:
             writer.write_table(_arrow_table(batch, table, schema, pa))
-    return rows
+    return state[1]
 
 
 def _arrow_table(batch: list[list[Any]], table: Table, schema: Any, pa: Any) -> Any:

@@ -34,14 +34,13 @@ from tdm.sqltypes import (
     quote_ident,
     unique_columns,
 )
-from tdm.tables import Selection, Table, row_converter, select
+from tdm.tables import Selection, Table, select
 
 if TYPE_CHECKING:
     import psycopg
 
 Mode = Literal["create", "append", "replace"]
 Progress = Callable[[str, int, int], None]
-PROGRESS_EVERY = 10_000
 SQLITE_CACHE_KIB = 65_536  # this connection's page cache (SQLite's default is 2 MiB)
 CONNECT_TIMEOUT = 10  # seconds: an unreachable server fails fast
 
@@ -184,17 +183,10 @@ class _Loader:
         self, table: Table, state: list[int], progress: Progress | None
     ) -> Iterator[list[Any]]:
         """The converted rows of ``table``; ``state[0]`` is the line of the row last handed out."""
-        convert = row_converter(table)
-        count = 0
-        for number, row in self.selection.rows(table):
-            state[0] = number
-            count += 1
-            if progress is not None and count % PROGRESS_EVERY == 0:
-                progress(table.dataset, PROGRESS_EVERY, self.total)
-            yield convert(row)
-        state[1] = count
-        if progress is not None:
-            progress(table.dataset, count % PROGRESS_EVERY, self.total)
+        if progress is None:
+            return self.selection.values(table, state)
+        report = progress
+        return self.selection.values(table, state, lambda n: report(table.dataset, n, self.total))
 
     def _action(self, existed: bool) -> Literal["create", "append", "replace"]:
         if not existed:
