@@ -2,7 +2,7 @@
 
 Tables are created from the schemas (:mod:`tdm.sqltypes`), parents before children
 (:mod:`tdm.tables`), and every row goes in inside one transaction: SQLite through the
-standard library (one ``executemany`` a table, foreign keys checked at commit),
+standard library (one ``executemany`` a table, foreign keys checked once all rows are in),
 PostgreSQL through psycopg 3 and ``COPY``.  Any failure rolls the transaction back, so
 the database is left as it was (a SQLite file that did not exist is removed again).
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tdm import dburl
 from tdm.dburl import DatabaseUrl
-from tdm.errors import CheckFailed, UserError
+from tdm.errors import CheckFailed, GitError, UserError
 from tdm.project import Project
 from tdm.sqltypes import (
     Dialect,
@@ -139,10 +140,19 @@ def load(
 ) -> LoadResult:
     """Load the datasets ``target`` names (a template, ``template/dataset``, or None for
     all) at ``rev`` into a database; see the module docstring for what can go wrong."""
+    branch_of_env = env is not None and rev is None
     url, rev = resolve_target(project, into=into, env=env, rev=rev, need_password=not dry_run)
     if db_schema is not None and url.kind == "sqlite":
         raise UserError("SQLite has no schemas: drop --db-schema (use --table-prefix instead)")
-    selection = select(project, target, rev, table_prefix=table_prefix, db_schema=db_schema)
+    try:
+        selection = select(project, target, rev, table_prefix=table_prefix, db_schema=db_schema)
+    except GitError:
+        if not branch_of_env:
+            raise
+        raise UserError(
+            f"environment '{env}' has no branch {rev} yet: create it with "
+            f"`tdm env create {env} --from ENV`, or give --rev"
+        ) from None
     if dry_run:
         planned = [
             LoadedTable(t.dataset, t.display, selection.count_rows(t), mode)
@@ -158,7 +168,7 @@ def load(
     return LoadResult(url.display, url.kind, selection.source.rev, False, tables)
 
 
-class _Loader:
+class _Loader(ABC):
     dialect: Dialect
 
     def __init__(self, url: DatabaseUrl, selection: Selection, mode: Mode) -> None:
@@ -168,8 +178,9 @@ class _Loader:
         self.total = sum(selection.source.rows_hint(t.dataset) or 0 for t in selection.tables)
         self.done = 0
 
+    @abstractmethod
     def run(self, progress: Progress | None) -> list[LoadedTable]:
-        raise NotImplementedError  # each database its own
+        """Load every table in one transaction; the rows per table."""
 
     def _check_existing(self, existing: set[str]) -> None:
         if existing and self.mode == "create":

@@ -212,7 +212,7 @@ def test_types_constraints_and_keys_from_the_schema() -> None:
     lite = _ddl(THINGS_SCHEMA, "sqlite")
     assert '"tags" TEXT' in lite and '"day" TEXT NOT NULL' in lite
     assert 'CHECK (("flag" = 0 OR "flag" = 1))' in lite
-    assert 'CHECK (("kind" = \'a\' OR "kind" = \'b\' OR "kind" = \'c\'))' in lite
+    assert "CHECK ((\"kind\" = 'a' OR \"kind\" = 'b' OR \"kind\" = 'c'))" in lite
     sqlite3.connect(":memory:").execute(lite)  # valid SQLite
 
 

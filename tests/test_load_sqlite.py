@@ -215,6 +215,9 @@ def test_load_from_a_revision_and_from_an_environment(tmp_path: Path) -> None:
 
     result = tdm("load", "--env", "dev", "--repo", root)
     assert result.exit_code == 2 and "environment 'dev' names no database" in result.output
+    assert tdm("env", "delete", "qa", "--force", "--repo", root).exit_code == 0
+    result = tdm("load", "--env", "qa", "--repo", root)
+    assert result.exit_code == 2 and "environment 'qa' has no branch env/qa yet" in result.output
     result = tdm("load", "--env", "nope", "--repo", root)
     assert result.exit_code == 2 and "no environment 'nope'" in result.output
     result = tdm("load", "t", "--repo", root)
