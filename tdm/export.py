@@ -92,7 +92,7 @@ def export(
     if fmt == Format.parquet:
         _require_pyarrow()
     if fmt == Format.sql:
-        with _output(out, stdout, _single_name(selection, out, fmt)) as (fh, shown):
+        with _output(_sql_path(selection, out), stdout) as (fh, shown):
             counts = write_sql(selection, fh, dialect)
         written = [Written(t.dataset, shown, counts[t.dataset]) for t in selection.tables]
         return ExportResult(fmt, selection.source.rev, written)
@@ -107,16 +107,16 @@ def export(
     written = []
     for table in selection.tables:
         path = _path_for(table, out, fmt, several)
-        with _output(path, stdout, None) as (fh, shown):
+        with _output(path, stdout) as (fh, shown):
             rows = WRITERS[fmt](selection, table, fh)
         written.append(Written(table.dataset, shown, rows))
     return ExportResult(fmt, selection.source.rev, written)
 
 
-def _single_name(selection: Selection, out: Path | None, fmt: Format) -> Path | None:
+def _sql_path(selection: Selection, out: Path | None) -> Path | None:
+    """The script's file: ``out``, or ``out/<template>.sql`` when ``out`` is a directory."""
     if out is not None and (out.is_dir() or str(out).endswith("/")):
-        first = selection.tables[0].dataset.partition("/")[0]
-        return out / f"{first}.{fmt.value}"
+        return out / f"{selection.tables[0].dataset.partition('/')[0]}.sql"
     return out
 
 
@@ -129,7 +129,8 @@ def _path_for(table: Table, out: Path | None, fmt: Format, several: bool) -> Pat
 
 
 @contextlib.contextmanager
-def _output(path: Path | None, stdout: IO[bytes] | None, _: Any) -> Iterator[tuple[IO[bytes], str]]:
+def _output(path: Path | None, stdout: IO[bytes] | None) -> Iterator[tuple[IO[bytes], str]]:
+    """Where to write (atomically into ``path``, else ``stdout``) and how to name it."""
     if path is None:
         if stdout is None:
             raise UserError("no output: give -o PATH")
