@@ -7,7 +7,6 @@ follows, templates, tdm.lock); this module only names them for tables.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 from tdm import snapshot
@@ -30,14 +29,13 @@ class DataSource:
     def lines(self, dataset: str) -> tuple[Iterator[bytes], str]:
         """The lines of a dataset (each with its newline) and its name for messages."""
         rel = self.snap.dataset_file(dataset)
-        if isinstance(self.snap, snapshot.WorktreeSnapshot):
-            return self.snap.dataset_lines(dataset), self.snap.where(rel)  # streamed from disk
-        # a blob is inflated whole either way; read() keeps one copy of it (no Blob object
-        # holding libgit2's copy beside Python's while the lines are read)
-        data = self.snap.read(rel)
-        if data is None:
-            raise UserError(f"dataset '{dataset}' does not exist at {self.snap.label} ({rel})")
-        return iter(io.BytesIO(data)), self.snap.where(rel)
+        if isinstance(self.snap, snapshot.TreeSnapshot):
+            # streamed out of git: a 10M-row dataset at a revision is never held whole
+            blob_id = self.snap.blob_id(rel)
+            if blob_id is None:
+                raise UserError(f"dataset '{dataset}' does not exist at {self.snap.label} ({rel})")
+            return self.snap.git.streamed_lines(blob_id), self.snap.where(rel)
+        return self.snap.dataset_lines(dataset), self.snap.where(rel)
 
     def schema_name(self, dataset: str) -> str | None:
         """The schema ``dataset`` follows (the snapshot's one rule)."""

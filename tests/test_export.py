@@ -311,3 +311,21 @@ def test_sql_export_allows_a_reference_to_a_later_insert_batch(tmp_path: Path) -
     db.execute("PRAGMA foreign_keys = ON")
     db.executescript(result.stdout)
     assert db.execute("SELECT mentor_id FROM people WHERE id = 1").fetchone() == (700,)
+
+
+def test_a_revision_is_streamed_out_of_git(tmp_path: Path) -> None:
+    from tdm import gitio, snapshot
+    from tdm.project import Project
+
+    root = things_repo(tmp_path / "r", [thing(i) for i in range(1, 300)])
+    assert tdm("commit", "-m", "data", "--no-verify", "--repo", root).exit_code == 0
+    git = gitio.Git(root)
+    blob_id = snapshot.at(Project.find(root), "HEAD").blob_id("datasets/t/things.jsonl")
+    assert blob_id is not None
+    streamed = list(git.streamed_lines(blob_id))
+    assert streamed == list(git.lines(blob_id)) and len(streamed) == 299
+    lines = git.streamed_lines(blob_id)
+    assert next(lines) == streamed[0]
+    lines.close()  # a reader that stops early stops git, quietly
+    with pytest.raises(gitio.GitError, match="could not read blob"):
+        list(git.streamed_lines("0" * 40))
