@@ -25,6 +25,7 @@ from pathlib import Path
 import bench_diff
 import bench_generate
 import bench_generate_check
+import bench_load
 import bench_mask
 import bench_merge
 import bench_schemadiff
@@ -132,7 +133,19 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm mask, scan and the pre-commit hook", mask)
         merge = bench_merge.run(cfg)
         print_results("tdm merge driver", merge)
-        results = generate + generate_check + validate + versions + diff + schemadiff + mask + merge
+        load = bench_load.run(cfg)
+        print_results("tdm export and load", load)
+        results = (
+            generate
+            + generate_check
+            + validate
+            + versions
+            + diff
+            + schemadiff
+            + mask
+            + merge
+            + load
+        )
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started
