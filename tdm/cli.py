@@ -358,6 +358,62 @@ def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     raise typer.Exit(report.exit_code)
 
 
+@app.command()
+def rm(
+    datasets: Annotated[
+        list[str], typer.Argument(help="TEMPLATE/DATASET to remove (one or more).")
+    ],
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Remove datasets on purpose: the file and its tdm.lock entry, then commit the removal.
+
+    A dataset tdm.lock records but whose file is missing is a finding of validate, status and commit; `tdm rm` is how to say the removal is intended. Deleting the dataset from its template works too: the next `tdm generate TEMPLATE` drops its tdm.lock entry.
+
+    Example: tdm rm smoke/payments && tdm commit -m "drop payments"
+    """
+    from tdm import removal
+
+    project = Project.find(repo)
+    with _writing(project):
+        for name in datasets:
+            result = removal.remove(project, name)
+            what = " and ".join(
+                w
+                for w, done in (
+                    (result.path, result.removed_file),
+                    ("its tdm.lock entry", result.removed_entry),
+                )
+                if done
+            )
+            typer.echo(f"removed {what}")
+            if result.still_in_template:
+                typer.echo(
+                    f"note: templates/{result.dataset.split('/')[0]}.yaml still lists it, so "
+                    "`tdm generate` will write it again; delete it there to keep it gone"
+                )
+
+
+@app.command()
+def clean(repo: RepoOpt = Path(".")) -> None:
+    """Remove temporary files an interrupted or killed tdm run left (see `tdm status`).
+
+    Only tdm's own temporary files (.NAME.XXXXXXXX.tmp next to datasets and tdm.lock), and only once no other tdm process is writing (it waits for the repository lock, or fails with `tdm --no-wait clean`). Every writing command also does this first.
+
+    Example: tdm clean
+    """
+    from tdm import replock
+
+    project = Project.find(repo)
+    result = replock.clean(
+        project,
+        wait=not (_RUN["no_wait"] or os.environ.get("TDM_NO_WAIT") == "1"),
+        notify=lambda msg: typer.echo(f"tdm: {msg}", err=True),
+    )
+    for path in result.removed:
+        typer.echo(f"removed {path}")
+    typer.echo(f"{len(result.removed)} temporary file(s) removed")
+
+
 def main() -> None:
     """Console-script entry point."""
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: temp files removed, exit 143

@@ -249,17 +249,29 @@ def _check_missing(project: Project, lock: Lock, report: ValidationReport) -> No
         )
     if not (project.root / "tdm.lock").exists():
         files = project.dataset_files()
-        if files:
+        # hand-written data may never have had a tdm.lock; one HEAD has was deleted
+        if files and _lock_in_head(project):
             report.findings.append(
                 Finding(
                     "lock",
                     "tdm.lock",
                     None,
-                    f"is missing, but {DATASET_DIR}/ has {len(files)} dataset file(s) it should "
-                    "record; restore it from git (`git checkout -- tdm.lock`) or run "
+                    f"is missing (HEAD has it), but {DATASET_DIR}/ has {len(files)} dataset file(s) "
+                    "it should record; restore it from git (`git checkout -- tdm.lock`) or run "
                     "`tdm generate` to write it",
                 )
             )
+
+
+def _lock_in_head(project: Project) -> bool:
+    """Whether the commit at HEAD has this repository's tdm.lock."""
+    from tdm import gitio, snapshot
+
+    try:
+        git = gitio.Git(project.root)
+        return snapshot.at(project, "HEAD", git).blob_id("tdm.lock") is not None
+    except (UserError, ValueError, OSError):
+        return False
 
 
 def _template_lists(project: Project, template: str, dataset: str) -> bool:
