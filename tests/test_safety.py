@@ -212,7 +212,7 @@ def test_a_second_writer_waits_or_fails_fast_and_readers_go_on(smoke_repo: Path)
         holder.stdin.write("\n")
         holder.stdin.flush()
         holder.wait(timeout=60)
-    out, err = waiter.communicate(timeout=120)
+    _, err = waiter.communicate(timeout=120)
     assert waiter.returncode == 0, err
     assert not dataset(smoke_repo, "smoke", "payments").exists()
     assert "smoke/payments" not in read_lock(smoke_repo)["datasets"]
