@@ -355,6 +355,19 @@ def test_a_deleted_dataset_is_a_finding_until_removed_on_purpose(smoke_repo: Pat
     assert "datasets/smoke/payments.jsonl" in git(smoke_repo, "show", "--stat", "HEAD").stdout
 
 
+def test_the_commit_hook_blocks_a_staged_deletion_of_recorded_data(smoke_repo: Path) -> None:
+    _commit(smoke_repo)
+    assert tdm("hooks", "install", "--repo", smoke_repo).exit_code == 0
+    head = _head(smoke_repo)
+    git(smoke_repo, "rm", "-q", "datasets/smoke/payments.jsonl")
+
+    result = git(smoke_repo, "commit", "-m", "drop", check=False)
+
+    assert result.returncode != 0
+    assert "is recorded in tdm.lock" in result.stderr + result.stdout
+    assert _head(smoke_repo) == head
+
+
 def test_tdm_rm_of_an_unknown_dataset_is_a_user_error(smoke_repo: Path) -> None:
     result = tdm("rm", "smoke/nothing", "--repo", smoke_repo)
     assert result.exit_code == 2
