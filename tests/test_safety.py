@@ -135,6 +135,20 @@ def test_a_symlinked_dataset_file_is_a_finding_and_blocks_the_commit(
     assert _head(smoke_repo) == head
 
 
+def test_a_symlinked_state_dir_is_refused_by_writers(smoke_repo: Path, tmp_path: Path) -> None:
+    _commit(smoke_repo)
+    elsewhere = tmp_path / "state"
+    elsewhere.mkdir()
+    shutil.rmtree(smoke_repo / ".git" / "tdm", ignore_errors=True)
+    (smoke_repo / ".git" / "tdm").symlink_to(elsewhere)
+
+    result = tdm("generate", "--force", "--repo", smoke_repo)
+
+    assert result.exit_code == 2, result.output
+    assert "is a symbolic link" in result.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_mask_output_through_a_symlinked_folder_is_refused(
     smoke_repo: Path, tmp_path: Path
 ) -> None:
