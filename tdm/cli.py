@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -25,6 +26,15 @@ from tdm.errors import TdmError, UserError
 from tdm.project import Project
 
 INTERNAL_ERROR = 3
+TERMINATED = 143  # 128 + SIGTERM, as shells report it
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (CI cancelling a job, say): unwound like Ctrl-C, so nothing is lost."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 class _Group(TyperGroup):
@@ -50,6 +60,11 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("tdm: interrupted; files being written were left as they were", err=True)
             ctx.exit(130)
+        except Terminated:
+            typer.echo(
+                "tdm: terminated (SIGTERM); files being written were left as they were", err=True
+            )
+            ctx.exit(TERMINATED)
         except Exception as exc:
             if type(exc).__module__.split(".")[0] in ("click", "typer"):
                 raise  # usage errors and exits: the CLI framework reports them (exit 2)
@@ -90,12 +105,47 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Fail at once (exit 2) if another tdm process is writing to the repository, "
+            "instead of waiting for it (also TDM_NO_WAIT=1).",
+        ),
+    ] = False,
 ) -> None:
     """Test data as code: schemas, templates and masking rules in git; deterministic datasets."""
+    _RUN["no_wait"] = no_wait
+    _RUN["command"] = ctx.invoked_subcommand or ""
+
+
+#: what the top-level options said for this run (read by _writing)
+_RUN: dict[str, Any] = {"no_wait": False, "command": ""}
+
+
+@contextlib.contextmanager
+def _writing(project: Project) -> Iterator[None]:
+    """Hold the repository's write lock (one tdm writer at a time) for the block."""
+    from tdm import replock
+
+    no_wait = _RUN["no_wait"] or os.environ.get("TDM_NO_WAIT") == "1"
+    with replock.writing(
+        project,
+        f"tdm {_RUN['command']}".strip(),
+        wait=not no_wait,
+        notify=lambda msg: typer.echo(f"tdm: {msg}", err=True),
+    ) as removed:
+        if removed:
+            typer.echo(
+                f"tdm: removed {len(removed)} temporary file(s) an interrupted tdm run left",
+                err=True,
+            )
+        yield
 
 
 def _echo_json(data: Any) -> None:
@@ -189,7 +239,10 @@ def generate(
     from tdm import engine
 
     project = Project.find(repo)
-    with _progress("generating") as progress:
+    with (
+        contextlib.nullcontext() if check else _writing(project),
+        _progress("generating") as progress,
+    ):
         result = engine.generate(
             project, templates, jobs=jobs, check=check, force=force, progress=progress
         )
@@ -268,7 +321,7 @@ def validate(
 def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Show stale, missing and hand-edited datasets, and changed tdm files (git status).
 
-    A dataset is stale when its schema or template changed since tdm.lock recorded it.
+    A dataset is stale when its schema or template changed since tdm.lock recorded it. Exit 0, or 1 when a dataset tdm.lock records is missing, or 2 when a tdm file is malformed (its datasets are listed as blocked). Leftover temporary files of an interrupted run are listed (`tdm clean`).
 
     Example: tdm status --json
     """
@@ -278,7 +331,7 @@ def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     report = status_mod.status(project)
     if as_json:
         _echo_json(report.to_json())
-        return
+        raise typer.Exit(report.exit_code)
     for problem in report.problems:
         typer.echo(f"error: {problem}")
     typer.echo("Datasets:")
@@ -298,10 +351,73 @@ def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
         typer.echo("Merge conflicts (settle with `tdm resolve DATASET --ours|--theirs [--key K]`):")
         for line in report.conflicts:
             typer.echo(f"  {line}")
+    if report.temp_files:
+        typer.echo("Temporary files an interrupted tdm run left (`tdm clean` removes them):")
+        for path in report.temp_files:
+            typer.echo(f"  {path}")
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def rm(
+    datasets: Annotated[
+        list[str], typer.Argument(help="TEMPLATE/DATASET to remove (one or more).")
+    ],
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Remove datasets on purpose: the file and its tdm.lock entry, then commit the removal.
+
+    A dataset tdm.lock records but whose file is missing is a finding of validate, status and commit; `tdm rm` is how to say the removal is intended. Deleting the dataset from its template works too: the next `tdm generate TEMPLATE` drops its tdm.lock entry.
+
+    Example: tdm rm smoke/payments && tdm commit -m "drop payments"
+    """
+    from tdm import removal
+
+    project = Project.find(repo)
+    with _writing(project):
+        for name in datasets:
+            result = removal.remove(project, name)
+            what = " and ".join(
+                w
+                for w, done in (
+                    (result.path, result.removed_file),
+                    ("its tdm.lock entry", result.removed_entry),
+                )
+                if done
+            )
+            typer.echo(f"removed {what}")
+            if result.still_in_template:
+                typer.echo(
+                    f"note: templates/{result.dataset.split('/')[0]}.yaml still lists it, so "
+                    "`tdm generate` will write it again; delete it there to keep it gone"
+                )
+
+
+@app.command()
+def clean(repo: RepoOpt = Path(".")) -> None:
+    """Remove temporary files an interrupted or killed tdm run left (see `tdm status`).
+
+    Only tdm's own temporary files (.NAME.XXXXXXXX.tmp next to datasets and tdm.lock), and only once no other tdm process is writing (it waits for the repository lock, or fails with `tdm --no-wait clean`). Every writing command also does this first.
+
+    Example: tdm clean
+    """
+    from tdm import replock
+
+    project = Project.find(repo)
+    result = replock.clean(
+        project,
+        wait=not (_RUN["no_wait"] or os.environ.get("TDM_NO_WAIT") == "1"),
+        notify=lambda msg: typer.echo(f"tdm: {msg}", err=True),
+    )
+    for path in result.removed:
+        typer.echo(f"removed {path}")
+    typer.echo(f"{len(result.removed)} temporary file(s) removed")
 
 
 def main() -> None:
     """Console-script entry point."""
+    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: temp files removed, exit 143
+    signal.signal(signal.SIGTERM, _on_sigterm)
     app(prog_name="tdm")
 
 
@@ -343,7 +459,10 @@ def commit(
 
     project = Project.find(repo)
     try:
-        result = versions.commit(project, message, verify=not no_verify, all_tracked=all_tracked)
+        with _writing(project):
+            result = versions.commit(
+                project, message, verify=not no_verify, all_tracked=all_tracked
+            )
     except versions.ValidationFailed as exc:
         for finding in exc.report.findings:
             typer.echo(str(finding), err=True)
@@ -377,7 +496,9 @@ def tag(
     """
     from tdm import versions
 
-    v = versions.tag(Project.find(repo), version, message)
+    project = Project.find(repo)
+    with _writing(project):
+        v = versions.tag(project, version, message)
     typer.echo(f"tagged {v.name} at {v.commit[:7]}: {len(v.datasets)} dataset(s)")
     for d in v.datasets:
         typer.echo(f"  {d.dataset}: {d.rows:,} rows")
@@ -421,7 +542,9 @@ def checkout(
     """
     from tdm import versions
 
-    result = versions.checkout(Project.find(repo), rev, force=force)
+    project = Project.find(repo)
+    with _writing(project):
+        result = versions.checkout(project, rev, force=force)
     if result.branch:
         typer.echo(f"switched to branch {result.branch} ({result.commit[:7]})")
     else:
@@ -658,9 +781,10 @@ def mask(
     from tdm import maskfile
 
     project = Project.find(repo)
-    result = maskfile.mask(
-        project, input_file, rules, output, key_file=key_file, allow_unmasked=allow_unmasked
-    )
+    with _writing(project):
+        result = maskfile.mask(
+            project, input_file, rules, output, key_file=key_file, allow_unmasked=allow_unmasked
+        )
     for warning in result.warnings:
         typer.echo(f"tdm: warning: {warning}", err=True)
     if as_json:
@@ -908,7 +1032,8 @@ def resolve(
     project = Project.find(repo)
     if dataset not in ("tdm.lock", "lock") and ours == theirs:
         raise UserError("give exactly one of --ours or --theirs")
-    result = merge.resolve(project, dataset, "theirs" if theirs else "ours", key)
+    with _writing(project):
+        result = merge.resolve(project, dataset, "theirs" if theirs else "ours", key)
     if result.dataset == "tdm.lock":
         typer.echo("tdm.lock recomputed from the datasets and staged")
     elif result.remaining:
@@ -979,7 +1104,9 @@ def env_create(
     """
     from tdm import envs
 
-    created = envs.create(Project.find(repo), name, source, branch=branch)
+    project = Project.find(repo)
+    with _writing(project):
+        created = envs.create(project, name, source, branch=branch)
     typer.echo(f"created {created.branch} at {created.commit[:7]} (from {source})")
     if created.declared:
         typer.echo(f'added {name} to tdm.yaml: commit it (`tdm commit -m "environment {name}"`)')
@@ -1002,7 +1129,9 @@ def env_switch(
     """
     from tdm import envs
 
-    branch = envs.switch(Project.find(repo), name, force=force)
+    project = Project.find(repo)
+    with _writing(project):
+        branch = envs.switch(project, name, force=force)
     typer.echo(f"switched to {name} ({branch})")
 
 
@@ -1068,14 +1197,16 @@ def env_promote(
     """
     from tdm import envs
 
-    result = envs.promote(
-        Project.find(repo),
-        source,
-        target,
-        allow_breaking=allow_breaking,
-        dry_run=dry_run,
-        message=message,
-    )
+    project = Project.find(repo)
+    with contextlib.nullcontext() if dry_run else _writing(project):
+        result = envs.promote(
+            project,
+            source,
+            target,
+            allow_breaking=allow_breaking,
+            dry_run=dry_run,
+            message=message,
+        )
     if as_json:
         _echo_json(result.to_json())
         return
@@ -1112,7 +1243,9 @@ def env_delete(
     """
     from tdm import envs
 
-    branch = envs.delete(Project.find(repo), name, force=force)
+    project = Project.find(repo)
+    with _writing(project):
+        branch = envs.delete(project, name, force=force)
     typer.echo(f"deleted branch {branch}")
 
 

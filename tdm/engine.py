@@ -12,7 +12,11 @@ import contextlib
 import gc
 import hashlib
 import multiprocessing
+import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -57,11 +61,37 @@ class GenerateResult:
 _WORKER_PLANS: list[DatasetPlan] = []
 
 
-def _init_worker(plans: list[DatasetPlan]) -> None:
+def _init_worker(plans: list[DatasetPlan], parent: int) -> None:
     global _WORKER_PLANS
     _WORKER_PLANS = plans
-    # Ctrl-C is the parent's to handle: it stops the pool after the chunks in hand
+    # Ctrl-C and SIGTERM are the parent's to handle: it stops the pool after the chunks
+    # in hand and removes its temp file
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive its parent (killed with SIGKILL, say): on Linux the kernel
+    kills it (PR_SET_PDEATHSIG); everywhere, a thread checks the parent every second."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tdm-parent-watch", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _ready() -> None:
@@ -74,7 +104,7 @@ def _sigint_held() -> Iterator[None]:
     if not hasattr(signal, "pthread_sigmask"):  # no signal masks (Windows)
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
@@ -111,7 +141,7 @@ class _Renderer:
                         max_workers=jobs,
                         mp_context=multiprocessing.get_context(method),
                         initializer=_init_worker,
-                        initargs=(plans,),
+                        initargs=(plans, os.getpid()),
                     )
                     self.pool.submit(_ready).result()
             except BaseException:

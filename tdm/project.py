@@ -8,6 +8,7 @@ so no repository file can make tdm read or write outside it.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,48 @@ class Project:
         doc = load_document(root / CONFIG_FILE, CONFIG_FILE)
         if not isinstance(doc.data, dict):
             raise UserError("must be a mapping with at least 'name'", path=CONFIG_FILE, line=1)
-        return cls(root, parse_model(ProjectConfig, doc))
+        project = cls(root, parse_model(ProjectConfig, doc))
+        project.check_layout()
+        return project
+
+    def check_layout(self) -> None:
+        """Refuse a repository whose tdm folders or tdm.lock are symbolic links.
+
+        Through a linked ``datasets/smoke`` tdm would write data outside the repository and
+        git would commit the link instead of the data, so every command stops (exit 2).
+        Linked dataset files are findings of ``tdm validate`` instead (never read)."""
+        for name in (LOCK_FILE, SCHEMA_DIR, TEMPLATE_DIR, MASKING_DIR, DATASET_DIR):
+            self.no_link(self.root / name)
+        base = self.root / DATASET_DIR
+        if base.is_dir():
+            for child in base.iterdir():
+                self.no_link(child)
+
+    def no_link(self, path: Path) -> Path:
+        """``path`` unless it or a folder between it and the root is a symbolic link."""
+        try:
+            parts = path.relative_to(self.root).parts
+        except ValueError:
+            return self.inside(path)
+        here = self.root
+        for part in parts:
+            here = here / part
+            if here.is_symlink():
+                target = os.readlink(here)
+                what = "folder" if here.is_dir() or not here.exists() else "file"
+                raise UserError(
+                    f"{self.rel_link(here)} is a symbolic link (to {target}); tdm reads and "
+                    "writes only real files and folders inside the repository (git would "
+                    f"commit the link, not the data): replace it with a real {what}"
+                )
+        return path
+
+    def rel_link(self, path: Path) -> str:
+        """``path`` relative to the root without following a link at its end."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
 
     # ------------------------------------------------------------ paths
 
@@ -106,6 +148,11 @@ class Project:
         if not resolved.is_relative_to(self.root.resolve()):
             raise UserError(f"{path} resolves outside the repository; tdm only works inside it")
         return path
+
+    def writable(self, path: Path) -> Path:
+        """``path`` (under the root) if no part of it is a symbolic link and it resolves
+        inside the repository: where tdm may write."""
+        return self.inside(self.no_link(path))
 
     def _find(self, folder: str, name: str, what: str) -> Path:
         try:
@@ -148,7 +195,7 @@ class Project:
     def dataset_path(self, template: str, dataset: str) -> Path:
         check_name(template, "template")
         check_name(dataset, "dataset")
-        return self.root / DATASET_DIR / template / f"{dataset}.jsonl"
+        return self.writable(self.root / DATASET_DIR / template / f"{dataset}.jsonl")
 
     def dataset_files(self) -> list[Path]:
         base = self.root / DATASET_DIR
@@ -246,7 +293,7 @@ class Project:
     # ------------------------------------------------------------ lock
 
     def read_lock(self) -> Lock:
-        path = self.root / LOCK_FILE
+        path = self.writable(self.root / LOCK_FILE)
         if not path.exists():
             return Lock()
         try:
@@ -270,7 +317,7 @@ class Project:
     def write_lock(self, lock: Lock) -> None:
         data = lock.model_dump(by_alias=True, exclude_none=True)
         data["datasets"] = dict(sorted(data["datasets"].items()))
-        write_bytes_atomic(self.root / LOCK_FILE, canon.pretty(data))
+        write_bytes_atomic(self.writable(self.root / LOCK_FILE), canon.pretty(data))
 
 
 def schema_doc(name: str, doc: Located) -> SchemaDoc:

@@ -8,10 +8,13 @@ from typing import Any, Literal
 from tdm import gitio
 from tdm.errors import UserError
 from tdm.measure import file_sha256
+from tdm.models import Lock
 from tdm.plans import TemplatePlanner
 from tdm.project import MANAGED, Project
 
-DatasetState = Literal["up to date", "stale", "missing", "modified", "orphaned", "unknown"]
+DatasetState = Literal[
+    "up to date", "stale", "missing", "modified", "orphaned", "unknown", "blocked", "removed"
+]
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class DatasetStatus:
     path: str
     state: DatasetState
     reason: str
+    recorded: bool = False  # tdm.lock has an entry for it
 
 
 @dataclass
@@ -30,6 +34,8 @@ class StatusReport:
     git: bool = True
     #: row conflicts a merge left (tdm merge-driver), in words
     conflicts: list[str] = field(default_factory=list)
+    #: temp files an interrupted or killed tdm run left (`tdm clean` removes them)
+    temp_files: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -37,7 +43,20 @@ class StatusReport:
             all(d.state == "up to date" for d in self.datasets)
             and not self.problems
             and not self.conflicts
+            and not self.temp_files
         )
+
+    @property
+    def lost(self) -> list[DatasetStatus]:
+        """Datasets tdm.lock records whose file is gone (not removed on purpose)."""
+        return [d for d in self.datasets if d.state == "missing" and d.recorded]
+
+    @property
+    def exit_code(self) -> int:
+        """2 when a tdm file is malformed (as in validate), 1 when recorded data is gone."""
+        if self.problems:
+            return 2
+        return 1 if self.lost else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +68,7 @@ class StatusReport:
             "files": [{"path": f.path, "state": f.state, "staged": f.staged} for f in self.files],
             "problems": self.problems,
             "conflicts": self.conflicts,
+            "temp_files": self.temp_files,
             "git": self.git,
         }
 
@@ -63,8 +83,9 @@ def status(project: Project) -> StatusReport:
             planner = TemplatePlanner(project, name)
             recipes = {ds: planner.recipe(ds) for ds in planner.template.datasets}
         except UserError as exc:
-            report.problems.append(str(exc))
-            known.update(k for k in lock.datasets if k.startswith(f"{name}/"))
+            if str(exc) not in report.problems:  # one broken schema may break many templates
+                report.problems.append(str(exc))
+            _blocked(project, name, lock, exc, report, known)
             continue
         for ds, recipe in recipes.items():
             key = f"{name}/{ds}"
@@ -73,7 +94,18 @@ def status(project: Project) -> StatusReport:
             rel = project.rel(path)
             entry = lock.datasets.get(key)
             sha = file_sha256(path, missing_ok=True)
-            if sha is None:
+            if sha is None and entry is not None:
+                report.datasets.append(
+                    DatasetStatus(
+                        key,
+                        rel,
+                        "missing",
+                        f"recorded in tdm.lock but the file is gone: `tdm generate {name}` "
+                        f"recreates it, `tdm rm {key}` removes it on purpose",
+                        recorded=True,
+                    )
+                )
+            elif sha is None:
                 report.datasets.append(DatasetStatus(key, rel, "missing", "not generated yet"))
             elif entry is None:
                 report.datasets.append(
@@ -93,6 +125,39 @@ def status(project: Project) -> StatusReport:
                 report.datasets.append(
                     DatasetStatus(key, rel, "up to date", f"{entry.rows:,} rows")
                 )
+    for key, entry in sorted(lock.datasets.items()):
+        if key in known:
+            continue
+        folder, _, ds = key.partition("/")
+        try:
+            path = project.dataset_path(folder, ds)
+        except (ValueError, UserError):
+            continue
+        if path.exists():
+            continue  # listed with the files below
+        known.add(key)
+        if entry.masked is not None:
+            report.datasets.append(
+                DatasetStatus(
+                    key,
+                    project.rel(path),
+                    "missing",
+                    "made by `tdm mask` and recorded in tdm.lock, but the file is gone: "
+                    f"restore it or `tdm rm {key}`",
+                    recorded=True,
+                )
+            )
+        else:
+            report.datasets.append(
+                DatasetStatus(
+                    key,
+                    project.rel(path),
+                    "removed",
+                    f"no longer in templates/{folder}.yaml; `tdm generate {folder}` or "
+                    f"`tdm rm {key}` drops its tdm.lock entry",
+                    recorded=True,
+                )
+            )
     for path in project.dataset_files():
         key = f"{path.parent.name}/{path.stem}"
         if key in known:
@@ -111,6 +176,9 @@ def status(project: Project) -> StatusReport:
             report.datasets.append(
                 DatasetStatus(key, rel, "up to date", f"{entry.rows:,} rows (not generated)")
             )
+    from tdm.replock import temp_files
+
+    report.temp_files = [project.rel(p) for p in temp_files(project)]
     repo = gitio.discover(project.root)
     if repo is None:
         report.git = False
@@ -124,3 +192,38 @@ def status(project: Project) -> StatusReport:
                 conflict = Conflict(c.get("key"), c.get("kind", ""), c.get("ours"), c.get("theirs"))
                 report.conflicts.append(f"{doc.get('dataset')}: {conflict.describe(key)}")
     return report
+
+
+def _blocked(
+    project: Project,
+    name: str,
+    lock: Lock,
+    exc: UserError,
+    report: StatusReport,
+    known: set[str],
+) -> None:
+    """A template that cannot be planned: its datasets are listed as not checked."""
+    try:
+        datasets = list(project.template(name).datasets)
+    except UserError:
+        datasets = []
+    keys = {f"{name}/{ds}" for ds in datasets} | {
+        k for k in lock.datasets if k.startswith(f"{name}/")
+    }
+    culprit = exc.path or f"templates/{name}.yaml"
+    for key in sorted(keys):
+        known.add(key)
+        folder, _, ds = key.partition("/")
+        try:
+            rel = project.rel(project.dataset_path(folder, ds))
+        except (ValueError, UserError):
+            continue
+        report.datasets.append(
+            DatasetStatus(
+                key,
+                rel,
+                "blocked",
+                f"not checked: {culprit} is broken (see above)",
+                recorded=key in lock.datasets,
+            )
+        )

@@ -64,6 +64,10 @@ class ValidationReport:
     omitted: dict[str, int] = field(default_factory=dict)
     #: what the validation cache needs to record this run (see record_cache)
     targets: list[_Target] = field(default_factory=list, repr=False)
+    #: schemas that did not load, by name -> their file (already a finding each)
+    broken_schemas: dict[str, str] = field(default_factory=dict, repr=False)
+    #: dataset files not checked because a file they depend on is broken: folder -> name -> schema
+    blocked: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -132,6 +136,8 @@ def validate(
     targets = _targets(project, report, schemas, templates)
     report.targets = targets
     lock = project.read_lock()
+    _check_links(project, report)
+    _check_missing(project, lock, report)
     _check_masking(project, targets, lock, report)
     keys: dict[tuple[str, str, str], set[Any]] = {}  # (folder, dataset, field) -> values
     pending: list[tuple[_Target, str, str, str, list[tuple[int, Any]]]] = []
@@ -162,8 +168,9 @@ def validate(
                     "lock",
                     target.rel,
                     None,
-                    "content does not match tdm.lock (edited by hand?); regenerate with "
-                    "`tdm generate` or restore the file from git",
+                    "content does not match tdm.lock (edited by hand?); regenerate it with "
+                    "`tdm generate`, restore it from git, or, to keep the hand edit, "
+                    "record it with `tdm resolve tdm.lock`",
                 )
             )
         for f, (parent, parent_field) in _resolved_refs(target, targets).items():
@@ -187,7 +194,117 @@ def validate(
             report.omitted[target.rel] = (
                 report.omitted.get(target.rel, 0) + len(bad) - ROW_FINDINGS_PER_FILE
             )
+    _note_blocked(project, report)
     return report
+
+
+def _check_links(project: Project, report: ValidationReport) -> None:
+    """Dataset files that are symbolic links: never read, and git would commit the link."""
+    base = project.root / DATASET_DIR
+    if not base.is_dir():
+        return
+    for path in sorted(base.glob("*/*.jsonl")):
+        if path.is_symlink():
+            report.findings.append(
+                Finding(
+                    "file",
+                    project.rel_link(path),
+                    None,
+                    f"is a symbolic link (to {os.readlink(path)}); tdm never reads through "
+                    "links and git would commit the link, not the data: replace it with the "
+                    "real file, or remove it",
+                )
+            )
+
+
+def _check_missing(project: Project, lock: Lock, report: ValidationReport) -> None:
+    """Data that tdm.lock records but that is gone, and datasets without a tdm.lock.
+
+    Removing data on purpose is explicit: `tdm rm TEMPLATE/DATASET`, or deleting the
+    dataset from its template (the stale tdm.lock entry is then not a finding; the
+    next `tdm generate` of that template, or `tdm rm`, drops it)."""
+    for key, entry in sorted(lock.datasets.items()):
+        folder, _, name = key.partition("/")
+        try:
+            path = project.dataset_path(folder, name)
+        except (ValueError, UserError):
+            continue  # a malformed name in tdm.lock: never a path
+        if path.exists() or path.is_symlink():
+            continue
+        if entry.masked is None and not _template_lists(project, folder, name):
+            continue  # its template no longer lists it: removed on purpose
+        report.findings.append(
+            Finding(
+                "dataset",
+                project.rel(path),
+                None,
+                f"is recorded in tdm.lock ({entry.rows:,} rows) but the file is missing; "
+                + (
+                    f"recreate it with `tdm mask ... -o {project.rel(path)}` or restore it from git"
+                    if entry.masked is not None
+                    else f"recreate it with `tdm generate {folder}` or restore it from git"
+                )
+                + f", or remove it on purpose with `tdm rm {key}`",
+            )
+        )
+    if not (project.root / "tdm.lock").exists():
+        files = project.dataset_files()
+        # hand-written data may never have had a tdm.lock; one HEAD has was deleted
+        if files and _lock_in_head(project):
+            report.findings.append(
+                Finding(
+                    "lock",
+                    "tdm.lock",
+                    None,
+                    f"is missing (HEAD has it), but {DATASET_DIR}/ has {len(files)} dataset file(s) "
+                    "it should record; restore it from git (`git checkout -- tdm.lock`) or run "
+                    "`tdm generate` to write it",
+                )
+            )
+
+
+def _lock_in_head(project: Project) -> bool:
+    """Whether the commit at HEAD has this repository's tdm.lock."""
+    from tdm import gitio, snapshot
+
+    try:
+        git = gitio.Git(project.root)
+        return snapshot.at(project, "HEAD", git).blob_id("tdm.lock") is not None
+    except (UserError, ValueError, OSError):
+        return False
+
+
+def _template_lists(project: Project, template: str, dataset: str) -> bool:
+    """Whether templates/TEMPLATE lists DATASET (a template that does not load counts as
+    listing it: its datasets are not known to be gone)."""
+    if template not in project.template_names():
+        return False
+    try:
+        return dataset in project.template(template).datasets
+    except UserError:
+        return True
+
+
+def _note_blocked(project: Project, report: ValidationReport) -> None:
+    """Say, on each broken schema's finding, which datasets it kept from being checked."""
+    by_schema: dict[str, list[str]] = {}
+    for folder, names in report.blocked.items():
+        for name, schema in names.items():
+            by_schema.setdefault(schema, []).append(f"{folder}/{name}")
+    for i, f in enumerate(report.findings):
+        if f.kind != "file":
+            continue
+        for schema, display in report.broken_schemas.items():
+            if f.path == display and by_schema.get(schema):
+                blocked = sorted(by_schema.pop(schema))
+                report.findings[i] = Finding(
+                    f.kind,
+                    f.path,
+                    f.line,
+                    f"{f.message} (blocks checking {', '.join(blocked)})",
+                    f.pointer,
+                )
+                break
 
 
 def _check_masking(
@@ -284,7 +401,10 @@ def record_cache(report: ValidationReport, project: Project, cache: ValidationCa
 
 
 def _file_finding(report: ValidationReport, exc: UserError) -> None:
-    report.findings.append(Finding("file", exc.path or "tdm", exc.line, _strip_where(exc)))
+    """A broken file, reported once however many templates or rules it breaks."""
+    finding = Finding("file", exc.path or "tdm", exc.line, _strip_where(exc))
+    if finding not in report.findings:
+        report.findings.append(finding)
 
 
 def _strip_where(exc: UserError) -> str:
@@ -300,6 +420,7 @@ def _check_files(project: Project, report: ValidationReport) -> dict[str, Schema
             schemas[name] = project.schema(name)
         except UserError as exc:
             _file_finding(report, exc)
+            report.broken_schemas[name] = exc.path or name
     for name in project.masking_names():
         try:
             rules = project.masking(name)
@@ -308,6 +429,8 @@ def _check_files(project: Project, report: ValidationReport) -> dict[str, Schema
             continue
         doc = project.masking_doc(name)
         schema = schemas.get(rules.schema_)
+        if schema is None and rules.schema_ in report.broken_schemas:
+            continue  # the schema's own finding says what is wrong
         if schema is None:
             report.findings.append(
                 Finding(
@@ -379,7 +502,9 @@ def _targets(
             schema_name = lock.datasets[f"{folder}/{name}"].schema_
         if schema_name is None:
             if folder not in templates and folder in project.template_names():
-                continue  # the template itself is broken: already a finding
+                # the template itself is broken: already a finding
+                report.blocked.setdefault(folder, {})[name] = name
+                continue
             report.findings.append(
                 Finding(
                     "dataset",
@@ -392,7 +517,9 @@ def _targets(
             continue
         schema = schemas.get(schema_name)
         if schema is None:
-            continue  # reported with the schema file or the template
+            # reported with the schema file or the template
+            report.blocked.setdefault(folder, {})[name] = schema_name
+            continue
         targets.append(_Target(path, rel, folder, name, schema, dataset_refs(schema, overrides)))
     # parents before children is not needed for correctness (references are checked
     # after every file is read) but gives findings a stable order
@@ -420,6 +547,8 @@ def _needed_keys(targets: list[_Target], report: ValidationReport) -> set[tuple[
     for target in targets:
         for f, ref in target.refs.items():
             resolved = _resolve(target, ref, targets)
+            if resolved is None and _blocked_target(target, ref, report):
+                continue  # the parent dataset exists but could not be checked: said already
             if resolved is None:
                 report.findings.append(
                     Finding(
@@ -432,6 +561,12 @@ def _needed_keys(targets: list[_Target], report: ValidationReport) -> set[tuple[
                 continue
             needed.add((target.folder, resolved[0], resolved[1]))
     return needed
+
+
+def _blocked_target(target: _Target, ref: str, report: ValidationReport) -> bool:
+    dataset = ref.rpartition(".")[0]
+    found, _ = match_ref_target(dataset, report.blocked.get(target.folder, {}))
+    return found is not None
 
 
 def _ranges(path: Path, parts: int) -> list[tuple[int, int]]:
@@ -496,6 +631,14 @@ def _scan_range(
                 lines.pop()
             for line in lines:
                 line_no += 1
+                if line_no == 1 and start == 0 and line.startswith(_BOM):
+                    # reported once; the row is still read, so its keys count for references
+                    add(
+                        "row",
+                        "starts with a UTF-8 byte-order mark (BOM), which JSON Lines "
+                        "does not allow; remove it (tdm never writes one)",
+                    )
+                    line = line[len(_BOM) :]
                 try:
                     row = loads(line)
                 except orjson.JSONDecodeError as exc:
@@ -523,6 +666,7 @@ def _scan_range(
 
 
 PARALLEL_BYTES = 32 << 20
+_BOM = b"\xef\xbb\xbf"
 
 
 def _scan(

@@ -29,6 +29,8 @@ class ValidationFailed(CheckFailed):
 
     def __init__(self, report: ValidationReport) -> None:
         self.report = report
+        # a malformed file is exit 2 here as in `tdm validate`; findings in the data are 1
+        self.exit_code = report.exit_code
         n = len(report.findings) + sum(report.omitted.values())
         super().__init__(
             f"validation found {n} problem(s); nothing was committed (fix them, or --no-verify)"

@@ -34,7 +34,11 @@ def test_a_committed_symlink_dataset_is_never_read(repo: Path, tmp_path: Path) -
     result = tdm("scan", "--repo", repo)
     assert result.exit_code == 0, result.output
     assert "evil" not in result.output
-    assert "evil" not in tdm("validate", "--repo", repo).output
+    # validate names the link (a finding, exit 2) but never reads through it
+    validated = tdm("validate", "--repo", repo)
+    assert validated.exit_code == 2
+    assert "evil.jsonl: is a symbolic link" in validated.output
+    assert "jane" not in validated.output and "123-45" not in validated.output
 
 
 def test_a_staged_symlink_is_not_followed_by_the_hook(repo: Path, tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ from typing import Any
 from helpers import SMOKE_DATASETS, dataset, git, init_repo, snapshot, tdm, write_file
 
 
-def _status(root: Path) -> dict[str, Any]:
+def _status(root: Path, code: int = 0) -> dict[str, Any]:
+    """`tdm status --json`; exit 1 when recorded data is missing, 2 when a file is malformed."""
     result = tdm("status", "--json", "--repo", root)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     data: dict[str, Any] = json.loads(result.stdout)
     return data
 
@@ -166,7 +167,8 @@ def test_hand_edit_is_modified(smoke_repo: Path) -> None:
 def test_deleted_dataset_is_missing(smoke_repo: Path) -> None:
     dataset(smoke_repo, "smoke", "payments").unlink()
 
-    assert _states(_status(smoke_repo))["smoke/payments"] == "missing"
+    # tdm.lock records it: data went missing, a finding (exit 1)
+    assert _states(_status(smoke_repo, 1))["smoke/payments"] == "missing"
 
 
 def test_orphaned_and_unknown_datasets(smoke_repo: Path) -> None:
@@ -187,7 +189,7 @@ def test_orphaned_and_unknown_datasets(smoke_repo: Path) -> None:
 def test_broken_template_is_a_problem_not_a_crash(smoke_repo: Path) -> None:
     write_file(smoke_repo / "templates" / "smoke.yaml", "datasets: [oops\n")
 
-    report = _status(smoke_repo)
+    report = _status(smoke_repo, 2)  # a malformed file: exit 2, as in validate
 
     assert report["problems"]
     assert "templates/smoke.yaml" in report["problems"][0]
@@ -213,7 +215,7 @@ def test_git_part_lists_untracked_then_modified_tdm_files(smoke_repo: Path) -> N
     write_file(smoke_repo / "notes.txt", "not a tdm file\n")
     write_file(smoke_repo / "datasets" / "smoke" / ".orders.jsonl.123.tmp", "partial")
 
-    files = _files(_status(smoke_repo))
+    files = _files(_status(smoke_repo, 2))  # templates/extra.yaml is malformed
     assert files == {
         "schemas/customers.yaml": ("modified", False),
         "templates/extra.yaml": ("untracked", False),
@@ -221,7 +223,7 @@ def test_git_part_lists_untracked_then_modified_tdm_files(smoke_repo: Path) -> N
     }
 
     git(smoke_repo, "add", "schemas/customers.yaml")
-    files = _files(_status(smoke_repo))
+    files = _files(_status(smoke_repo, 2))
     assert files["schemas/customers.yaml"] == ("modified", True)
 
     text = tdm("status", "--repo", smoke_repo).output
