@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pygit2
 
+from tdm import blobread
 from tdm.errors import GitError
 
 # libgit2 re-hashes every object it reads; git itself does not (it checks objects in
@@ -56,6 +58,15 @@ def discover(path: Path) -> pygit2.Repository | None:
         return pygit2.Repository(found)
     except pygit2.GitError as exc:
         raise GitError(f"cannot open the git repository at {found}: {exc}") from None
+
+
+def _objects_dir(repo: pygit2.Repository) -> Path:
+    """The object folder (a linked work tree's git folder names the shared one)."""
+    base = Path(repo.path)
+    common = base / "commondir"
+    if common.is_file():
+        base = base / common.read_text(encoding="utf-8").strip()
+    return base / "objects"
 
 
 def state_dir(repo: pygit2.Repository) -> Path:
@@ -324,16 +335,49 @@ class Git:
             raise GitError(f"unknown tree or revision '{rev_or_id}'") from None
 
     def chunks(self, blob_id: str) -> Iterator[bytes]:
-        """A blob's bytes in blocks (see :func:`blob_chunks`)."""
-        blob = self.repo[blob_id]
-        assert isinstance(blob, pygit2.Blob)
-        return blob_chunks(blob)
+        """A blob's bytes in blocks (see :meth:`blob_bytes`)."""
+        found = self.blob_bytes(blob_id)
+        if not isinstance(found, bytes):
+            return found
+        return (found[i : i + READ_BLOCK] for i in range(0, len(found), READ_BLOCK))
 
     def lines(self, blob_id: str) -> Iterator[bytes]:
-        """A blob's lines, each with its newline (see :func:`blob_lines`)."""
-        blob = self.repo[blob_id]
-        assert isinstance(blob, pygit2.Blob)
-        return blob_lines(blob)
+        """A blob's lines, each with its newline (see :meth:`blob_bytes`)."""
+        found = self.blob_bytes(blob_id)
+        if not isinstance(found, bytes):
+            return blobread.lines(found)
+        return iter(io.BytesIO(found))
+
+    def blob_cache(self) -> blobread.BlobCache:
+        """Inflated large blobs under ``.git/tdm/blobs`` (see :mod:`tdm.blobread`)."""
+        return blobread.BlobCache(state_dir(self.repo) / "blobs", blobread.cap_bytes())
+
+    def blob_bytes(self, blob_id: str) -> bytes | Iterator[bytes]:
+        """A blob's bytes: whole, or for a large loose object a stream of blocks inflated
+        beside the caller.  A large blob is read from the blob cache when it is there, and
+        put there otherwise."""
+        oid = str(blob_id)
+        try:
+            kind, size = self.repo.odb.read_header(oid)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot read the git object {oid}: {exc}") from None
+        if kind != pygit2.enums.ObjectType.BLOB:
+            raise GitError(f"the git object {oid} is not a file")
+        if size < blobread.MIN_CACHED:
+            return self.read_blob(oid)
+        cache = self.blob_cache()
+        wanted = cache.wants(size)
+        if wanted:
+            cached = cache.read(oid)
+            if cached is not None:
+                return cached
+        loose = _objects_dir(self.repo) / oid[:2] / oid[2:]
+        if loose.is_file():
+            return blobread.loose_blocks(loose, cache.writer(oid, size) if wanted else None)
+        data = self.read_blob(oid)  # packed: libgit2 resolves deltas
+        if wanted:  # written beside the caller's parsing (file writes release the GIL)
+            threading.Thread(target=cache.put, args=(oid, data), name="tdm-cache").start()
+        return data
 
     def export_tree(self, tree: pygit2.Tree, dest: Path, prefixes: tuple[str, ...]) -> Path:
         """The files of ``tree`` under the tdm root whose path starts with one of
