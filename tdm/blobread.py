@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tdm.errors import GitError
@@ -197,6 +197,12 @@ def loose_blocks(path: Path, entry: _EntryWriter | None = None) -> Iterator[byte
     """The bytes of the loose blob object at ``path`` in blocks, inflated by a thread
     while the caller works on the blocks already out.  Each block also goes to ``entry``,
     committed when the whole object was read (and dropped when the caller stops early)."""
+    return _streamed(lambda: _inflate(path), path, entry)
+
+
+def _streamed(
+    inflate: Callable[[], Iterator[bytes]], path: Path, entry: _EntryWriter | None
+) -> Iterator[bytes]:
     out: queue.Queue[bytes | BaseException | None] = queue.Queue(QUEUE_BLOCKS)
     stop = threading.Event()
 
@@ -211,7 +217,7 @@ def loose_blocks(path: Path, entry: _EntryWriter | None = None) -> Iterator[byte
 
     def produce() -> None:
         try:
-            for block in _inflate(path):
+            for block in inflate():
                 if entry is not None:
                     entry.write(block)
                 if not hand_over(block):
@@ -224,7 +230,7 @@ def loose_blocks(path: Path, entry: _EntryWriter | None = None) -> Iterator[byte
         except Exception as exc:  # handed to the reader, never lost
             if entry is not None:
                 entry.abort()
-            hand_over(GitError(f"cannot read the git object {path.parent.name}{path.name}: {exc}"))
+            hand_over(GitError(f"cannot read a git object from {path}: {exc}"))
 
     worker = threading.Thread(target=produce, name="tdm-inflate", daemon=True)
     worker.start()
@@ -237,41 +243,126 @@ def loose_blocks(path: Path, entry: _EntryWriter | None = None) -> Iterator[byte
         stop.set()
 
 
-def _inflate(path: Path) -> Iterator[bytes]:
-    """The inflated bytes of a loose blob after its ``blob <size>\\0`` header, in blocks
-    of at most INFLATE_STEP * 8 bytes; the size is checked at the end."""
+def _inflate(path: Path, offset: int = 0, size: int | None = None) -> Iterator[bytes]:
+    """The inflated bytes of the zlib stream at ``offset`` of ``path`` in blocks of at
+    most INFLATE_STEP * 8 bytes: a loose blob (``size`` None: the ``blob <size>\0``
+    header read and dropped) or a pack entry's data (``size`` known, the stream ends
+    before the file does).  The size is checked at the end."""
     d = zlib.decompressobj()
     head = b""
-    size: int | None = None
     seen = 0
+
+    def taken(block: bytes) -> bytes:
+        nonlocal head, size
+        if size is not None:
+            return block
+        head += block
+        end = head.find(b"\0")
+        if end == -1:
+            if len(head) > 64:
+                raise ValueError("not a blob")
+            return b""
+        kind, _, number = head[:end].partition(b" ")
+        if kind != b"blob" or not number.isdigit():
+            raise ValueError("not a blob")
+        size, block, head = int(number), head[end + 1 :], b""
+        return block
+
     with path.open("rb") as fh:
-        while True:
+        fh.seek(offset)
+        while not d.eof:
             piece = fh.read(INFLATE_STEP)
-            pending = piece
+            if not piece:  # the file ended: what zlib still holds, if anything
+                block = taken(d.flush())
+                seen += len(block)
+                if block:
+                    yield block
+                break
             while True:
-                block = d.decompress(pending, INFLATE_STEP * 8) if piece else d.flush()
-                if size is None:
-                    head += block
-                    end = head.find(b"\0")
-                    if end == -1:
-                        if len(head) > 64:
-                            raise ValueError("not a blob")
-                        block = b""
-                    else:
-                        kind, _, number = head[:end].partition(b" ")
-                        if kind != b"blob" or not number.isdigit():
-                            raise ValueError("not a blob")
-                        size, block, head = int(number), head[end + 1 :], b""
+                block = taken(d.decompress(piece, INFLATE_STEP * 8))
                 if block:
                     seen += len(block)
                     yield block
-                pending = d.unconsumed_tail
-                if not piece or not pending:
+                piece = d.unconsumed_tail
+                if not piece or d.eof:
                     break
-            if not piece:
-                break
     if not d.eof or size is None or seen != size:
         raise ValueError("the object is truncated")
+
+
+# ---------------------------------------------------------------------- packed objects
+
+_PACK_BLOB = 3  # git's type number of a blob in a pack (6 and 7 are deltas)
+
+
+def find_packed(objects: Path, oid: str) -> tuple[Path, int, int] | None:
+    """(pack file, offset of the zlib data, size) of ``oid`` when a pack holds it whole
+    (not as a delta: libgit2 resolves those), else None.  Reads git's version-2 pack
+    index (fan-out table, sorted ids, CRCs, 31-bit offsets, large offsets)."""
+    want = bytes.fromhex(oid)
+    for idx in sorted((objects / "pack").glob("pack-*.idx")):
+        try:
+            data = idx.read_bytes()
+        except OSError:
+            continue
+        if data[:8] != b"\xfftOc\x00\x00\x00\x02" or len(data) < 8 + 1024:
+            continue
+        count = int.from_bytes(data[8 + 1020 : 8 + 1024], "big")
+        lo = (
+            0
+            if want[0] == 0
+            else int.from_bytes(data[8 + 4 * (want[0] - 1) : 8 + 4 * want[0]], "big")
+        )
+        hi = int.from_bytes(data[8 + 4 * want[0] : 12 + 4 * want[0]], "big")
+        ids = 8 + 1024
+        while lo < hi:  # binary search in the sorted ids
+            mid = (lo + hi) // 2
+            here = data[ids + 20 * mid : ids + 20 * mid + 20]
+            if here < want:
+                lo = mid + 1
+            elif here > want:
+                hi = mid
+            else:
+                break
+        else:
+            continue
+        offsets = ids + 24 * count  # after the ids (20 bytes each) and the CRCs (4 each)
+        offset = int.from_bytes(data[offsets + 4 * mid : offsets + 4 * mid + 4], "big")
+        if offset & 0x80000000:
+            large = offsets + 4 * count + 8 * (offset & 0x7FFFFFFF)
+            offset = int.from_bytes(data[large : large + 8], "big")
+        return _pack_entry(idx.with_suffix(".pack"), offset)
+    return None
+
+
+def _pack_entry(pack: Path, offset: int) -> tuple[Path, int, int] | None:
+    """A pack entry's header: a whole blob's (pack, data offset, size), else None."""
+    try:
+        with pack.open("rb") as fh:
+            fh.seek(offset)
+            head = fh.read(16)
+    except OSError:
+        return None
+    if not head:
+        return None
+    kind, size, shift, n = (head[0] >> 4) & 7, head[0] & 15, 4, 0
+    while head[n] & 0x80:
+        n += 1
+        if n >= len(head):
+            return None
+        size |= (head[n] & 0x7F) << shift
+        shift += 7
+    if kind != _PACK_BLOB:
+        return None
+    return pack, offset + n + 1, size
+
+
+def packed_blocks(
+    pack: Path, offset: int, size: int, entry: _EntryWriter | None = None
+) -> Iterator[bytes]:
+    """A whole blob stored in a pack, in blocks inflated by a thread (see
+    :func:`loose_blocks`)."""
+    return _streamed(lambda: _inflate(pack, offset, size), pack, entry)
 
 
 def lines(blocks: Iterator[bytes]) -> Iterator[bytes]:

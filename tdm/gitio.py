@@ -371,10 +371,16 @@ class Git:
             cached = cache.read(oid)
             if cached is not None:
                 return cached
-        loose = _objects_dir(self.repo) / oid[:2] / oid[2:]
+        objects = _objects_dir(self.repo)
+        loose = objects / oid[:2] / oid[2:]
         if loose.is_file():
             return blobread.loose_blocks(loose, cache.writer(oid, size) if wanted else None)
-        data = self.read_blob(oid)  # packed: libgit2 resolves deltas
+        packed = blobread.find_packed(objects, oid)
+        if packed is not None and packed[2] == size:
+            pack, offset, _ = packed
+            entry = cache.writer(oid, size) if wanted else None
+            return blobread.packed_blocks(pack, offset, size, entry)
+        data = self.read_blob(oid)  # a delta in a pack (or an alternate): libgit2 reads it
         if wanted:  # written beside the caller's parsing (file writes release the GIL)
             threading.Thread(target=cache.put, args=(oid, data), name="tdm-cache").start()
         return data

@@ -76,17 +76,44 @@ def test_a_loose_blob_streams_its_exact_lines_and_fills_the_cache(
     assert [p.name for p in _cache(g).iterdir()] == [oid]  # no temporary file left
 
 
-def test_a_packed_blob_is_read_whole_and_cached(tmp_path: Path) -> None:
-    data = _payload(2)
-    g, ids = _repo(tmp_path / "r", {"a.jsonl": data})
-    git(tmp_path / "r", "repack", "-a", "-d", "-q")
-    git(tmp_path / "r", "prune-packed")
+def _repack(root: Path) -> None:
+    git(root, "repack", "-a", "-d", "-f", "-q", "--window=50", "--depth=50")
+    git(root, "prune-packed")
+
+
+def test_a_packed_blob_streams_its_exact_lines_and_fills_the_cache(tmp_path: Path) -> None:
+    data = _payload(2, last_newline=False)
+    _, ids = _repo(tmp_path / "r", {"a.jsonl": data, "small.txt": b"x\n"})
+    _repack(tmp_path / "r")
     oid = ids["a.jsonl"]
     assert not (tmp_path / "r" / ".git" / "objects" / oid[:2] / oid[2:]).exists()
     g = gitio.Git(tmp_path / "r")
+    assert not isinstance(g.blob_bytes(oid), bytes)  # inflated from the pack as a stream
     assert list(g.lines(oid)) == data.splitlines(keepends=True)
     _wait_for_workers()
     assert (_cache(g) / oid).read_bytes() == data
+    assert b"".join(g.chunks(ids["small.txt"])) == b"x\n"
+
+
+def test_a_blob_stored_as_a_delta_is_read_by_libgit2(tmp_path: Path) -> None:
+    first = _payload(3)
+    second = first.replace(b'"id": 500,', b'"id": 500, "extra": 1,')  # a delta of the first
+    root = tmp_path / "r"
+    _, ids = _repo(root, {"a.jsonl": first})
+    (root / "a.jsonl").write_bytes(second)
+    git(root, "commit", "-q", "-am", "second")
+    _repack(root)
+    two = git(root, "rev-parse", "HEAD:a.jsonl").stdout.strip()
+    objects = gitio.Git(root).repo.path + "objects"
+    deltas = [
+        oid for oid in (ids["a.jsonl"], two) if blobread.find_packed(Path(objects), oid) is None
+    ]
+    assert deltas  # git stored one of the two as a delta of the other
+    g = gitio.Git(root)
+    for oid, data in ((ids["a.jsonl"], first), (two, second)):
+        assert list(g.lines(oid)) == data.splitlines(keepends=True)
+    _wait_for_workers()
+    assert sorted(p.name for p in _cache(g).iterdir()) == sorted([ids["a.jsonl"], two])
 
 
 @pytest.mark.parametrize(
@@ -198,3 +225,23 @@ def test_lines_of_blocks_match_splitlines() -> None:
         for cut2 in range(cut, len(text) + 1):
             blocks = iter([text[:cut], text[cut:cut2], text[cut2:]])
             assert list(blobread.lines(blocks)) == text.splitlines(keepends=True)
+
+
+def test_every_whole_blob_of_a_pack_is_found_at_its_offset(tmp_path: Path) -> None:
+    files = {f"f{i:03d}.txt": f"{i}\n".encode() * (i * 37 + 1) for i in range(120)}
+    root = tmp_path / "r"
+    _, ids = _repo(root, files)
+    _repack(root)
+    objects = Path(gitio.Git(root).repo.path) / "objects"
+    whole = 0
+    for name, oid in ids.items():
+        found = blobread.find_packed(objects, oid)
+        if found is None:
+            continue  # stored as a delta
+        whole += 1
+        pack, offset, size = found
+        assert size == len(files[name])
+        assert b"".join(blobread.packed_blocks(pack, offset, size)) == files[name]
+    assert whole > 60
+    assert blobread.find_packed(objects, "0" * 40) is None
+    assert blobread.find_packed(objects, "f" * 40) is None
