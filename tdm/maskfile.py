@@ -525,7 +525,7 @@ def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], 
         for f, values in res.unique_out.items():
             known = seen[f]
             # the common case in C: the chunk's values distinct and new (value -> row)
-            fresh = dict(zip(values, range(base, base + len(values))))
+            fresh = dict(zip(values, range(base, base + len(values)), strict=True))
             fresh.pop(None, None)
             if len(fresh) == len(values) - values.count(None) and known.keys().isdisjoint(fresh):
                 known.update(fresh)
