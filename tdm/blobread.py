@@ -25,6 +25,7 @@ import hashlib
 import io
 import os
 import queue
+import tempfile
 import threading
 import time
 import zlib
@@ -148,8 +149,9 @@ class _EntryWriter:
         self.cache = cache
         self.oid = oid
         self.expected = size
-        self.temp = cache.folder / f".{oid}.{os.getpid()}.{threading.get_ident()}.tmp"
-        self.fh: io.BufferedWriter | None = self.temp.open("wb")
+        fd, name = tempfile.mkstemp(prefix=f".{oid}.", suffix=".tmp", dir=cache.folder)
+        self.temp = Path(name)
+        self.fh: io.BufferedWriter | None = os.fdopen(fd, "wb")
         self.sha = hashlib.sha1(b"blob %d\0" % size)
         self.size = 0
 
@@ -193,7 +195,11 @@ class _EntryWriter:
 # ---------------------------------------------------------------------- loose objects
 
 
-def loose_blocks(path: Path, entry: _EntryWriter | None = None) -> Iterator[bytes]:
+#: makes the cache entry a stream also writes (called when the stream starts), or None
+EntryFactory = Callable[[], "_EntryWriter | None"] | None
+
+
+def loose_blocks(path: Path, entry: EntryFactory = None) -> Iterator[bytes]:
     """The bytes of the loose blob object at ``path`` in blocks, inflated by a thread
     while the caller works on the blocks already out.  Each block also goes to ``entry``,
     committed when the whole object was read (and dropped when the caller stops early)."""
@@ -201,10 +207,11 @@ def loose_blocks(path: Path, entry: _EntryWriter | None = None) -> Iterator[byte
 
 
 def _streamed(
-    inflate: Callable[[], Iterator[bytes]], path: Path, entry: _EntryWriter | None
+    inflate: Callable[[], Iterator[bytes]], path: Path, make_entry: EntryFactory
 ) -> Iterator[bytes]:
     out: queue.Queue[bytes | BaseException | None] = queue.Queue(QUEUE_BLOCKS)
     stop = threading.Event()
+    entry = make_entry() if make_entry is not None else None  # only once reading starts
 
     def hand_over(item: bytes | BaseException | None) -> bool:
         while not stop.is_set():
@@ -358,7 +365,7 @@ def _pack_entry(pack: Path, offset: int) -> tuple[Path, int, int] | None:
 
 
 def packed_blocks(
-    pack: Path, offset: int, size: int, entry: _EntryWriter | None = None
+    pack: Path, offset: int, size: int, entry: EntryFactory = None
 ) -> Iterator[bytes]:
     """A whole blob stored in a pack, in blocks inflated by a thread (see
     :func:`loose_blocks`)."""

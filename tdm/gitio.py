@@ -371,15 +371,15 @@ class Git:
             cached = cache.read(oid)
             if cached is not None:
                 return cached
+        writer = (lambda: cache.writer(oid, size)) if wanted else None
         objects = _objects_dir(self.repo)
         loose = objects / oid[:2] / oid[2:]
         if loose.is_file():
-            return blobread.loose_blocks(loose, cache.writer(oid, size) if wanted else None)
+            return blobread.loose_blocks(loose, writer)
         packed = blobread.find_packed(objects, oid)
         if packed is not None and packed[2] == size:
             pack, offset, _ = packed
-            entry = cache.writer(oid, size) if wanted else None
-            return blobread.packed_blocks(pack, offset, size, entry)
+            return blobread.packed_blocks(pack, offset, size, writer)
         data = self.read_blob(oid)  # a delta in a pack (or an alternate): libgit2 reads it
         if wanted:  # written beside the caller's parsing (file writes release the GIL)
             threading.Thread(target=cache.put, args=(oid, data), name="tdm-cache").start()

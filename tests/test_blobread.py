@@ -245,3 +245,18 @@ def test_every_whole_blob_of_a_pack_is_found_at_its_offset(tmp_path: Path) -> No
     assert whole > 60
     assert blobread.find_packed(objects, "0" * 40) is None
     assert blobread.find_packed(objects, "f" * 40) is None
+
+
+def test_a_stream_never_started_or_read_twice_at_once_in_one_thread(tmp_path: Path) -> None:
+    data = _payload(11)
+    g, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    oid = ids["a.jsonl"]
+    unused = g.lines(oid)  # never iterated: no thread, no temporary file
+    del unused
+    assert not _cache(g).exists() or not any(_cache(g).iterdir())
+    one, two = g.lines(oid), g.lines(oid)  # interleaved, as a diff of equal versions reads
+    pairs = list(zip(one, two, strict=True))
+    assert [a for a, _ in pairs] == [b for _, b in pairs] == data.splitlines(keepends=True)
+    _wait_for_workers()
+    assert [p.name for p in _cache(g).iterdir()] == [oid]
+    assert (_cache(g) / oid).read_bytes() == data
