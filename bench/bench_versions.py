@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -206,44 +207,111 @@ def run(cfg: Config) -> list[Result]:
     inc.notes.append(f"tdm said: {said[-1]!r}")
     results.append(inc)
 
-    # reading a pinned version from git objects vs the checked-out file, same JSON library
-    import tdm as tdm_api
-
-    repo = tdm_api.open(committed)
-    path = committed / "datasets" / "bench" / "customers.jsonl"  # HEAD's (changed) data
-    api_s, file_s = [], []
-    for i in range(cfg.repeats):
-        progress(f"versions repeat {i + 1}/{cfg.repeats}: reading {big} dataset at v1.0")
-        start = time.perf_counter()
-        n_api = sum(1 for _ in repo.dataset("bench/customers", rev="v1.0"))
-        api_s.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        loads = orjson.loads
-        with path.open("rb") as fh:
-            n_file = sum(1 for line in fh if loads(line) is not None)
-        file_s.append(time.perf_counter() - start)
-        assert n_api == n_file == cfg.rows, (n_api, n_file)
-    read = _ratio(
-        "dataset(rev=v1.0) vs file",
-        "sum(1 for _ in tdm.open(repo).dataset('bench/customers', rev='v1.0'))  vs  "
-        "orjson.loads of each line of the checked-out file",
-        cfg,
-        (api_s, file_s),
-        READ_GOAL,
-        "the file",
-    )
-    read.rate, read.baseline_rate = cfg.rows / median(api_s), cfg.rows / median(file_s)
-    read.notes.append(
-        "the blob is a loose object right after the commit, as in a user's repository"
-    )
-    results.append(read)
+    results.extend(read_results(cfg, committed, big))
     for name in ("a", "b"):
         shutil.rmtree(cfg.workdir / name, ignore_errors=True)
     return results
 
 
+def _read_api(root: Path) -> tuple[float, float, int]:
+    """(wall s, CPU s of this process's threads, rows) of reading all rows at v1.0."""
+    import tdm as tdm_api
+
+    repo = tdm_api.open(root)
+    cpu, start = time.process_time(), time.perf_counter()
+    n = sum(1 for _ in repo.dataset("bench/customers", rev="v1.0"))
+    return time.perf_counter() - start, time.process_time() - cpu, n
+
+
+def _read_file(path: Path) -> tuple[float, float, int]:
+    """The same for the checked-out file, parsed with the same JSON library (orjson)."""
+    loads = orjson.loads
+    cpu, start = time.process_time(), time.perf_counter()
+    with path.open("rb") as fh:
+        n = sum(1 for line in fh if loads(line) is not None)
+    return time.perf_counter() - start, time.process_time() - cpu, n
+
+
+def read_results(cfg: Config, committed: Path, big: str) -> list[Result]:
+    """``tdm.open(...).dataset(name, rev="v1.0")`` against reading the checked-out file in
+    the same repeat, three ways: right after the commit (the blob a loose object, no blob
+    cache: each repeat empties .git/tdm/blobs first), in a fresh ``git clone --no-local``
+    (objects packed, as a clone from a server has them; a new clone per repeat) and with
+    a warm blob cache (the entry the read right after the commit wrote)."""
+    path = committed / "datasets" / "bench" / "customers.jsonl"  # HEAD's (changed) data
+    cache = committed / ".git" / "tdm" / "blobs"
+    clone_src = cfg.workdir / "versions-clone"
+    ways: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {
+        w: ([], []) for w in ("loose", "clone", "warm")
+    }
+
+    def fresh_loose() -> tuple[float, float, int]:
+        shutil.rmtree(cache, ignore_errors=True)
+        return _read_api(committed)
+
+    def fresh_clone() -> tuple[float, float, int]:
+        shutil.rmtree(clone_src, ignore_errors=True)
+        run_timed(
+            ["git", "clone", "-q", "--no-local", str(committed), str(clone_src)],
+            sample_tree=False,
+        )
+        run_timed(_git(clone_src, "fetch", "-q", "--tags"), sample_tree=False)
+        return _read_api(clone_src)
+
+    def warm() -> tuple[float, float, int]:
+        return _read_api(committed)
+
+    for i in range(cfg.repeats):
+        for way, read in (("loose", fresh_loose), ("clone", fresh_clone), ("warm", warm)):
+            progress(
+                f"versions repeat {i + 1}/{cfg.repeats}: reading {big} dataset at v1.0 ({way})"
+            )
+            wall, cpu, n_api = read()
+            f_wall, f_cpu, n_file = _read_file(path)
+            assert n_api == n_file == cfg.rows, (n_api, n_file)
+            ways[way][0].append((wall, cpu))
+            ways[way][1].append((f_wall, f_cpu))
+    shutil.rmtree(clone_src, ignore_errors=True)
+    said = {
+        "loose": "fresh after the commit (blob a loose object, no blob cache)",
+        "clone": "fresh git clone --no-local (blob packed, no blob cache)",
+        "warm": "warm blob cache (.git/tdm/blobs)",
+    }
+    out = []
+    for way, (api, file) in ways.items():
+        api_s, file_s = [w for w, _ in api], [w for w, _ in file]
+        api_cpu, file_cpu = [c for _, c in api], [c for _, c in file]
+        r = _ratio(
+            f"dataset(rev=v1.0) vs file, {way}",
+            "sum(1 for _ in tdm.open(repo).dataset('bench/customers', rev='v1.0'))  vs  "
+            f"orjson.loads of each line of the checked-out file; {said[way]}",
+            cfg,
+            (api_s, file_s),
+            READ_GOAL,
+            "the file",
+        )
+        r.rate, r.baseline_rate = cfg.rows / median(api_s), cfg.rows / median(file_s)
+        r.notes.append(
+            f"CPU (user+sys, all threads) median: tdm {median(api_cpu):.2f} s, file "
+            f"{median(file_cpu):.2f} s, ratio {median(api_cpu) / median(file_cpu):.2f}x; "
+            "tdm CPU s: " + ", ".join(f"{c:.2f}" for c in api_cpu)
+        )
+        out.append(r)
+    return out
+
+
+def run_reads(cfg: Config) -> list[Result]:
+    """Only the reads of a pinned version (``--reads-only``), on v1.0 as committed."""
+    os.environ.update(GIT_ENV)
+    return read_results(cfg, _base(cfg), f"{cfg.rows:,}-row")
+
+
 def main(argv: list[str] | None = None) -> int:
-    return bench_main("tdm versions in git", run, __doc__, argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--reads-only" in args:
+        args.remove("--reads-only")
+        return bench_main("tdm versions in git: reads", run_reads, __doc__, args)
+    return bench_main("tdm versions in git", run, __doc__, args)
 
 
 if __name__ == "__main__":

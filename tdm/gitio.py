@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import subprocess
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pygit2
 
+from tdm import blobread
 from tdm.errors import GitError
 
 # libgit2 re-hashes every object it reads; git itself does not (it checks objects in
@@ -58,6 +58,15 @@ def discover(path: Path) -> pygit2.Repository | None:
         return pygit2.Repository(found)
     except pygit2.GitError as exc:
         raise GitError(f"cannot open the git repository at {found}: {exc}") from None
+
+
+def _objects_dir(repo: pygit2.Repository) -> Path:
+    """The object folder (a linked work tree's git folder names the shared one)."""
+    base = Path(repo.path)
+    common = base / "commondir"
+    if common.is_file():
+        base = base / common.read_text(encoding="utf-8").strip()
+    return base / "objects"
 
 
 def state_dir(repo: pygit2.Repository) -> Path:
@@ -326,47 +335,76 @@ class Git:
             raise GitError(f"unknown tree or revision '{rev_or_id}'") from None
 
     def chunks(self, blob_id: str) -> Iterator[bytes]:
-        """A blob's bytes in blocks (see :func:`blob_chunks`)."""
-        blob = self.repo[blob_id]
-        assert isinstance(blob, pygit2.Blob)
-        return blob_chunks(blob)
+        """A blob's bytes in blocks (see :meth:`blob_bytes`)."""
+        found = self.blob_bytes(blob_id)
+        if not isinstance(found, bytes):
+            return found
+        return (found[i : i + READ_BLOCK] for i in range(0, len(found), READ_BLOCK))
 
     def streamed_lines(self, blob_id: str) -> Iterator[bytes]:
-        """A blob's lines in bounded memory, however large the blob: through ``git
-        cat-file``, which inflates loose and undeltified packed objects as a stream (a
-        delta is rebuilt whole, inside git).  Without a git executable, :meth:`lines`.
-
-        For exports of large datasets at a revision; :meth:`lines` (libgit2 inflating the
-        blob in one call) is faster where the blob may be held in memory."""
-        git = shutil.which("git")
-        if git is None:
-            yield from self.lines(blob_id)
+        """A blob's lines in bounded memory, however large the blob (for exports of large
+        datasets at a revision): a loose or undeltified packed object is inflated as a
+        stream (the blob cache, which holds whole blobs, is not used); only a delta is
+        rebuilt whole (libgit2)."""
+        oid = str(blob_id)
+        objects = _objects_dir(self.repo)
+        loose = objects / oid[:2] / oid[2:]
+        if loose.is_file():
+            yield from blobread.lines(blobread.loose_blocks(loose, None))
             return
-        proc = subprocess.Popen(
-            [git, "--git-dir", self.repo.path, "cat-file", "blob", blob_id],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        complete = False
         try:
-            yield from proc.stdout
-            complete = True
-        finally:
-            if not complete:
-                proc.kill()
-            proc.stdout.close()
-            error = proc.stderr.read().decode(errors="replace").strip()
-            proc.stderr.close()
-            if proc.wait() != 0 and complete:
-                raise GitError(f"git cat-file could not read blob {blob_id}: {error}")
+            _kind, size = self.repo.odb.read_header(oid)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot read the git object {oid}: {exc}") from None
+        packed = blobread.find_packed(objects, oid)
+        if packed is not None and packed[2] == size:
+            yield from blobread.lines(blobread.packed_blocks(packed[0], packed[1], size, None))
+            return
+        yield from io.BytesIO(self.read_blob(oid))
 
     def lines(self, blob_id: str) -> Iterator[bytes]:
-        """A blob's lines, each with its newline (see :func:`blob_lines`)."""
-        blob = self.repo[blob_id]
-        assert isinstance(blob, pygit2.Blob)
-        return blob_lines(blob)
+        """A blob's lines, each with its newline (see :meth:`blob_bytes`)."""
+        found = self.blob_bytes(blob_id)
+        if not isinstance(found, bytes):
+            return blobread.lines(found)
+        return iter(io.BytesIO(found))
+
+    def blob_cache(self) -> blobread.BlobCache:
+        """Inflated large blobs under ``.git/tdm/blobs`` (see :mod:`tdm.blobread`)."""
+        return blobread.BlobCache(state_dir(self.repo) / "blobs", blobread.cap_bytes())
+
+    def blob_bytes(self, blob_id: str) -> bytes | Iterator[bytes]:
+        """A blob's bytes: whole, or for a large loose object a stream of blocks inflated
+        beside the caller.  A large blob is read from the blob cache when it is there, and
+        put there otherwise."""
+        oid = str(blob_id)
+        try:
+            kind, size = self.repo.odb.read_header(oid)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot read the git object {oid}: {exc}") from None
+        if kind != pygit2.enums.ObjectType.BLOB:
+            raise GitError(f"the git object {oid} is not a file")
+        if size < blobread.MIN_CACHED:
+            return self.read_blob(oid)
+        cache = self.blob_cache()
+        wanted = cache.wants(size)
+        if wanted:
+            cached = cache.read(oid)
+            if cached is not None:
+                return cached
+        writer = (lambda: cache.writer(oid, size)) if wanted else None
+        objects = _objects_dir(self.repo)
+        loose = objects / oid[:2] / oid[2:]
+        if loose.is_file():
+            return blobread.loose_blocks(loose, writer)
+        packed = blobread.find_packed(objects, oid)
+        if packed is not None and packed[2] == size:
+            pack, offset, _ = packed
+            return blobread.packed_blocks(pack, offset, size, writer)
+        data = self.read_blob(oid)  # a delta in a pack (or an alternate): libgit2 reads it
+        if wanted:  # written beside the caller's parsing (file writes release the GIL)
+            threading.Thread(target=cache.put, args=(oid, data), name="tdm-cache").start()
+        return data
 
     def export_tree(self, tree: pygit2.Tree, dest: Path, prefixes: tuple[str, ...]) -> Path:
         """The files of ``tree`` under the tdm root whose path starts with one of

@@ -424,6 +424,8 @@ def _ukey(value: Any) -> Any:
     (never equal to a string; True and 1 differ), None when absent or null."""
     if value is None or value is MISSING:
         return None
+    if type(value) is int:  # the common primary key: its canonical JSON without the encoder
+        return b"%d" % value
     return canon.dumps(value)
 
 
@@ -522,7 +524,13 @@ def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], 
         line_of.extend(res.line_nos)
         for f, values in res.unique_out.items():
             known = seen[f]
-            for n, value in enumerate(values, base):
+            # the common case in C: the chunk's values distinct and new (value -> row)
+            fresh = dict(zip(values, range(base, base + len(values)), strict=True))
+            fresh.pop(None, None)
+            if len(fresh) == len(values) - values.count(None) and known.keys().isdisjoint(fresh):
+                known.update(fresh)
+                continue
+            for n, value in enumerate(values, base):  # a repeat: find the first one
                 if value is not None:
                     first = known.setdefault(value, n)
                     if first != n:

@@ -15,7 +15,10 @@ from typing import Literal, overload
 from tdm.errors import UserError
 
 #: a line holding only whitespace (as bytes.strip sees it) that a newline ends
-_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r\x0b\x0c]*\n")
+_BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
+#: the same at the start of a buffer (apart: a leading alternation makes the search
+#: above try every byte, 30x slower than scanning for its first newline)
+_BLANK_FIRST = re.compile(rb"[ \t\r\x0b\x0c]*\n")
 
 
 class Measure:
@@ -34,7 +37,7 @@ class Measure:
         if not ended:
             self._open = self._open or bool(data.strip())
             return
-        if _BLANK_LINE.search(data):
+        if _BLANK_FIRST.match(data) or _BLANK_LINE.search(data):
             *lines, _ = data.split(b"\n")
             opened = self._open
             for line in lines:
