@@ -1,0 +1,52 @@
+"""The application factory: ``create_app(settings)`` -> a FastAPI (ASGI) app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tdm._version import __version__
+from tdm.project import Project
+from tdm.server import errors
+from tdm.server.api.v1.router import api_router
+from tdm.server.limits import BodyLimit
+from tdm.server.services.repository import BlobCache, Repository
+from tdm.server.settings import Settings
+from tdm.server.tokens import TokenStore
+
+DESCRIPTION = """\
+The REST API over one tdm repository: schemas, templates, masking rules and datasets
+in git, versions as tags, environments as branches.  Writes commit to an environment's
+branch in memory and never touch a working tree.  Authenticate with
+`Authorization: Bearer TOKEN` (`tdm serve token create NAME --scope read|write|admin`).
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A FastAPI app serving ``settings.root``."""
+    project = Project.load(settings.root)  # fails early on a folder that is not a repository
+    app = FastAPI(
+        title="tdm: test data management API",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.repository = Repository(settings)
+    app.state.tokens = TokenStore(settings.tokens_file)
+    app.state.blobs = BlobCache()
+    app.state.project_name = project.config.name
+    errors.install(app, settings.root)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+        )
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.include_router(api_router, prefix="/api/v1")
+    return app

@@ -1,0 +1,67 @@
+"""Bearer-token authentication: no token 401, a token without the scope or the
+environment 403."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tdm.server.errors import Forbidden, Unauthorized
+from tdm.server.tokens import Scope, Token, TokenStore
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A token made with `tdm serve token create NAME --scope read|write|admin`.",
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the token's name is the author of the commits it makes."""
+
+    token: Token
+
+    @property
+    def name(self) -> str:
+        return self.token.name
+
+    def check_environment(self, environment: str) -> None:
+        if not self.token.allows_environment(environment):
+            allowed = ", ".join(self.token.environments)
+            raise Forbidden(
+                f"token '{self.name}' is limited to the environment(s) {allowed}; "
+                f"it cannot use '{environment}'"
+            )
+
+
+def require(scope: Scope) -> Callable[..., Caller]:
+    """A dependency that admits a token with at least ``scope``."""
+
+    def dependency(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> Caller:
+        if credentials is None or not credentials.credentials:
+            raise Unauthorized(
+                "no bearer token: send `Authorization: Bearer TOKEN` (make one with "
+                "`tdm serve token create NAME --scope read`)"
+            )
+        store: TokenStore = request.app.state.tokens
+        token = store.verify(credentials.credentials)
+        if token is None:
+            raise Unauthorized("unknown or revoked token")
+        if not token.allows(scope):
+            raise Forbidden(
+                f"token '{token.name}' has the scope '{token.scope}'; this needs '{scope}'"
+            )
+        return Caller(token)
+
+    return dependency
+
+
+reader = require("read")
+writer = require("write")
+admin = require("admin")
