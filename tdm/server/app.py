@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -10,6 +15,7 @@ from tdm.project import Project
 from tdm.server import errors
 from tdm.server.api.v1.router import api_router
 from tdm.server.limits import BodyLimit
+from tdm.server.services import generation
 from tdm.server.services.repository import BlobCache, Repository
 from tdm.server.settings import Settings
 from tdm.server.tokens import TokenStore
@@ -25,7 +31,15 @@ branch in memory and never touch a working tree.  Authenticate with
 def create_app(settings: Settings) -> FastAPI:
     """A FastAPI app serving ``settings.root``."""
     project = Project.load(settings.root)  # fails early on a folder that is not a repository
+    generator = _Lazy(generation.executor)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        generator.shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="tdm: test data management API",
         version=__version__,
         description=DESCRIPTION,
@@ -37,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.repository = Repository(settings)
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.blobs = BlobCache()
+    app.state.generator = generator
     app.state.project_name = project.config.name
     errors.install(app, settings.root)
     if settings.cors_origins:
@@ -50,3 +65,24 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.include_router(api_router, prefix="/api/v1")
     return app
+
+
+class _Lazy:
+    """The generation worker, started on the first POST /datasets."""
+
+    def __init__(self, make: Callable[[], Executor]) -> None:
+        self._make = make
+        self._pool: Executor | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Executor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = self._make()
+            return self._pool
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None

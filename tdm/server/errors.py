@@ -29,6 +29,9 @@ class ApiError(Exception):
         self.detail = detail
         self.findings = findings
 
+    def __reduce__(self) -> Any:  # raised in a worker process, answered by the server
+        return (type(self), (self.detail, self.findings))
+
 
 class BadRequest(ApiError):
     status = 400

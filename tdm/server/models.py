@@ -104,7 +104,10 @@ class DatasetCreate(Body):
     environment: str | None = Field(
         default=None, pattern=NAME_PATTERN, min_length=1, max_length=100
     )
-    record_count: int = Field(gt=0, le=MAX_RECORD_COUNT)
+    record_count: int = Field(
+        gt=0,
+        description=f"1 to {MAX_RECORD_COUNT:,} (a 413 above the server's limit)",
+    )
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 

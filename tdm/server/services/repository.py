@@ -235,6 +235,11 @@ class Repository:
             f"{', '.join(caller.token.environments)}, whose branches do not contain {rev}"
         )
 
+    def branch_view(self, environment: str, branch: str) -> View:
+        """The tip of ``branch`` now, read afresh."""
+        git = self.git()
+        return View(git, environment, git.resolve(f"refs/heads/{branch}"), environment, branch)
+
     def write_target(self, caller: Caller, environment: str | None) -> tuple[str, str]:
         """(environment, branch) a write goes to: named, or the server's default."""
         name = environment or self.settings.default_environment

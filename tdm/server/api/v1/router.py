@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tdm.server.api.v1.endpoints import catalogue, checks, datasets, health, history
+from tdm.server.api.v1.endpoints import catalogue, checks, datasets, health, history, writes
 
 api_router = APIRouter()
 for router in (
@@ -16,5 +16,11 @@ for router in (
     datasets.router,
     history.versions,
     history.environments,
+    writes.schemas,
+    writes.templates,
+    writes.masking,
+    writes.datasets,
+    writes.versions,
+    writes.environments,
 ):
     api_router.include_router(router)
