@@ -40,7 +40,7 @@ class Caller:
 def require(scope: Scope) -> Callable[..., Caller]:
     """A dependency that admits a token with at least ``scope``."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     ) -> Caller:

@@ -29,12 +29,12 @@ RevParam = Annotated[
 ]
 
 
-def repository(request: Request) -> Repository:
+async def repository(request: Request) -> Repository:
     repo: Repository = request.app.state.repository
     return repo
 
 
-def blobs(request: Request) -> BlobCache:
+async def blobs(request: Request) -> BlobCache:
     cache: BlobCache = request.app.state.blobs
     return cache
 

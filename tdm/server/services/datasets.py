@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 
 from tdm.project import DATASET_DIR, LOCK_FILE
-from tdm.server.errors import BadRequest, NotFound
+from tdm.server.errors import NotFound
 from tdm.server.models import DatasetItem, DatasetList
-from tdm.server.services.repository import BlobCache, View, checked_name
+from tdm.server.services.repository import BlobCache, Repository, View, checked_name
 from tdm.versions import list_datasets
 
 STREAM_BLOCK = 1 << 20
@@ -49,41 +50,44 @@ def listing(view: View, project: Any) -> DatasetList:
     return DatasetList(revision=view.label, commit=view.commit_id, datasets=items)
 
 
-def _path(view: View, template: str, dataset: str) -> tuple[str, str]:
+async def records(
+    repo: Repository, view: View, cache: BlobCache, template: str, dataset: str
+) -> tuple[bytes, Any]:
+    """The dataset's bytes and line starts; read (off the event loop) on first use."""
     checked_name(template, "template")
     checked_name(dataset, "dataset")
     rel = f"{DATASET_DIR}/{template}/{dataset}.jsonl"
     blob_id = view.blob_id(rel)
     if blob_id is None:
         raise NotFound(f"dataset '{template}/{dataset}' does not exist at {view.label}")
-    return rel, blob_id
+    hit = cache.get(blob_id)
+    if hit is not None:
+        return hit
+
+    def read() -> bytes:
+        return repo.git().read_blob(blob_id)  # type: ignore[arg-type]
+
+    return await run_in_threadpool(cache.load, blob_id, read, f"{rel}@{view.label}")
 
 
-def _bytes(view: View, cache: BlobCache, template: str, dataset: str) -> tuple[str, bytes]:
-    rel, blob_id = _path(view, template, dataset)
-    return blob_id, cache.get(blob_id, lambda: view.read(rel) or b"")
+def _span(data: bytes, starts: Any, offset: int, limit: int | None) -> tuple[int, int, int, int]:
+    """(first line, line after the last, start byte, end byte) of a page."""
+    total = len(starts)
+    first = min(offset, total)
+    last = total if limit is None else min(offset + limit, total)
+    start = int(starts[first]) if first < total else len(data)
+    end = int(starts[last]) if last < total else len(data)
+    return first, last, start, end
 
 
 def page(
-    view: View, cache: BlobCache, template: str, dataset: str, offset: int, limit: int
+    view: View, data: bytes, starts: Any, template: str, dataset: str, offset: int, limit: int
 ) -> bytes:
-    """A page of records as the JSON body of :class:`tdm.server.models.RecordPage`; the
-    records are the dataset's own bytes (checked to parse), not re-encoded."""
-    blob_id, data = _bytes(view, cache, template, dataset)
-    starts = cache.line_starts(blob_id, data)
+    """A page as the JSON body of :class:`tdm.server.models.RecordPage`: the records are
+    the dataset's own bytes (every line was checked to be a JSON object), not re-encoded."""
     total = len(starts)
-    first = min(offset, total)
-    last = min(offset + limit, total)
-    start = int(starts[first]) if first < total else len(data)
-    end = int(starts[last]) if last < total else len(data)
-    chunk = data[start:end].rstrip(b"\n").replace(b"\n", b",")
-    records = b"[" + chunk + b"]"
-    try:
-        parsed = orjson.loads(records)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if parsed is None or not all(isinstance(r, dict) for r in parsed):
-        _bad_line(data[start:end], first, f"{template}/{dataset}@{view.label}")
+    _, last, start, end = _span(data, starts, offset, limit)
+    records = data[start:end].rstrip(b"\n").replace(b"\n", b",")
     head = {
         "dataset": f"{template}/{dataset}",
         "revision": view.label,
@@ -93,37 +97,17 @@ def page(
         "total": total,
         "next_offset": last if last < total else None,
     }
-    return orjson.dumps(head)[:-1] + b',"records":' + records + b"}"
+    return orjson.dumps(head)[:-1] + b',"records":[' + records + b"]}"
 
 
-def _bad_line(data: bytes, first: int, display: str) -> None:
-    """Names the first line of ``data`` that is not a JSON object (``tdm validate`` would)."""
-    for n, line in enumerate(data.splitlines(), start=first + 1):
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"{display}: line {n} is not valid JSON ({exc})") from None
-        if not isinstance(row, dict):
-            raise BadRequest(f"{display}: line {n} is not a JSON object")
-    raise BadRequest(f"{display} is not valid JSON Lines")
-
-
-def stream(
-    view: View, cache: BlobCache, template: str, dataset: str, offset: int, limit: int | None
-) -> Iterator[bytes]:
-    """The dataset's lines ``offset`` to ``offset + limit`` as they are stored, in blocks."""
-    blob_id, data = _bytes(view, cache, template, dataset)
+async def stream(data: bytes, starts: Any, offset: int, limit: int | None) -> AsyncIterator[bytes]:
+    """Lines ``offset`` to ``offset + limit`` as they are stored, in blocks."""
     if offset == 0 and limit is None:
         start, end = 0, len(data)
     else:
-        starts = cache.line_starts(blob_id, data)
-        total = len(starts)
-        first = min(offset, total)
-        last = total if limit is None else min(offset + limit, total)
-        start = int(starts[first]) if first < total else len(data)
-        end = int(starts[last]) if last < total else len(data)
-    view_bytes = memoryview(data)
+        _, _, start, end = _span(data, starts, offset, limit)
+    block = memoryview(data)
     for pos in range(start, end, STREAM_BLOCK):
-        yield bytes(view_bytes[pos : min(pos + STREAM_BLOCK, end)])
+        yield block[pos : min(pos + STREAM_BLOCK, end)].tobytes()
     if end > start and data[end - 1 : end] != b"\n":
         yield b"\n"

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,18 +154,31 @@ def scratch(git: gitio.Git) -> Iterator[Path]:
 
 
 class Repository:
-    """The served repository, opened afresh per request (pygit2 objects are not shared
-    between threads)."""
+    """The served repository.  Each thread keeps its own open git repository (pygit2
+    objects are never shared between threads); refs are read afresh on every lookup."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = settings.root
+        self._local = threading.local()
+        self._project: tuple[tuple[int, int], Project] | None = None
+        self._project_lock = threading.Lock()
 
     def project(self) -> Project:
-        return Project.load(self.root)
+        """The repository's tdm.yaml, read again when it changed."""
+        st = (self.root / CONFIG_FILE).stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        with self._project_lock:
+            if self._project is None or self._project[0] != stamp:
+                self._project = (stamp, Project.load(self.root))
+            return self._project[1]
 
     def git(self) -> gitio.Git:
-        return gitio.Git(self.root)
+        git: gitio.Git | None = getattr(self._local, "git", None)
+        if git is None:
+            git = gitio.Git(self.root)
+            self._local.git = git
+        return git
 
     def environments(self) -> dict[str, Environment]:
         return dict(self.project().config.environments)
@@ -268,41 +281,39 @@ class Repository:
 
 class BlobCache:
     """Dataset bytes by blob id (blobs never change), bounded by total size, with the
-    offsets of their line starts for paging."""
+    offsets of their line starts for paging.  A blob enters the cache checked: every
+    line a JSON object, so a page can be answered with the stored bytes as they are."""
 
-    def __init__(self, capacity: int = 512 << 20) -> None:
+    def __init__(self, capacity: int = 1 << 30) -> None:
         self.capacity = capacity
         self._items: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, blob_id: str, load: Any) -> bytes:
+    def get(self, blob_id: str) -> tuple[bytes, Any] | None:
+        """(bytes, line starts) of a cached blob."""
         with self._lock:
             hit = self._items.get(blob_id)
             if hit is not None:
                 self._items.move_to_end(blob_id)
-                return hit[0]
-        data: bytes = load()
+            return hit
+
+    def load(self, blob_id: str, read: Callable[[], bytes], display: str) -> tuple[bytes, Any]:
+        """Read, check and cache a blob (a blocking call: run it in a thread)."""
+        hit = self.get(blob_id)
+        if hit is not None:
+            return hit
+        data = read()
+        starts = line_starts(data)
+        check_json_lines(data, starts, display)
         with self._lock:
             if blob_id not in self._items and len(data) <= self.capacity:
-                self._items[blob_id] = (data, None)
+                self._items[blob_id] = (data, starts)
                 self._size += len(data)
                 while self._size > self.capacity:
                     _, (old, _) = self._items.popitem(last=False)
                     self._size -= len(old)
-        return data
-
-    def line_starts(self, blob_id: str, data: bytes) -> Any:
-        """Offsets where each line of ``data`` starts, computed once per blob."""
-        with self._lock:
-            hit = self._items.get(blob_id)
-            if hit is not None and hit[1] is not None:
-                return hit[1]
-        starts = line_starts(data)
-        with self._lock:
-            if blob_id in self._items:
-                self._items[blob_id] = (data, starts)
-        return starts
+        return data, starts
 
 
 def line_starts(data: bytes) -> Any:
@@ -310,5 +321,30 @@ def line_starts(data: bytes) -> Any:
     import numpy as np
 
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    starts = np.concatenate(([0], ends + 1))
+    starts = np.concatenate(([0], ends + 1)).astype(np.int64)
     return starts[:-1] if starts[-1] == len(data) else starts
+
+
+def check_json_lines(data: bytes, starts: Any, display: str, block: int = 2_000) -> None:
+    """Every line of ``data`` is a JSON object; else a 400 naming the first bad line."""
+    import orjson
+
+    total = len(starts)
+    for first in range(0, total, block):
+        last = min(first + block, total)
+        start = int(starts[first])
+        end = int(starts[last]) if last < total else len(data)
+        piece = data[start:end].rstrip(b"\n")
+        try:
+            rows = orjson.loads(b"[" + piece.replace(b"\n", b",") + b"]")
+        except orjson.JSONDecodeError:
+            rows = None
+        if rows is None or len(rows) != last - first or not all(type(r) is dict for r in rows):
+            for n, line in enumerate(piece.split(b"\n"), start=first + 1):
+                try:
+                    row = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise BadRequest(f"{display}: line {n} is not valid JSON ({exc})") from None
+                if not isinstance(row, dict):
+                    raise BadRequest(f"{display}: line {n} is not a JSON object")
+            raise BadRequest(f"{display} is not valid JSON Lines")

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import Response, StreamingResponse
 
 from tdm.models import NAME_RE
-from tdm.server.api.deps import READ_ERRORS, blobs, read_view, repository
+from tdm.server.api.deps import (
+    READ_ERRORS,
+    EnvironmentParam,
+    RevParam,
+    blobs,
+    read_view,
+    repository,
+)
+from tdm.server.auth import Caller, reader
 from tdm.server.models import DatasetList, RecordPage
 from tdm.server.services import datasets
 from tdm.server.services.repository import BlobCache, Repository, View
@@ -39,8 +47,7 @@ def list_datasets(
         }
     },
 )
-def read_records(
-    request: Request,
+async def read_records(
     template: NameParam,
     dataset: NameParam,
     offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
@@ -49,17 +56,22 @@ def read_records(
         Query(ge=1, description="Records per page (default 100; JSON Lines: all)."),
     ] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
-    view: View = Depends(read_view),
+    environment: EnvironmentParam = None,
+    rev: RevParam = None,
+    caller: Caller = Depends(reader),
+    repo: Repository = Depends(repository),
     cache: BlobCache = Depends(blobs),
 ) -> Response:
-    """Records of datasets/TEMPLATE/DATASET.jsonl, in the dataset's own order."""
-    settings = request.app.state.settings
+    """Records of datasets/TEMPLATE/DATASET.jsonl, in the dataset's own order.
+
+    Served on the event loop: the dataset is read and checked once (in a thread), then
+    pages and streams are slices of it."""
+    view = repo.view(caller, environment, rev)
+    data, starts = await datasets.records(repo, view, cache, template, dataset)
     if accept is not None and NDJSON in accept:
-        return StreamingResponse(
-            datasets.stream(view, cache, template, dataset, offset, limit), media_type=NDJSON
-        )
-    size = min(limit or 100, settings.max_page)
+        return StreamingResponse(datasets.stream(data, starts, offset, limit), media_type=NDJSON)
+    size = min(limit or 100, repo.settings.max_page)
     return Response(
-        datasets.page(view, cache, template, dataset, offset, size),
+        datasets.page(view, data, starts, template, dataset, offset, size),
         media_type="application/json",
     )
