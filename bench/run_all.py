@@ -4,8 +4,8 @@
     .venv/bin/python bench/run_all.py --quick    # smoke: 200,000 rows x 1, 1,000,000 once
 
 Generate runs first and leaves its dataset for validate; versions, diff, mask (mask,
-scan and the pre-commit hook) and merge (the merge driver) then make repositories of
-their own.  Scratch data goes to a new directory under --workdir (default
+scan and the pre-commit hook), merge (the merge driver) and serve (the REST API) then
+make repositories of their own.  Scratch data goes to a new directory under --workdir (default
 /tmp/tdm-bench) and is removed afterwards.
 The exit status is 0 even when a target fails (benchmarks report, they do not gate);
 pass --strict to exit 1 on any FAIL.
@@ -26,6 +26,7 @@ import bench_diff
 import bench_generate
 import bench_mask
 import bench_merge
+import bench_serve
 import bench_validate
 import bench_versions
 from common import (
@@ -126,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm mask, scan and the pre-commit hook", mask)
         merge = bench_merge.run(cfg)
         print_results("tdm merge driver", merge)
-        results = generate + validate + versions + diff + mask + merge
+        serve = bench_serve.run(cfg)
+        print_results("tdm serve", serve)
+        results = generate + validate + versions + diff + mask + merge + serve
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started
