@@ -3,7 +3,7 @@ environment 403."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -37,7 +37,7 @@ class Caller:
             )
 
 
-def require(scope: Scope) -> Callable[..., Caller]:
+def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency that admits a token with at least ``scope``."""
 
     async def dependency(

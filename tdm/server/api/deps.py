@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -39,13 +40,27 @@ async def blobs(request: Request) -> BlobCache:
     return cache
 
 
-def read_view(
+@dataclass(frozen=True)
+class ViewRequest:
+    """What a read names; opened in the thread that uses it (pygit2 objects stay in the
+    thread that made them)."""
+
+    repo: Repository
+    caller: Caller
+    environment: str | None
+    rev: str | None
+
+    def open(self) -> View:
+        return self.repo.view(self.caller, self.environment, self.rev)
+
+
+async def read_view(
     environment: EnvironmentParam = None,
     rev: RevParam = None,
     caller: Caller = Depends(reader),
     repo: Repository = Depends(repository),
-) -> View:
-    return repo.view(caller, environment, rev)
+) -> ViewRequest:
+    return ViewRequest(repo, caller, environment, rev)
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

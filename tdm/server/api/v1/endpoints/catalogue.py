@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from tdm.models import NAME_RE
-from tdm.server.api.deps import READ_ERRORS, read_view
+from tdm.server.api.deps import READ_ERRORS, ViewRequest, read_view
 from tdm.server.models import Document, Names
 from tdm.server.services import catalogue
-from tdm.server.services.repository import View
 
 NameParam = Annotated[str, Path(pattern=NAME_RE.pattern, max_length=100)]
 
@@ -19,12 +18,12 @@ def _routes(kind: str, tag: str, what: str) -> APIRouter:
     router = APIRouter(prefix=f"/{kind}", tags=[tag], responses=READ_ERRORS)
 
     @router.get("", response_model=Names, summary=f"List {what}")
-    def list_names(view: View = Depends(read_view)) -> Names:
-        return catalogue.names(view, kind)
+    def list_names(view: ViewRequest = Depends(read_view)) -> Names:
+        return catalogue.names(view.open(), kind)
 
     @router.get("/{name}", response_model=Document, summary=f"Read one {what.rstrip('s')}")
-    def get_one(name: NameParam, view: View = Depends(read_view)) -> Document:
-        return catalogue.get(view, kind, name)
+    def get_one(name: NameParam, view: ViewRequest = Depends(read_view)) -> Document:
+        return catalogue.get(view.open(), kind, name)
 
     return router
 

@@ -12,6 +12,7 @@ from tdm.server.api.deps import (
     READ_ERRORS,
     EnvironmentParam,
     RevParam,
+    ViewRequest,
     blobs,
     read_view,
     repository,
@@ -19,7 +20,7 @@ from tdm.server.api.deps import (
 from tdm.server.auth import Caller, reader
 from tdm.server.models import DatasetList, RecordPage
 from tdm.server.services import datasets
-from tdm.server.services.repository import BlobCache, Repository, View
+from tdm.server.services.repository import BlobCache, Repository
 
 router = APIRouter(prefix="/datasets", tags=["datasets"], responses=READ_ERRORS)
 
@@ -29,10 +30,10 @@ NDJSON = "application/x-ndjson"
 
 @router.get("", response_model=DatasetList, summary="List datasets")
 def list_datasets(
-    view: View = Depends(read_view), repo: Repository = Depends(repository)
+    view: ViewRequest = Depends(read_view), repo: Repository = Depends(repository)
 ) -> DatasetList:
     """The datasets of an environment's branch (or a revision), with tdm.lock's record."""
-    return datasets.listing(view, repo.project())
+    return datasets.listing(view.open(), repo.project())
 
 
 @router.get(
