@@ -1107,11 +1107,17 @@ def serve(
             "tdm serve needs the server extra: pip install 'tdm[server]' (FastAPI and uvicorn)"
         ) from None
     from tdm.server.settings import Settings
-    from tdm.server.tokens import check_outside, default_tokens_file
+    from tdm.server.tokens import TokenStore, check_outside, default_tokens_file
 
     project = Project.find(repo)
     token_file = tokens or default_tokens_file()
     check_outside(token_file, project.root)
+    if not TokenStore(token_file).tokens():
+        typer.echo(
+            f"tdm: warning: no tokens in {token_file} yet: every request but /api/v1/health will "
+            "get a 401; create one with `tdm serve token create NAME --scope read`",
+            err=True,
+        )
     settings = Settings(
         root=project.root,
         tokens_file=token_file,

@@ -81,8 +81,9 @@ class _Lazy:
                 self._pool = self._make()
             return self._pool
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop the worker (also after it died: the next generation starts a new one)."""
         with self._lock:
             if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool.shutdown(wait=wait, cancel_futures=True)
                 self._pool = None

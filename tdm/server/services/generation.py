@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -115,9 +116,8 @@ def run(settings: Settings, job: Job) -> Generated:
     return Generated(done.commit, done.time, made["rows"], made["sha256"], path)
 
 
-def create(
-    repo: Repository, caller: Caller, request: DatasetCreate, pool: Executor
-) -> DatasetSummary:
+def create(repo: Repository, caller: Caller, request: DatasetCreate, worker: Any) -> DatasetSummary:
+    """``worker()`` is the generation process pool; ``worker.shutdown()`` drops a dead one."""
     settings = repo.settings
     if request.record_count > settings.max_record_count:
         raise TooLarge(
@@ -136,7 +136,12 @@ def create(
         caller.name,
     )
     with writes.branch_lock(str(repo.root), branch):
-        made = pool.submit(run, settings, job).result()
+        try:
+            made = worker().submit(run, settings, job).result()
+        except BrokenProcessPool:
+            worker.shutdown(wait=False)  # the worker died (killed, out of memory): start anew
+            raise
+
     version = next((e.version for e in envs.list_envs(repo.project()) if e.name == env), None)
     return DatasetSummary(
         id=dataset_id(made.path),

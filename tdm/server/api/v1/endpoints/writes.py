@@ -91,7 +91,7 @@ def create_dataset(
     """Generate `record_count` records of `schema` as datasets/TEMPLATE/NAME.jsonl on the
     environment's branch: the template (default: NAME) records the recipe, the result is
     validated and committed with the caller as author.  Runs in a worker process."""
-    return generation.create(repo, caller, body, request.app.state.generator())
+    return generation.create(repo, caller, body, request.app.state.generator)
 
 
 @versions.post(
