@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 from helpers import git, tdm
-from serverkit import auth, client_for, make_tokens, served_repo
+from serverkit import auth, client_for, make_tokens
 
 from tdm.server.settings import Settings
 
@@ -25,8 +25,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return served_repo(tmp_path / "shop")
+def repo(served: Path) -> Path:
+    return served
 
 
 @pytest.fixture

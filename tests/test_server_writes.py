@@ -15,7 +15,7 @@ import orjson
 import pytest
 import yaml
 from helpers import git, snapshot, write_file
-from serverkit import auth, client_for, make_tokens, served_repo
+from serverkit import auth, client_for, make_tokens
 
 from tdm.server.services import writes
 from tdm.server.services.repository import Repository
@@ -41,8 +41,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return served_repo(tmp_path / "shop")
+def repo(served: Path) -> Path:
+    return served
 
 
 @pytest.fixture
