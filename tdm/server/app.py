@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from tdm._version import __version__
 from tdm.project import Project
 from tdm.server import errors
-from tdm.server.api.v1.router import api_router
+from tdm.server.api.v1.router import ROUTERS
 from tdm.server.limits import BodyLimit
 from tdm.server.services import generation
 from tdm.server.services.repository import BlobCache, Repository
@@ -63,7 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Accept"],
         )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.include_router(api_router, prefix="/api/v1")
+    for router in ROUTERS:  # each straight into the app: one level of routes to match
+        app.include_router(router, prefix="/api/v1")
     return app
 
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from tdm.server.api.v1.endpoints import catalogue, checks, datasets, health, history, writes
 
-api_router = APIRouter()
-for router in (
+ROUTERS = (
+    datasets.router,  # first: pages of records are the hot path, matched first
     health.router,
     catalogue.schemas,
     catalogue.templates,
     catalogue.masking,
     checks.router,
-    datasets.router,
     history.versions,
     history.environments,
     writes.schemas,
@@ -22,5 +19,4 @@ for router in (
     writes.datasets,
     writes.versions,
     writes.environments,
-):
-    api_router.include_router(router)
+)
