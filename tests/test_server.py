@@ -533,3 +533,15 @@ def test_token_names_are_unique(repo: Path, tmp_path: Path) -> None:
 
     assert again.exit_code == 2
     assert "already exists" in again.output
+
+
+async def test_an_unreadable_token_file_is_a_500_that_names_no_path(
+    client: httpx.AsyncClient, settings: Settings, tokens: dict[str, str]
+) -> None:
+    settings.tokens_file.write_text("{not json")
+
+    r = await client.get("/schemas", headers=auth(tokens["read"]))
+
+    assert r.status_code == 500
+    assert str(settings.tokens_file.parent) not in r.text
+    assert "token file" in r.json()["detail"]

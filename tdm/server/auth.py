@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tdm.server.errors import Forbidden, Unauthorized
+from tdm.errors import UserError
+from tdm.server.errors import Forbidden, ServerError, Unauthorized, log
 from tdm.server.tokens import Scope, Token, TokenStore
 
 bearer = HTTPBearer(
@@ -50,7 +51,11 @@ def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
                 "`tdm serve token create NAME --scope read`)"
             )
         store: TokenStore = request.app.state.tokens
-        token = store.verify(credentials.credentials)
+        try:
+            token = store.verify(credentials.credentials)
+        except UserError as exc:  # names a file of the server's: for its log, not the caller
+            log.error("%s", exc)
+            raise ServerError("the server cannot read its token file; its log says why") from None
         if token is None:
             raise Unauthorized("unknown or revoked token")
         if not token.allows(scope):

@@ -57,6 +57,12 @@ class TooLarge(ApiError):
     status = 413
 
 
+class ServerError(ApiError):
+    """A problem of the server's own set-up; the details go to its log only."""
+
+    status = 500
+
+
 def body(detail: str, findings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"detail": detail}
     if findings is not None:
