@@ -1033,10 +1033,6 @@ def env_delete(
 
 serve_app = typer.Typer(
     cls=_Group,
-    help=(
-        "The REST API over this repository (needs the extra: pip install 'tdm[server]').\n\n"
-        "Example: tdm serve --port 8000"
-    ),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(serve_app, name="serve")
@@ -1093,8 +1089,7 @@ def serve(
 ) -> None:
     """Serve the repository's REST API (OpenAPI at /docs) until interrupted.
 
-    Every request but /api/v1/health needs a bearer token (see `tdm serve token create`).
-    Writes commit to environment branches in memory and never touch the working tree.
+    Needs the server extra of tdm (FastAPI, uvicorn). Every request but /api/v1/health needs a bearer token: make one with `tdm serve token create NAME --scope read`. Writes commit to environment branches in memory and never touch the working tree.
 
     Example: tdm serve --port 8000 --environment dev
     """
