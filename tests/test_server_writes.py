@@ -351,6 +351,7 @@ async def test_post_datasets_generates_validates_and_commits(
     assert s["created_by"] == "writer" and s["created_at"].endswith("Z")
     assert (s["dataset"], s["branch"]) == ("perf/shoppers", "env/dev")
     assert s["id"] == again.json()["id"]  # derived from the path: stable
+    assert again.json()["commit"] == s["commit"]  # the same request again: no empty commit
     lock = orjson.loads(show(repo, f"{s['commit']}:tdm.lock"))["datasets"]
     assert lock["perf/shoppers"]["sha256"] == s["sha256"] and "smoke/customers" in lock
     template = yaml.safe_load(show(repo, "env/dev:templates/perf.yaml"))

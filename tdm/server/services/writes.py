@@ -12,6 +12,7 @@ turns per branch (a lock), so the race is only ever lost to another process.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -71,6 +72,17 @@ def check_valid(view: View, changes: Changes) -> None:
         )
 
 
+def _same(view: View, rel: str, data: bytes | None) -> bool:
+    """Whether ``rel`` already holds ``data`` at the view (None: is absent), by git's own
+    object id of the bytes, so a large file is not read back."""
+    current = view.blob_id(rel)
+    if data is None or current is None:
+        return data is None and current is None
+    digest = hashlib.sha1(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest() == current
+
+
 def commit(
     repo: Repository,
     caller: Caller,
@@ -108,6 +120,9 @@ def commit_on(
                     f"(now at {view.commit_id[:12]}); read it again and retry"
                 )
         changes = prepare(view)
+        if all(_same(view, rel, data) for rel, data in changes.items()):
+            # nothing to change (the same write again): no empty commit
+            return Committed(env, branch, view.commit_id, int(view.commit.commit_time), author)
         check_valid(view, changes)
         try:
             oid = view.git.commit_changes(
