@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -545,3 +546,44 @@ async def test_an_unreadable_token_file_is_a_500_that_names_no_path(
     assert r.status_code == 500
     assert str(settings.tokens_file.parent) not in r.text
     assert "token file" in r.json()["detail"]
+
+
+FAST_PATH_CASES = [
+    ("/datasets/smoke/customers?limit=3&offset=5", None),
+    ("/datasets/smoke/customers", None),
+    ("/datasets/smoke/customers?offset=198&environment=dev", None),
+    ("/datasets/smoke/orders?rev=HEAD&offset=2&limit=2", "application/x-ndjson"),
+    ("/datasets/smoke/orders", "application/x-ndjson"),
+    ("/datasets/smoke/nope", None),
+    ("/datasets/smoke/customers?rev=nope", None),
+    ("/datasets/smoke/customers?environment=staging&rev=HEAD", None),
+    ("/datasets/smoke/customers?limit=0", None),
+    ("/datasets/smoke/customers?limit=x", None),
+    ("/datasets/smoke/customers?offset=-1", None),
+    ("/datasets/smoke/customers?limit=1&limit=2", None),
+    ("/datasets/smoke/customers?unknown=1", None),
+    ("/datasets/smoke/..", None),
+    ("/datasets/smoke/a..b", None),
+]
+
+
+async def test_the_records_fast_path_answers_as_the_route_does(
+    settings: Settings, tokens: dict[str, str]
+) -> None:
+    async with (
+        client_for(settings) as fast,
+        client_for(dataclasses.replace(settings, fast_path=False)) as routed,
+    ):
+        for url, accept in FAST_PATH_CASES:
+            for token in ("read", "dev-writer", None, "tdm_unknown"):
+                headers = auth(tokens.get(token, token)) if token else {}
+                if accept:
+                    headers["Accept"] = accept
+                a = await fast.get(url, headers=headers)
+                b = await routed.get(url, headers=headers)
+
+                assert (a.status_code, a.headers.get("content-type"), a.content) == (
+                    b.status_code,
+                    b.headers.get("content-type"),
+                    b.content,
+                ), (url, token)

@@ -14,6 +14,7 @@ from tdm._version import __version__
 from tdm.project import Project
 from tdm.server import errors
 from tdm.server.api.v1.router import ROUTERS
+from tdm.server.fastpath import RecordsFastPath
 from tdm.server.limits import BodyLimit
 from tdm.server.services import generation
 from tdm.server.services.repository import BlobCache, Repository
@@ -54,6 +55,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.generator = generator
     app.state.project_name = project.config.name
     errors.install(app, settings.root)
+    if settings.fast_path:  # innermost: CORS and the body limit apply to it too
+        app.add_middleware(
+            RecordsFastPath,
+            repository=app.state.repository,
+            cache=app.state.blobs,
+            tokens=app.state.tokens,
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from tdm.errors import UserError
 from tdm.server.errors import Forbidden, ServerError, Unauthorized, log
@@ -38,6 +39,26 @@ class Caller:
             )
 
 
+def authenticate(store: TokenStore, authorization: str | None, scope: Scope) -> Caller:
+    """The caller of a request with this ``Authorization`` header, admitted for ``scope``."""
+    kind, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and kind and credentials) or kind.lower() != "bearer":
+        raise Unauthorized(
+            "no bearer token: send `Authorization: Bearer TOKEN` (make one with "
+            "`tdm serve token create NAME --scope read`)"
+        )
+    try:
+        token = store.verify(credentials)
+    except UserError as exc:  # names a file of the server's: for its log, not the caller
+        log.error("%s", exc)
+        raise ServerError("the server cannot read its token file; its log says why") from None
+    if token is None:
+        raise Unauthorized("unknown or revoked token")
+    if not token.allows(scope):
+        raise Forbidden(f"token '{token.name}' has the scope '{token.scope}'; this needs '{scope}'")
+    return Caller(token)
+
+
 def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency that admits a token with at least ``scope``."""
 
@@ -45,24 +66,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     ) -> Caller:
-        if credentials is None or not credentials.credentials:
-            raise Unauthorized(
-                "no bearer token: send `Authorization: Bearer TOKEN` (make one with "
-                "`tdm serve token create NAME --scope read`)"
-            )
-        store: TokenStore = request.app.state.tokens
-        try:
-            token = store.verify(credentials.credentials)
-        except UserError as exc:  # names a file of the server's: for its log, not the caller
-            log.error("%s", exc)
-            raise ServerError("the server cannot read its token file; its log says why") from None
-        if token is None:
-            raise Unauthorized("unknown or revoked token")
-        if not token.allows(scope):
-            raise Forbidden(
-                f"token '{token.name}' has the scope '{token.scope}'; this needs '{scope}'"
-            )
-        return Caller(token)
+        # `bearer` documents the scheme in OpenAPI; the header is read as it came
+        return authenticate(request.app.state.tokens, request.headers.get("Authorization"), scope)
 
     return dependency
 

@@ -24,4 +24,5 @@ class Settings:
     max_page: int = MAX_PAGE
     max_preview_records: int = MAX_PREVIEW_RECORDS
     generation_workers: int = 1
+    fast_path: bool = True  # pages of records without FastAPI's routing (see fastpath.py)
     extra: dict[str, str] = field(default_factory=dict)

@@ -87,7 +87,9 @@ def page(
     the dataset's own bytes (every line was checked to be a JSON object), not re-encoded."""
     total = len(starts)
     _, last, start, end = _span(data, starts, offset, limit)
-    records = data[start:end].rstrip(b"\n").replace(b"\n", b",")
+    if end > start and data[end - 1] == 10:  # b"\n"
+        end -= 1
+    records = data[start:end].replace(b"\n", b",")
     head = {
         "dataset": f"{template}/{dataset}",
         "revision": view.label,
@@ -97,7 +99,7 @@ def page(
         "total": total,
         "next_offset": last if last < total else None,
     }
-    return orjson.dumps(head)[:-1] + b',"records":[' + records + b"]}"
+    return b"".join((orjson.dumps(head)[:-1], b',"records":[', records, b"]}"))
 
 
 async def stream(data: bytes, starts: Any, offset: int, limit: int | None) -> AsyncIterator[bytes]:
