@@ -72,19 +72,20 @@ def rev(repo: Path, name: str) -> str:
 
 
 class Untouched:
-    """The working tree, the index and HEAD as they were."""
+    """The working tree, the index (its entries: `git status` may refresh its stat data)
+    and HEAD as they were."""
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
-        self.files = snapshot(repo)
-        self.index = (repo / ".git" / "index").read_bytes()
-        self.head = rev(repo, "HEAD")
         self.status = git(repo, "status", "--porcelain").stdout
+        self.files = snapshot(repo)
+        self.index = git(repo, "ls-files", "--stage").stdout
+        self.head = git(repo, "symbolic-ref", "HEAD").stdout + rev(repo, "HEAD")
 
     def check(self) -> None:
         assert snapshot(self.repo) == self.files
-        assert (self.repo / ".git" / "index").read_bytes() == self.index
-        assert rev(self.repo, "HEAD") == self.head
+        assert git(self.repo, "ls-files", "--stage").stdout == self.index
+        assert git(self.repo, "symbolic-ref", "HEAD").stdout + rev(self.repo, "HEAD") == self.head
         assert git(self.repo, "status", "--porcelain").stdout == self.status
 
 
