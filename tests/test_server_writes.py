@@ -247,20 +247,21 @@ def test_a_lost_race_is_retried_on_the_new_tip_or_409_when_it_conflicts(
     git(repo, "worktree", "add", "-q", str(other), "env/dev")
     service = Repository(Settings(root=repo, tokens_file=tmp_path / "t"))
 
-    def racing(path: str) -> Any:
+    def racing(path: str, title: str) -> Any:
         calls: list[int] = []
 
         def prepare(view: Any) -> dict[str, bytes | None]:
             if not calls:  # another writer commits between our read and our swap
-                write_file(other / path, PERSON)
+                git(other, "reset", "-q", "--hard")  # its checkout follows the branch
+                write_file(other / path, {**PERSON, "title": "theirs"})
                 git(other, "add", "-A")
                 git(other, "commit", "-q", "-m", "someone else")
             calls.append(1)
-            return {"schemas/mine.yaml": yaml.safe_dump(PERSON).encode()}
+            return {"schemas/mine.yaml": yaml.safe_dump({**PERSON, "title": title}).encode()}
 
         return prepare, calls
 
-    prepare, calls = racing("schemas/theirs.yaml")
+    prepare, calls = racing("schemas/theirs.yaml", "mine")
     done = writes.commit_on(
         service, "dev", "env/dev", "me", "mine", prepare, lambda v: {"schemas/mine.yaml"}
     )
@@ -271,7 +272,7 @@ def test_a_lost_race_is_retried_on_the_new_tip_or_409_when_it_conflicts(
     assert git(repo, "log", "-1", "--format=%s", "env/dev").stdout.strip() == "mine"
     assert done.commit == rev(repo, "env/dev")
 
-    prepare, calls = racing("schemas/mine.yaml")
+    prepare, calls = racing("schemas/mine.yaml", "mine, again")
     tip_before = rev(repo, "env/dev")
     with pytest.raises(writes.Conflict, match=r"schemas/mine.yaml changed"):
         writes.commit_on(
