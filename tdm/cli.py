@@ -19,6 +19,7 @@ import orjson
 import typer
 from typer.core import TyperGroup
 
+from tdm import canon
 from tdm._version import __version__
 from tdm.errors import TdmError, UserError
 from tdm.project import Project
@@ -98,7 +99,7 @@ def _main(
 
 
 def _echo_json(data: Any) -> None:
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    typer.echo(canon.encode(data, sort_keys=False, indent=True).decode())
 
 
 def _show_progress() -> bool:

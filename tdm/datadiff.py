@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import orjson
 
+from tdm import canon
+
 Mode = Literal["key", "line"]
 
 
@@ -61,16 +63,6 @@ class RowDiff:
     @property
     def differs(self) -> bool:
         return bool(self.added or self.removed or self.changed)
-
-
-def count_lines(data: bytes) -> int:
-    """Lines of a buffer (a last line without a newline counts)."""
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-
-
-def count_rows(data: bytes) -> int:
-    """Non-blank lines of a JSONL buffer (for a dataset added or removed whole)."""
-    return sum(1 for line in io.BytesIO(data) if line.strip())
 
 
 @dataclass
@@ -313,6 +305,4 @@ def same_json(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, _SCALARS):
         return bool(a == b)
-    return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
-        b, option=orjson.OPT_SORT_KEYS
-    )
+    return canon.dumps(a) == canon.dumps(b)

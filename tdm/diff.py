@@ -20,8 +20,10 @@ from typing import Any, Literal
 import pygit2
 
 from tdm import gitio
-from tdm.datadiff import RowDiff, count_rows, diff_rows
+from tdm.canon import dumps, show
+from tdm.datadiff import RowDiff, diff_rows
 from tdm.errors import GitError, UserError
+from tdm.measure import count_rows
 from tdm.project import (
     CONFIG_FILE,
     DATASET_DIR,
@@ -31,13 +33,11 @@ from tdm.project import (
     TEMPLATE_DIR,
     Project,
 )
-from tdm.schemadiff import Compat, SchemaChange, compare, json_bytes, primary_key
+from tdm.schemadiff import Compat, SchemaChange, compare, primary_key
 from tdm.yamlio import parse_json, parse_yaml
 
 Status = Literal["added", "removed", "modified"]
 _SUFFIXES = (".yaml", ".yml", ".json")
-#: the JSON output's schema version; bump it on any incompatible change
-FORMAT_VERSION = 1
 
 # ---------------------------------------------------------------------- sides
 
@@ -219,11 +219,6 @@ class DiffReport:
 
     def breaking(self) -> list[tuple[SchemaDiff, SchemaChange]]:
         return [(s, c) for s in self.schemas for c in s.changes if c.breaking(self.compat)]
-
-    def to_json(self) -> dict[str, Any]:
-        from tdm.diffformat import report_json
-
-        return report_json(self)
 
 
 # ---------------------------------------------------------------------- revisions
@@ -546,12 +541,6 @@ def _datasets(
 # ---------------------------------------------------------------------- files in words
 
 
-def show(value: Any) -> str:
-    """A value as compact JSON, clipped for a one-line summary."""
-    text = json_bytes(value).decode()
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
 def _generic_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
     out = []
     for key in [*old, *(k for k in new if k not in old)]:
@@ -562,7 +551,7 @@ def _generic_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "")
             out.append(f"{path} added: {show(new[key])}")
         elif isinstance(old[key], dict) and isinstance(new[key], dict):
             out.extend(_generic_changes(old[key], new[key], f"{path}."))
-        elif json_bytes(old[key]) != json_bytes(new[key]):
+        elif dumps(old[key]) != dumps(new[key]):
             out.append(f"{path} {show(old[key])} -> {show(new[key])}")
     return out
 
@@ -635,7 +624,7 @@ def _lock_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             continue
         parts = []
         for key in sorted(a.keys() | b.keys()):
-            if json_bytes(a.get(key)) == json_bytes(b.get(key)):
+            if dumps(a.get(key)) == dumps(b.get(key)):
                 continue
             if key in _OPAQUE:
                 parts.append(f"{key} changed")

@@ -11,15 +11,16 @@ import html
 import re
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from tdm import canon
 from tdm.datadiff import ChangedRow, RowDiff
-from tdm.schemadiff import json_bytes
 
 if TYPE_CHECKING:
     from tdm.diff import DatasetDiff, DiffReport
 
 # ---------------------------------------------------------------------- JSON
+
+#: the JSON document's schema version; bump it on any incompatible change
+FORMAT_VERSION = 1
 
 
 def _side(side: Any) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def _rows_json(rows: RowDiff) -> dict[str, Any]:
 def report_json(report: DiffReport) -> dict[str, Any]:
     breaking = report.breaking()
     return {
-        "format_version": 1,
+        "format_version": FORMAT_VERSION,
         "base": _side(report.base),
         "head": _side(report.head),
         "compat": report.compat,
@@ -112,7 +113,7 @@ def report_json(report: DiffReport) -> dict[str, Any]:
 
 
 def render_json(report: DiffReport) -> str:
-    return orjson.dumps(report_json(report), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return canon.encode(report_json(report), sort_keys=False, indent=True).decode() + "\n"
 
 
 # ---------------------------------------------------------------------- safe text
@@ -151,13 +152,8 @@ class _Paint:
         return f"\033[{_COLOURS[style]}m{text}\033[0m"
 
 
-def _value(value: Any, limit: int = 60) -> str:
-    text = json_bytes(value).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _key(value: Any) -> str:
-    return _value(value)
+    return canon.show(value)
 
 
 def _dataset_headline(d: DatasetDiff) -> str:
@@ -180,8 +176,8 @@ def _field_freq(rows: RowDiff) -> str:
 def _change_lines(row: ChangedRow) -> list[str]:
     out = []
     for c in row.fields:
-        old = _value(c.old) if c.had_old else "(absent)"
-        new = _value(c.new) if c.had_new else "(absent)"
+        old = canon.show(c.old) if c.had_old else "(absent)"
+        new = canon.show(c.new) if c.had_new else "(absent)"
         out.append(f"{c.name}: {old} -> {new}")
     return out
 
@@ -189,7 +185,7 @@ def _change_lines(row: ChangedRow) -> list[str]:
 def _row_label(d: DatasetDiff, row: Any) -> str:
     if d.primary_key and isinstance(row, dict) and d.primary_key in row:
         return f"{d.primary_key}={_key(row[d.primary_key])}"
-    return _value(row, 100)
+    return canon.show(row, 100)
 
 
 def render_text(report: DiffReport, *, colour: bool = False) -> str:
@@ -358,8 +354,8 @@ def _markdown_details(d: DatasetDiff) -> list[str]:
         ]
         for row in r.changed_sample:
             for c in row.fields:
-                old = _code(_value(c.old, 200)) if c.had_old else "(absent)"
-                new = _code(_value(c.new, 200)) if c.had_new else "(absent)"
+                old = _code(canon.show(c.old, 200)) if c.had_old else "(absent)"
+                new = _code(canon.show(c.new, 200)) if c.had_new else "(absent)"
                 out.append(
                     f"| {_code(_key(row.key))} | {_code(_clip(c.name, 100))} | {old} | {new} |"
                 )
@@ -370,7 +366,7 @@ def _markdown_details(d: DatasetDiff) -> list[str]:
     ):
         if sample:
             out += [f"{title} ({len(sample)} of {total:,}):", ""]
-            out += _fenced([_clip(json_bytes(row).decode(), 1000) for row in sample], "json")
+            out += _fenced([_clip(canon.dumps(row).decode(), 1000) for row in sample], "json")
             out.append("")
     out.append("</details>")
     return out

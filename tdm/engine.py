@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import faker
 from tdm._version import __version__
 from tdm.errors import UserError
 from tdm.fsutil import atomic_writer
+from tdm.measure import file_sha256
 from tdm.models import Lock, LockEntry
 from tdm.plans import DatasetPlan, plan_templates
 from tdm.project import Project
@@ -48,17 +48,6 @@ class GenerateResult:
     @property
     def changed(self) -> list[DatasetOutcome]:
         return [d for d in self.datasets if d.status in ("would change", "lock outdated")]
-
-
-def file_sha256(path: os.PathLike[str] | str) -> str | None:
-    """sha256 of a file, None when it does not exist."""
-    if os.path.isdir(path):
-        raise UserError(f"{path} is a directory where a dataset file belongs; move it away")
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 # ------------------------------------------------------------------ workers
@@ -178,7 +167,7 @@ def generate(
             rel = project.rel(path)
             old = entries.get(plan.key)
             # the old file is hashed only when its hash decides something
-            current = file_sha256(path) if check or not force else None
+            current = file_sha256(path, missing_ok=True) if check or not force else None
             up_to_date = (
                 old is not None
                 and old.recipe == plan.recipe
@@ -186,7 +175,7 @@ def generate(
                 and old.tdm_version == __version__
             )
             if force and path.is_dir():
-                file_sha256(path)  # the same clear error as without --force
+                file_sha256(path, missing_ok=True)  # the same clear error as without --force
             if up_to_date and not force and not check:
                 assert old is not None
                 outcomes.append(DatasetOutcome(plan.key, rel, old.rows, old.sha256, "unchanged"))

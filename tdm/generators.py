@@ -33,8 +33,6 @@ with warnings.catch_warnings():
 class Gen(abc.ABC):
     """Base of all column generators."""
 
-    #: JSON type(s) the generator produces, checked against the schema by the planner
-    produces: frozenset[str] = frozenset()
     #: how many distinct values it can make when asked to be unique (None: unbounded)
     unique_capacity: int | None = None
 
@@ -85,6 +83,7 @@ class Sequence(Gen):
 
 
 _FLOAT_EXACT = 1 << 53
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 @dataclass
@@ -100,18 +99,22 @@ class Integer(Gen):
         last = self.hi // self.multiple_of
         self._first, self._n = first, last - first + 1
         self.unique_capacity = max(self._n, 0)
+        self._wide = first * self.multiple_of < _I64_MIN or last * self.multiple_of > _I64_MAX
 
     def column(self, idx: U64) -> list[Any]:
         if self._n > _FLOAT_EXACT:
             # beyond 2**53 values (e.g. the whole int64 range): exact Python integers
             n, first, m = self._n, self._first, self.multiple_of
-            if self.unique:
-                return [(first + k) * m for k in rng.permute(self.key, idx, n).tolist()]
+            if self.unique:  # rng.permute works in int64: the first 2**63-1 values suffice
+                ks = rng.permute(self.key, idx, min(n, _I64_MAX)).tolist()
+                return [(first + k) * m for k in ks]
             return [(first + b % n) * m for b in rng.bits(self.key, idx).tolist()]
         if self.unique:
             k = rng.permute(self.key, idx, self._n)
         else:
             k = rng.below(self.key, idx, self._n)
+        if self._wide:  # the same values, without numpy's int64 overflow
+            return [(self._first + x) * self.multiple_of for x in k.tolist()]
         return ((k + self._first) * self.multiple_of).tolist()
 
 

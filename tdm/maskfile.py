@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import hashlib
 import itertools
 import math
 import multiprocessing
@@ -27,22 +26,20 @@ import jsonschema_rs
 import orjson
 import pygit2
 
-from tdm import gitio
+from tdm import canon, gitio
 from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
+from tdm.fields import all_fields, pii_fields, property_schema
 from tdm.fsutil import atomic_writer
 from tdm.masking import (
     MISSING,
     Masking,
     MaskingKey,
-    all_fields,
-    digest_file,
     get_path,
     load_key,
-    pii_fields,
-    property_schema,
     set_path,
 )
+from tdm.measure import Measure, file_sha256
 from tdm.models import LockEntry, MaskProvenance, check_name
 from tdm.project import DATASET_DIR, MASKING_DIR, Project
 
@@ -304,7 +301,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
         return (1, value)
     if isinstance(value, str):
         return (2, value)
-    return (3, orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    return (3, canon.dumps(value))
 
 
 def mask(
@@ -346,21 +343,19 @@ def mask(
     job = _Job(masking, schema, input_path.name)
     source_digest: list[str] = []
     hashing = threading.Thread(  # hashlib releases the GIL: this runs beside the masking
-        target=lambda: source_digest.append(digest_file(input_path)), daemon=True
+        target=lambda: source_digest.append(file_sha256(input_path)), daemon=True
     )
     hashing.start()
     results, line_of = _run(job, chunks, jobs)
     del chunks
     out = _merge(job, results, line_of)
     del results
-    digest = hashlib.sha256()
-    rows = 0
+    measured = Measure()
     with atomic_writer(out_path) as fh:
         for blob in out:
-            digest.update(blob)
+            measured.update(blob)
             fh.write(blob)
-            rows += blob.count(b"\n")
-    sha = digest.hexdigest()
+    rows, sha = measured.rows, measured.sha256
     lock = project.read_lock()
     entries = dict(lock.datasets)
     entries[f"{folder}/{dataset}"] = LockEntry(
@@ -373,7 +368,7 @@ def mask(
             source=input_path.name,
             source_sha256=_joined(hashing, source_digest, input_path),
             rules=rules_rel,
-            rules_sha256=digest_file(project.root / rules_rel),
+            rules_sha256=file_sha256(project.root / rules_rel),
             allowed_unmasked=sorted(allowed),
         ),
     )
@@ -383,7 +378,7 @@ def mask(
 
 def _joined(thread: threading.Thread, result: list[str], path: Path) -> str:
     thread.join()
-    return result[0] if result else digest_file(path)
+    return result[0] if result else file_sha256(path)
 
 
 def _covered(field: str, by: list[str]) -> bool:
@@ -425,16 +420,12 @@ class _ChunkOut:
 _ACTIVE: _Job | None = None
 
 
-def _canon(value: Any) -> bytes:
-    return b"" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
 def _ukey(value: Any) -> Any:
     """A value as a set key: strings as they are, anything else as canonical JSON bytes
     (never equal to a string; True and 1 differ), None when absent or null."""
     if value is None or value is MISSING:
         return None
-    return _canon(value)
+    return canon.dumps(value)
 
 
 def _mask_chunk(chunk: Chunk) -> _ChunkOut:
@@ -483,7 +474,7 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
         for fr in job.shuffled:
             out.shuffle_src[fr.field].append(get_path(row, fr.path))
         if job.shuffled:
-            out.ids.append(_canon(row.get(pk)) if pk else str(line).encode())
+            out.ids.append((_ukey(row.get(pk)) or b"") if pk else str(line).encode())
         if check_now and not validator.is_valid(masked):
             out.invalid.append((len(line_nos) - 1, _problem(validator, masked)))
         if pk is not None:

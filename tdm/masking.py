@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import hmac
 import math
 import os
@@ -29,8 +28,9 @@ from typing import Any
 
 import orjson
 
-from tdm import catalogue
+from tdm import canon, catalogue
 from tdm.errors import UserError
+from tdm.fields import all_fields, name_kind, property_schema
 from tdm.models import (
     ConstantRule,
     DateShiftRule,
@@ -141,10 +141,6 @@ class _Missing:
 MISSING = _Missing()
 
 
-def _canon(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
 def _unit(digest: bytes) -> float:
     """A float in [0, 1) from the first 8 bytes of a digest."""
     return (int.from_bytes(digest[:8], "big") >> 11) * (1.0 / (1 << 53))
@@ -153,21 +149,6 @@ def _unit(digest: bytes) -> float:
 # ---------------------------------------------------------------------- fake values
 
 _FAKE_KINDS = ("email", "name", "phone", "credit_card_number", "ipv4", "ipv6", "uuid", "hostname")
-_NAME_HINTS = [
-    (re.compile(r"e_?mail"), "email"),
-    (re.compile(r"first_?name|given_?name|forename"), "first_name"),
-    (re.compile(r"last_?name|surname|family_?name"), "last_name"),
-    (re.compile(r"(^|_)(full_?)?name$|holder|recipient"), "name"),
-    (re.compile(r"phone|mobile|msisdn|fax"), "phone"),
-    (re.compile(r"street|address_?line|line_?[12]$"), "street_address"),
-    (re.compile(r"city|town"), "city"),
-    (re.compile(r"post_?code|zip"), "postcode"),
-    (re.compile(r"(^|_)ip(_?address)?$|ipv4"), "ipv4"),
-    (re.compile(r"ipv6"), "ipv6"),
-    (re.compile(r"card|pan$"), "credit_card_number"),
-    (re.compile(r"company|employer"), "company"),
-    (re.compile(r"user_?name|login"), "user_name"),
-]
 _FORMAT_KINDS = {
     "email": "email",
     "ipv4": "ipv4",
@@ -195,10 +176,11 @@ def fake_kind(field: str, prop: dict[str, Any], rule: FakeRule) -> str:
     fmt = prop.get("format")
     if isinstance(fmt, str) and fmt in _FORMAT_KINDS:
         return _FORMAT_KINDS[fmt]
-    leaf = field.rsplit(".", 1)[-1].lower()
-    for pattern, kind in _NAME_HINTS:
-        if pattern.search(leaf):
-            return kind
+    named = name_kind(field.rsplit(".", 1)[-1], compound=True)
+    if named is not None:
+        named = catalogue.canonical(named) or named
+        if named in _FAKE_KINDS or named in catalogue.FAKER_METHODS:
+            return named
     raise UserError(
         f"rule for {field}: cannot tell what kind of fake value to make; add `generator:` to the "
         "rule, e.g. {strategy: fake, generator: email}"
@@ -314,8 +296,6 @@ Masker = Callable[[Any, dict[str, Any]], Any]  # (value, original row) -> masked
 
 #: inputs remembered per fake generator (names repeat; e-mails mostly do not)
 MEMO_LIMIT = 1 << 16
-#: strategies whose output keeps distinct inputs distinct (up to negligible hash collisions)
-UNIQUE_SAFE = frozenset({"hash", "shuffle"})
 #: fake kinds that embed enough of the keyed hash to stay distinct
 UNIQUE_FAKES = frozenset({"email", "ipv6", "uuid", "hostname"})
 
@@ -367,7 +347,7 @@ def _fast_canon(value: Any) -> bytes:
     """Canonical JSON of a value (integers without the encoder)."""
     if type(value) is int:
         return b"%d" % value
-    return _canon(value)
+    return canon.dumps(value)
 
 
 def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
@@ -382,7 +362,7 @@ def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
         if value is None:
             return None
         if type(value) is not str:
-            raise ValueError(f"{field}: date_shift needs a date string, got {_show(value)}")
+            raise ValueError(f"{field}: date_shift needs a date string, got {_type_of(value)}")
         if per is not None:
             entity = row.get(top) if top is not None else get_path(row, per)
             d = prf(b"per\0" + _fast_canon(None if entity is MISSING else entity))
@@ -409,7 +389,7 @@ def _noise(
         if value is None or isinstance(value, bool):
             return value
         if not isinstance(value, (int, float)):
-            raise ValueError(f"{field}: noise needs a number, got {_show(value)}")
+            raise ValueError(f"{field}: noise needs a number, got {_type_of(value)}")
         ident = (row.get(top, MISSING) if top is not None else get_path(row, pk)) if pk else MISSING
         material = (
             tag + (_fast_canon(ident) if ident is not MISSING else b"") + b"\0" + _fast_canon(value)
@@ -434,7 +414,7 @@ def _generalize(rule: GeneralizeRule, field: str) -> Masker:
         if rule.to is not None:
             if not isinstance(value, str) or _DATE.match(value) is None:
                 raise ValueError(
-                    f"{field}: generalize to {rule.to} needs a date, got {_show(value)}"
+                    f"{field}: generalize to {rule.to} needs a date, got {_type_of(value)}"
                 )
             day = "01" if rule.to == "month" else None
             month = value[5:7] if rule.to == "month" else "01"
@@ -444,7 +424,9 @@ def _generalize(rule: GeneralizeRule, field: str) -> Masker:
                 rest = "T00:00:00" + ("Z" if rest.endswith("Z") else _tz(rest))
             return head + rest
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{field}: generalize with bucket needs a number, got {_show(value)}")
+            raise ValueError(
+                f"{field}: generalize with bucket needs a number, got {_type_of(value)}"
+            )
         bucket = rule.bucket or 1
         out = math.floor(value / bucket) * bucket
         return int(out) if isinstance(value, int) and float(bucket).is_integer() else out
@@ -464,13 +446,13 @@ def _hash(rule: HashRule, key: MaskingKey) -> Masker:
     def mask(value: Any, _: dict[str, Any]) -> Any:
         if value is None:
             return None
-        text = hmac.digest(sub, _canon(value), "sha256").hex()
+        text = hmac.digest(sub, canon.dumps(value), "sha256").hex()
         return text[:length] if length else text
 
     return mask
 
 
-def _show(value: Any) -> str:
+def _type_of(value: Any) -> str:
     """A value's type, never its content: errors must not echo personal data."""
     return f"a {type(value).__name__}"
 
@@ -597,101 +579,3 @@ class Masking:
         is a primary key, and moves every value of distinct rows."""
         prf = self.key.prf("shuffle/" + field)
         return sorted(range(len(ids)), key=lambda i: prf(ids[i]))
-
-
-def property_schema(schema: dict[str, Any], field: str) -> dict[str, Any] | None:
-    """The subschema of a (dotted) field, following properties, local $refs and allOf."""
-    node: Any = schema
-    for part in field.split("."):
-        node = _properties(schema, node).get(part)
-        if node is None:
-            return None
-    if node is True:
-        return {}
-    return node if isinstance(node, dict) else None
-
-
-def _properties(root: dict[str, Any], node: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if not isinstance(node, dict):
-        return out
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, dict) else None
-        out.update(_properties(root, target))
-    for sub in node.get("allOf", []) if isinstance(node.get("allOf"), list) else []:
-        out.update(_properties(root, sub))
-    props = node.get("properties")
-    if isinstance(props, dict):
-        out.update(props)
-    if isinstance(node.get("items"), dict):  # an array's items: items.<field> reads as <field>
-        out.update(_properties(root, node["items"]))
-    return out
-
-
-def all_fields(schema: dict[str, Any], node: Any = None, prefix: str = "") -> list[str]:
-    """Every (dotted) property path of a schema, objects' inner fields included."""
-    node = schema if node is None else node
-    out = []
-    for name, sub in _properties(schema, node).items():
-        path = f"{prefix}{name}"
-        out.append(path)
-        types = sub.get("type") if isinstance(sub, dict) else None
-        if isinstance(sub, dict) and (
-            "properties" in sub
-            or "$ref" in sub
-            or "allOf" in sub
-            or types == "object"
-            or (isinstance(types, list) and "object" in types)
-        ):
-            out.extend(all_fields(schema, sub, path + "."))
-        elif isinstance(sub, dict) and isinstance(sub.get("items"), dict):
-            out.extend(all_fields(schema, sub, path + "."))  # the fields of array items
-    return out
-
-
-# ---------------------------------------------------------------------- personal data fields
-
-_PII_NAMES = re.compile(
-    r"e_?mail|phone|mobile|msisdn|first_?name|last_?name|full_?name|surname|given_?name|"
-    r"family_?name|^name$|holder|recipient|birth|(^|_)dob$|ssn|social_security|passport|"
-    r"iban|card_?number|(^|_)card$|^number$|street|address_?line|(^|_)ip(_?address)?$|ipv[46]|"
-    r"tax_?id|national_?id|license_?number"
-)
-_PII_FORMATS = frozenset({"email", "ipv4", "ipv6", "idn-email"})
-
-
-def pii_fields(schema: dict[str, Any]) -> dict[str, str]:
-    """Fields holding personal data -> why: declared ``x-tdm: {pii: true}``, or detected
-    by format or name; ``pii: false`` or ``pii: synthetic`` opts a field out."""
-    out: dict[str, str] = {}
-    for field in all_fields(schema):
-        prop = property_schema(schema, field) or {}
-        hint = prop.get("x-tdm") if isinstance(prop.get("x-tdm"), dict) else {}
-        assert isinstance(hint, dict)
-        declared = hint.get("pii")
-        if declared is True:
-            out[field] = "declared pii: true"
-        elif declared in (False, "synthetic"):
-            continue
-        elif prop.get("format") in _PII_FORMATS:
-            out[field] = f"format {prop['format']}"
-        elif _PII_NAMES.search(field.rsplit(".", 1)[-1].lower()) and _holds_text(prop):
-            out[field] = "its name"
-    return out
-
-
-def _holds_text(prop: dict[str, Any]) -> bool:
-    t = prop.get("type")
-    types = {t} if isinstance(t, str) else set(t) if isinstance(t, list) else {"string"}
-    return bool(types & {"string", "integer"})
-
-
-def digest_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()

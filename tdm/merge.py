@@ -16,7 +16,6 @@ Only the lines that differ from the base are decoded (see :mod:`tdm.datadiff`).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from dataclasses import dataclass, field
@@ -26,10 +25,11 @@ from typing import Any
 import orjson
 import pygit2
 
-from tdm import gitio
+from tdm import canon, gitio
 from tdm.datadiff import field_changes, key_id, line_delta
 from tdm.errors import UserError
 from tdm.fsutil import write_bytes_atomic
+from tdm.measure import measure
 from tdm.models import check_name
 from tdm.project import Project
 
@@ -187,8 +187,7 @@ def merge_lock(
         chosen = dict(chosen)
         data = merged_data.get(name)
         if data is not None:
-            chosen["sha256"] = hashlib.sha256(data).hexdigest()
-            chosen["rows"] = sum(1 for line in io.BytesIO(data) if line.strip())
+            chosen["rows"], chosen["sha256"] = measure(data)
         out[name] = chosen
     merged = dict(theirs) if theirs else dict(ours)
     merged["datasets"] = out
@@ -197,7 +196,7 @@ def merge_lock(
 
 def dumps_lock(lock: dict[str, Any]) -> bytes:
     """The bytes tdm writes for a lock (sorted keys, two-space indent)."""
-    return orjson.dumps(lock, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    return canon.pretty(lock)
 
 
 # ---------------------------------------------------------------------- git integration
@@ -465,8 +464,7 @@ def refresh_lock(project: Project, git: gitio.Git, only: list[str] | None = None
             continue
         if data_path.is_file() and isinstance(entry, dict):
             data = data_path.read_bytes()
-            entry["sha256"] = hashlib.sha256(data).hexdigest()
-            entry["rows"] = sum(1 for line in io.BytesIO(data) if line.strip())
+            entry["rows"], entry["sha256"] = measure(data)
     write_bytes_atomic(lock_path, dumps_lock(doc))
     git.add_paths(["tdm.lock"])
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tdm import catalogue, rng
+from tdm import catalogue, fields, rng
 from tdm import generators as g
 from tdm.errors import UserError
 from tdm.models import FieldHint
@@ -96,80 +96,6 @@ _SHAPE_KEYS = frozenset({"unique", "null_probability", "presence", "pii"})
 DEFAULT_NULL_PROBABILITY = 0.1
 DEFAULT_PRESENCE = 0.8
 DEFAULT_DATE_RANGE = (dt.date(2015, 1, 1), dt.date(2025, 12, 31))
-
-#: property names (lower case, '-' and ' ' as '_') -> generator, for inference
-NAME_HINTS: dict[str, str] = {
-    "first_name": "first_name",
-    "firstname": "first_name",
-    "given_name": "first_name",
-    "last_name": "last_name",
-    "lastname": "last_name",
-    "surname": "last_name",
-    "family_name": "last_name",
-    "name": "name",
-    "full_name": "name",
-    "fullname": "name",
-    "customer_name": "name",
-    "contact_name": "name",
-    "email": "email",
-    "email_address": "email",
-    "customer_email": "email",
-    "phone": "phone",
-    "phone_number": "phone",
-    "mobile": "phone",
-    "telephone": "phone",
-    "city": "city",
-    "town": "city",
-    "state": "state",
-    "region": "state",
-    "country": "country",
-    "country_code": "country_code",
-    "zip": "postcode",
-    "zipcode": "postcode",
-    "zip_code": "postcode",
-    "postcode": "postcode",
-    "postal_code": "postcode",
-    "street": "street_address",
-    "street_address": "street_address",
-    "address_line1": "street_address",
-    "line1": "street_address",
-    "address_line2": "secondary_address",
-    "line2": "secondary_address",
-    "company": "company",
-    "company_name": "company",
-    "job": "job",
-    "job_title": "job",
-    "username": "user_name",
-    "user_name": "user_name",
-    "login": "user_name",
-    "website": "uri",
-    "url": "uri",
-    "homepage": "uri",
-    "hostname": "hostname",
-    "host": "hostname",
-    "domain": "domain",
-    "ip": "ipv4",
-    "ip_address": "ipv4",
-    "ipv4": "ipv4",
-    "ipv6": "ipv6",
-    "uuid": "uuid",
-    "guid": "uuid",
-    "card_number": "credit_card_number",
-    "credit_card_number": "credit_card_number",
-    "pan": "credit_card_number",
-    "description": "sentence",
-    "notes": "sentence",
-    "comment": "sentence",
-    "summary": "sentence",
-    "color": "color_name",
-    "colour": "color_name",
-    "currency": "currency_code",
-    "currency_code": "currency_code",
-    "language": "language_name",
-    "file_name": "file_name",
-    "filename": "file_name",
-    "company_suffix": "company_suffix",
-}
 
 
 @dataclass
@@ -606,12 +532,7 @@ class Planner:
                     path, "unique is not supported with a pattern; use a sequence with a prefix"
                 )
             return self.regex(node["pattern"], node, path)
-        leaf = path.rsplit(".", 1)[-1].lower().replace("-", "_").replace(" ", "_")
-        inferred = NAME_HINTS.get(leaf)
-        if inferred is None and leaf.endswith("_email"):
-            inferred = "email"
-        if inferred is None and leaf.endswith("_phone"):
-            inferred = "phone"
+        inferred = fields.name_kind(path.rsplit(".", 1)[-1])
         if inferred is not None:
             return self.named(inferred, hint, node, path, unique)
         return self.text(node, path, unique)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
-import orjson
 
-from tdm import catalogue, rng
+from tdm import canon, catalogue, rng
 from tdm import generators as g
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
@@ -89,7 +87,7 @@ def recipe_hash(
         "locale": locale,
         "parents": parents,
     }
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return canon.sha256(payload)
 
 
 class TemplatePlanner:
@@ -235,7 +233,7 @@ class TemplatePlanner:
         }
         if field_name in dataset_refs(schema, dict(spec.overrides)):
             payload["chain"] = self.recipe(dataset, seen)  # a key that is itself a reference
-        return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return canon.sha256(payload)
 
     def resolve_target(self, target: str, display: str, path: str) -> str:
         datasets = self.template.datasets

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from tdm import canon
 from tdm.errors import NotARepositoryError, UserError
 from tdm.fsutil import write_bytes_atomic
 from tdm.models import (
@@ -56,7 +57,7 @@ class SchemaDoc:
 
     @functools.cached_property
     def raw_bytes(self) -> bytes:
-        return orjson.dumps(self.data, option=orjson.OPT_SORT_KEYS)
+        return canon.dumps(self.data)
 
 
 class Project:
@@ -279,5 +280,4 @@ class Project:
     def write_lock(self, lock: Lock) -> None:
         data = lock.model_dump(by_alias=True, exclude_none=True)
         data["datasets"] = dict(sorted(data["datasets"].items()))
-        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-        write_bytes_atomic(self.root / LOCK_FILE, text)
+        write_bytes_atomic(self.root / LOCK_FILE, canon.pretty(data))

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import orjson
 
+from tdm import canon, rng
 from tdm import generators as g
-from tdm import rng
 from tdm.rng import U64
 
 #: number: ints/floats/bools/None, encoded as one JSON array and split on commas;
@@ -143,6 +143,14 @@ class RowRenderer:
         self.keys = keys
 
     def render(self, idx: U64) -> bytes:
+        try:
+            return self._render(idx)
+        except orjson.JSONEncodeError:
+            # an integer beyond 64 bits (a schema may allow them): the slow, general way
+            rows = self.root.column(idx)
+            return b"".join([canon.encode(row, sort_keys=False) + b"\n" for row in rows])
+
+    def _render(self, idx: U64) -> bytes:
         if len(idx) == 0:
             return b""
         if not self.fast:

@@ -28,9 +28,10 @@ from typing import Any
 
 import orjson
 
-from tdm import catalogue
+from tdm import canon, catalogue
 from tdm.errors import UserError
 from tdm.fsutil import write_bytes_atomic
+from tdm.measure import count_rows
 
 DETECTORS = ("email", "phone", "payment_card", "iban", "us_ssn", "ipv4", "ipv6")
 #: findings listed per file before the rest are counted
@@ -219,7 +220,10 @@ def redact(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class Finding:
+class Detection:
+    """A detector's hit: where, which detector, and the value only redacted (a check's
+    problem is :class:`tdm.validate.Finding`)."""
+
     path: str
     line: int
     field: str | None
@@ -246,7 +250,7 @@ class Finding:
 
 @dataclass
 class ScanReport:
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Detection] = field(default_factory=list)
     files: int = 0
     rows: int = 0
     baselined: int = 0
@@ -350,12 +354,12 @@ def scan_bytes(
     synthetic: frozenset[str] = frozenset(),
     detectors: Iterable[str] = DETECTORS,
     key_path: str = "",
-) -> tuple[list[Finding], int]:
-    """Findings in one JSONL (or text) buffer and its number of lines.  Fields in
-    ``synthetic`` (``x-tdm: {pii: synthetic}``) are allow-listed."""
+) -> tuple[list[Detection], int]:
+    """Findings in one JSONL (or text) buffer and its number of rows (non-blank
+    lines).  Fields in ``synthetic`` (``x-tdm: {pii: synthetic}``) are allow-listed."""
     wanted = set(detectors)
     chosen = tuple(d for d in DETECTORS if d in wanted)
-    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    lines = count_rows(data)
     if not chosen:
         return [], lines
     hidden = data
@@ -377,7 +381,7 @@ def scan_bytes(
     while pos != -1:
         starts.append(pos + 1)
         pos = data.find(b"\n", pos + 1)
-    out: list[Finding] = []
+    out: list[Detection] = []
     fields_cache: dict[tuple[int, str], list[str | None]] = {}
     for offset, name, raw in candidates:
         index = bisect.bisect_right(starts, offset) - 1
@@ -393,7 +397,7 @@ def scan_bytes(
         fld = _normalise_field(fields[nth] if nth < len(fields) else None)
         if fld is not None and fld in synthetic:
             continue
-        out.append(Finding(display, index + 1, fld, name, redact(value), value, key_path))
+        out.append(Detection(display, index + 1, fld, name, redact(value), value, key_path))
     return out, lines
 
 
@@ -434,7 +438,7 @@ class Baseline:
             ) from None
         return cls(salt, prints)
 
-    def fingerprint(self, finding: Finding) -> str:
+    def fingerprint(self, finding: Detection) -> str:
         material = "\0".join(
             (
                 finding._key_path or finding.path,
@@ -445,7 +449,7 @@ class Baseline:
         ).encode()
         return hmac.digest(self.salt, material, "sha256").hex()
 
-    def save(self, path: Path, findings: Iterable[Finding]) -> int:
+    def save(self, path: Path, findings: Iterable[Detection]) -> int:
         prints = sorted({self.fingerprint(f) for f in findings})
         doc = {
             "version": BASELINE_VERSION,
@@ -453,7 +457,7 @@ class Baseline:
             "salt": self.salt.hex(),
             "fingerprints": prints,
         }
-        write_bytes_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        write_bytes_atomic(path, canon.encode(doc, sort_keys=False, indent=True) + b"\n")
         return len(prints)
 
 
@@ -495,7 +499,7 @@ def synthetic_fields(project: Any, dataset: str | None) -> frozenset[str]:
     """Fields of the dataset's schema declared ``x-tdm: {pii: synthetic}``."""
     if dataset is None:
         return frozenset()
-    from tdm.masking import all_fields, property_schema
+    from tdm.fields import all_fields, property_schema
 
     try:
         schema_name = project.dataset_schema(dataset)

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
+from tdm.canon import dumps, show
 
 Effect = Literal["widen", "narrow", "change", "none"]
 Compat = Literal["backward", "forward", "full"]
@@ -147,26 +147,6 @@ class SchemaChange:
         )
 
 
-def json_bytes(value: Any) -> bytes:
-    """Canonical JSON (sorted keys); integers beyond 64 bits, which YAML allows and
-    orjson refuses, go through the standard library."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        import json
-
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _show(value: Any) -> str:
-    text = json_bytes(value).decode()
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def _canon(value: Any) -> bytes:
-    return json_bytes(value)
-
-
 def primary_key(schema: dict[str, Any]) -> str | None:
     hint = schema.get("x-tdm")
     if isinstance(hint, dict) and isinstance(hint.get("primary_key"), str):
@@ -217,7 +197,7 @@ class _Differ:
                 yield from self.node(old[name], new[name], path)
 
     def node(self, old: Any, new: Any, path: str, *, top: bool = False) -> Iterator[SchemaChange]:
-        if _canon(old) == _canon(new):
+        if dumps(old) == dumps(new):
             return
         where = path or "(root)"
         if isinstance(old, bool) or isinstance(new, bool):
@@ -226,13 +206,13 @@ class _Differ:
             if old_d is None or new_d is None:
                 effect: Effect = "widen" if new is True or old is False else "narrow"
                 yield SchemaChange(
-                    path, "schema_changed", f"{where}: {_show(old)} -> {_show(new)}", effect
+                    path, "schema_changed", f"{where}: {show(old)} -> {show(new)}", effect
                 )
                 return
             old, new = old_d, new_d
         if not isinstance(old, dict) or not isinstance(new, dict):
             yield SchemaChange(
-                path, "schema_changed", f"{where}: {_show(old)} -> {_show(new)}", "change"
+                path, "schema_changed", f"{where}: {show(old)} -> {show(new)}", "change"
             )
             return
         yield from self._ref(old, new, path)
@@ -248,11 +228,11 @@ class _Differ:
             for word in ("$defs", "definitions"):
                 yield from self.defs(old.get(word), new.get(word), f"{path}.{word}")
         for word in sorted((old.keys() | new.keys()) - _HANDLED):
-            if _canon(old.get(word)) != _canon(new.get(word)):
+            if dumps(old.get(word)) != dumps(new.get(word)):
                 yield SchemaChange(
                     path,
                     "keyword_changed",
-                    f"{_at(path, word)} {_show(old.get(word))} -> {_show(new.get(word))}",
+                    f"{_at(path, word)} {show(old.get(word))} -> {show(new.get(word))}",
                     "change",
                 )
 
@@ -260,7 +240,7 @@ class _Differ:
         a, b = old.get("$ref"), new.get("$ref")
         if a == b:
             return  # the same definition: its changes are listed under $defs
-        detail = f"{_at(path, '$ref')} {_show(a)} -> {_show(b)}"
+        detail = f"{_at(path, '$ref')} {show(a)} -> {show(b)}"
         target_a = self._resolve(a, 0) if a is not None else True
         target_b = self._resolve(b, 1) if b is not None else True
         if target_a is None or target_b is None:
@@ -309,11 +289,11 @@ class _Differ:
         self, old: dict[str, Any], new: dict[str, Any], path: str
     ) -> Iterator[SchemaChange]:
         if "enum" in old or "enum" in new:
-            a = {_canon(v): v for v in old.get("enum", [])} if "enum" in old else None
-            b = {_canon(v): v for v in new.get("enum", [])} if "enum" in new else None
+            a = {dumps(v): v for v in old.get("enum", [])} if "enum" in old else None
+            b = {dumps(v): v for v in new.get("enum", [])} if "enum" in new else None
             if a is None and b is not None:
                 yield SchemaChange(
-                    path, "enum_added", f"{_at(path, 'enum')} added: {_show(new['enum'])}", "narrow"
+                    path, "enum_added", f"{_at(path, 'enum')} added: {show(new['enum'])}", "narrow"
                 )
             elif b is None and a is not None:
                 yield SchemaChange(path, "enum_removed", f"{_at(path, 'enum')} removed", "widen")
@@ -322,9 +302,9 @@ class _Differ:
                 came = [b[k] for k in b if k not in a]
                 parts = []
                 if gone:
-                    parts.append(f"removed {_show(gone)}")
+                    parts.append(f"removed {show(gone)}")
                 if came:
-                    parts.append(f"added {_show(came)}")
+                    parts.append(f"added {show(came)}")
                 effect: Effect = "change" if gone and came else ("narrow" if gone else "widen")
                 kind = {"narrow": "enum_narrowed", "widen": "enum_extended"}.get(
                     effect, "enum_changed"
@@ -335,16 +315,16 @@ class _Differ:
                 yield SchemaChange(
                     path,
                     "const_added",
-                    f"{_at(path, 'const')} added: {_show(new['const'])}",
+                    f"{_at(path, 'const')} added: {show(new['const'])}",
                     "narrow",
                 )
             elif "const" not in new:
                 yield SchemaChange(path, "const_removed", f"{_at(path, 'const')} removed", "widen")
-            elif _canon(old["const"]) != _canon(new["const"]):
+            elif dumps(old["const"]) != dumps(new["const"]):
                 yield SchemaChange(
                     path,
                     "const_changed",
-                    f"{_at(path, 'const')} {_show(old['const'])} -> {_show(new['const'])}",
+                    f"{_at(path, 'const')} {show(old['const'])} -> {show(new['const'])}",
                     "change",
                 )
 
@@ -359,17 +339,17 @@ class _Differ:
             snake = _snake(word)
             if a is None:
                 yield SchemaChange(
-                    path, f"{snake}_added", f"{_at(path, word)} {_show(b)} added", "narrow"
+                    path, f"{snake}_added", f"{_at(path, word)} {show(b)} added", "narrow"
                 )
             elif b is None:
                 yield SchemaChange(
-                    path, f"{snake}_removed", f"{_at(path, word)} {_show(a)} removed", "widen"
+                    path, f"{snake}_removed", f"{_at(path, word)} {show(a)} removed", "widen"
                 )
             elif not _numbers(a, b):
                 yield SchemaChange(
                     path,
                     f"{snake}_changed",
-                    f"{_at(path, word)} {_show(a)} -> {_show(b)}",
+                    f"{_at(path, word)} {show(a)} -> {show(b)}",
                     "change",
                 )
             elif a != b:
@@ -377,17 +357,17 @@ class _Differ:
                 yield SchemaChange(
                     path,
                     f"{snake}_{'increased' if b > a else 'decreased'}",
-                    f"{_at(path, word)} {_show(a)} -> {_show(b)}",
+                    f"{_at(path, word)} {show(a)} -> {show(b)}",
                     "narrow" if tighter else "widen",
                 )
         a, b = old.get("multipleOf"), new.get("multipleOf")
         if a != b:
             word = _at(path, "multipleOf")
             if a is None:
-                yield SchemaChange(path, "multiple_of_added", f"{word} {_show(b)} added", "narrow")
+                yield SchemaChange(path, "multiple_of_added", f"{word} {show(b)} added", "narrow")
             elif b is None:
                 yield SchemaChange(
-                    path, "multiple_of_removed", f"{word} {_show(a)} removed", "widen"
+                    path, "multiple_of_removed", f"{word} {show(a)} removed", "widen"
                 )
             else:
                 effect: Effect = "change"
@@ -396,14 +376,14 @@ class _Differ:
                 elif _numbers(a, b) and _divides(a, b):
                     effect = "narrow"
                 yield SchemaChange(
-                    path, "multiple_of_changed", f"{word} {_show(a)} -> {_show(b)}", effect
+                    path, "multiple_of_changed", f"{word} {show(a)} -> {show(b)}", effect
                 )
         a, b = old.get("uniqueItems", False), new.get("uniqueItems", False)
         if bool(a) != bool(b):
             yield SchemaChange(
                 path,
                 "unique_items_added" if b else "unique_items_removed",
-                f"{_at(path, 'uniqueItems')} {_show(a)} -> {_show(b)}",
+                f"{_at(path, 'uniqueItems')} {show(a)} -> {show(b)}",
                 "narrow" if b else "widen",
             )
 
@@ -416,15 +396,15 @@ class _Differ:
                 continue
             if a is None:
                 yield SchemaChange(
-                    path, f"{word}_added", f"{_at(path, word)} {_show(b)} added", "narrow"
+                    path, f"{word}_added", f"{_at(path, word)} {show(b)} added", "narrow"
                 )
             elif b is None:
                 yield SchemaChange(
-                    path, f"{word}_removed", f"{_at(path, word)} {_show(a)} removed", "widen"
+                    path, f"{word}_removed", f"{_at(path, word)} {show(a)} removed", "widen"
                 )
             else:
                 yield SchemaChange(
-                    path, f"{word}_changed", f"{_at(path, word)} {_show(a)} -> {_show(b)}", "change"
+                    path, f"{word}_changed", f"{_at(path, word)} {show(a)} -> {show(b)}", "change"
                 )
 
     def _objects(
@@ -444,7 +424,7 @@ class _Differ:
             else:
                 yield self._added(sub, new_props[name], old_ap)
         yield from self._required(old, new, path, new_props)
-        if _canon(old_ap) != _canon(new_ap):
+        if dumps(old_ap) != dumps(new_ap):
             word = _at(path, "additionalProperties")
             if old_ap is True and new_ap is False:
                 yield SchemaChange(
@@ -457,7 +437,7 @@ class _Differ:
                 yield SchemaChange(
                     path,
                     "additional_properties_changed",
-                    f"{word}: {_show(old_ap)} -> {_show(new_ap)}",
+                    f"{word}: {show(old_ap)} -> {show(new_ap)}",
                     _combine(effects),
                 )
 
@@ -577,8 +557,8 @@ class _Differ:
                     "narrow" if added else "widen",
                 )
                 continue
-            keep_a = [x for x in a if not any(_canon(x) == _canon(y) for y in b)]
-            keep_b = [y for y in b if not any(_canon(x) == _canon(y) for x in a)]
+            keep_a = [x for x in a if not any(dumps(x) == dumps(y) for y in b)]
+            keep_b = [y for y in b if not any(dumps(x) == dumps(y) for x in a)]
             for i in range(min(len(keep_a), len(keep_b))):
                 yield from self.node(keep_a[i], keep_b[i], f"{path}[{word}]")
             more, fewer = len(keep_b) > len(keep_a), len(keep_b) < len(keep_a)
@@ -597,14 +577,14 @@ class _Differ:
                 yield SchemaChange(path, "not_added", f"{_at(path, 'not')} added", "narrow")
             elif b is None:
                 yield SchemaChange(path, "not_removed", f"{_at(path, 'not')} removed", "widen")
-            elif _canon(a) != _canon(b):
+            elif dumps(a) != dumps(b):
                 yield SchemaChange(path, "not_changed", f"{_at(path, 'not')} changed", "change")
 
     def _annotations(
         self, old: dict[str, Any], new: dict[str, Any], path: str, top: bool
     ) -> Iterator[SchemaChange]:
         for word in (*ANNOTATIONS, "default"):
-            if _canon(old.get(word)) != _canon(new.get(word)):
+            if dumps(old.get(word)) != dumps(new.get(word)):
                 yield SchemaChange(
                     path,
                     f"{_snake(word.lstrip('$'))}_changed",
@@ -616,12 +596,12 @@ class _Differ:
         if top:  # the primary key is classified on its own
             a.pop("primary_key", None)
             b.pop("primary_key", None)
-        if _canon(a) != _canon(b):
+        if dumps(a) != dumps(b):
             parts = []
             for key in sorted(a.keys() | b.keys()):
-                if _canon(a.get(key)) != _canon(b.get(key)):
+                if dumps(a.get(key)) != dumps(b.get(key)):
                     parts.append(
-                        f"{key} {_show(a.get(key)) if key in a else '(unset)'} -> {_show(b.get(key)) if key in b else '(unset)'}"
+                        f"{key} {show(a.get(key)) if key in a else '(unset)'} -> {show(b.get(key)) if key in b else '(unset)'}"
                     )
             yield SchemaChange(
                 path, "generator_changed", f"{_at(path, 'x-tdm')} {'; '.join(parts)}", "none"

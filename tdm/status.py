@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tdm import gitio
-from tdm.engine import file_sha256
 from tdm.errors import UserError
+from tdm.measure import file_sha256
 from tdm.plans import TemplatePlanner
 from tdm.project import MANAGED, Project
 
@@ -72,7 +72,7 @@ def status(project: Project) -> StatusReport:
             path = project.dataset_path(name, ds)
             rel = project.rel(path)
             entry = lock.datasets.get(key)
-            sha = file_sha256(path)
+            sha = file_sha256(path, missing_ok=True)
             if sha is None:
                 report.datasets.append(DatasetStatus(key, rel, "missing", "not generated yet"))
             elif entry is None:
@@ -103,7 +103,7 @@ def status(project: Project) -> StatusReport:
             report.datasets.append(
                 DatasetStatus(key, rel, "orphaned", "no template or tdm.lock entry")
             )
-        elif entry.sha256 != file_sha256(path):
+        elif entry.sha256 != file_sha256(path, missing_ok=True):
             report.datasets.append(
                 DatasetStatus(key, rel, "modified", "content differs from tdm.lock")
             )

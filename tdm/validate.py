@@ -20,7 +20,9 @@ from typing import Any, Literal
 
 import orjson
 
+from tdm import canon
 from tdm.errors import UserError
+from tdm.measure import file_sha256
 from tdm.models import FieldHint, Lock, Template
 from tdm.plans import TemplatePlanner, dataset_refs, match_ref_target
 from tdm.project import DATASET_DIR, Project, SchemaDoc
@@ -193,7 +195,7 @@ def _check_masking(
 ) -> None:
     """A dataset that came from `tdm mask`: every field its schema marks ``pii: true``
     must have a masking rule (or have been allowed unmasked when it was made)."""
-    from tdm.masking import pii_fields
+    from tdm.fields import pii_fields
 
     for target in targets:
         entry = lock.datasets.get(f"{target.folder}/{target.name}")
@@ -244,7 +246,7 @@ def _cache_keys(
             t.rel,
             hashlib.sha256(t.schema.raw_bytes).hexdigest(),
             entry.sha256 if entry is not None else "-",
-            orjson.dumps(t.refs, option=orjson.OPT_SORT_KEYS).decode(),
+            canon.dumps(t.refs).decode(),
         ]
         for name, _field in sorted(_resolved_refs(t, targets).values()):
             parent = by_name.get((t.folder, name))
@@ -534,13 +536,11 @@ def _scan(
     if len(ranges) > 1:
         with ProcessPoolExecutor(len(ranges), mp_context=_mp_context()) as pool:
             futures = [pool.submit(_scan_range, *a) for a in args]
-            with target.path.open("rb") as fh:
-                sha = hashlib.file_digest(fh, "sha256").hexdigest()
+            sha = file_sha256(target.path)
             parts = [f.result() for f in futures]
     else:
         parts = [_scan_range(*args[0])]
-        with target.path.open("rb") as fh:
-            sha = hashlib.file_digest(fh, "sha256").hexdigest()
+        sha = file_sha256(target.path)
     listed = total = offset = 0
     columns: dict[str, list[Any]] = {f: [] for f in fields}
     for part in parts:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import pygit2
 from tdm import gitio
 from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
+from tdm.measure import Measure
 from tdm.models import check_name
 from tdm.project import COMMITTED, DATASET_DIR, LOCK_FILE, MANAGED, Project
 
@@ -113,17 +113,11 @@ def manifest(git: gitio.Git, commit: pygit2.Commit) -> list[DatasetInfo]:
         blob = git.blob(commit, f"{DATASET_DIR}/{key}.jsonl")
         if blob is None:
             continue
-        digest = hashlib.sha256()
-        rows = 0
-        last = b"\n"
+        measured = Measure()
         for chunk in gitio.blob_chunks(blob):
-            digest.update(chunk)
-            rows += chunk.count(b"\n")
-            last = chunk[-1:]
-        if last != b"\n":
-            rows += 1
+            measured.update(chunk)
         entry = lock.get(key, {})
-        out.append(DatasetInfo(key, rows, digest.hexdigest(), entry.get("schema")))
+        out.append(DatasetInfo(key, measured.rows, measured.sha256, entry.get("schema")))
     return out
 
 
