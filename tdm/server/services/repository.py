@@ -220,7 +220,7 @@ class Repository:
                 f"environment '{name}' has no branch {env.branch} yet; create it with "
                 f"`tdm env create {name} --from ENV`"
             )
-        return View(git, name, git.resolve(env.branch), name, env.branch)
+        return View(git, name, git.resolve(f"refs/heads/{env.branch}"), name, env.branch)
 
     def _resolve(self, git: gitio.Git, rev: str) -> Any:
         if rev.startswith("-") or not rev.strip():
@@ -239,7 +239,7 @@ class Repository:
             env = envs.get(name)
             if env is None or git.branch_of(env.branch) is None:
                 continue
-            tip = git.resolve(env.branch)
+            tip = git.resolve(f"refs/heads/{env.branch}")
             base = git.merge_base(tip, commit)
             if base is not None and base.id == commit.id:
                 return
