@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_BODY_BYTES = 10 << 20
@@ -23,6 +23,4 @@ class Settings:
     max_record_count: int = MAX_RECORD_COUNT
     max_page: int = MAX_PAGE
     max_preview_records: int = MAX_PREVIEW_RECORDS
-    generation_workers: int = 1
     fast_path: bool = True  # pages of records without FastAPI's routing (see fastpath.py)
-    extra: dict[str, str] = field(default_factory=dict)
