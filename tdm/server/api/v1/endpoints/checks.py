@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from tdm.models import NAME_RE
 from tdm.server.api.deps import READ_ERRORS, WRITE_ERRORS, EnvironmentParam, RevParam, repository
 from tdm.server.auth import Caller, reader, writer
+from tdm.server.errors import TooLarge
 from tdm.server.models import MaskPreview, MaskPreviewRequest, ValidateRequest, ValidationResult
 from tdm.server.services import checks
 from tdm.server.services.repository import Repository
@@ -21,9 +22,6 @@ class Compat(StrEnum):
     backward = "backward"
     forward = "forward"
     full = "full"
-
-
-RevQuery = Annotated[str, Query(min_length=1, max_length=250)]
 
 
 @router.get("/diff", response_model=dict[str, Any], summary="Compare two revisions")
@@ -75,8 +73,6 @@ def mask_preview(
     and are listed in `not_applied`."""
     settings = repo.settings
     if len(body.records) > settings.max_preview_records:
-        from tdm.server.errors import TooLarge
-
         raise TooLarge(
             f"at most {settings.max_preview_records} records per preview; mask whole files "
             "with `tdm mask`"
