@@ -32,12 +32,12 @@ branch in memory and never touch a working tree.  Authenticate with
 def create_app(settings: Settings) -> FastAPI:
     """A FastAPI app serving ``settings.root``."""
     project = Project.load(settings.root)  # fails early on a folder that is not a repository
-    generator = _Lazy(generation.executor)
+    workers = _Lazy(generation.executor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        generator.shutdown()
+        workers.shutdown()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -52,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.repository = Repository(settings)
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.blobs = BlobCache()
-    app.state.generator = generator
+    app.state.workers = workers
     app.state.project_name = project.config.name
     errors.install(app, settings.root)
     if settings.fast_path:  # innermost: CORS and the body limit apply to it too
@@ -77,7 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 class _Lazy:
-    """The generation worker, started on the first POST /datasets."""
+    """The worker processes of writes and generations, started by the first one."""
 
     def __init__(self, make: Callable[[], Executor]) -> None:
         self._make = make

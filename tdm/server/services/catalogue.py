@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -41,6 +42,53 @@ def encode(rel: str, document: dict[str, Any]) -> bytes:
     return dump_yaml(document).encode("utf-8")
 
 
+@dataclass
+class PutFile(writes.Change):
+    folder: str
+    name: str
+    what: str
+    document: dict[str, Any]
+    created: bool | None = None
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        self.message = f"{self.what} {self.name}: write (tdm serve)"
+
+    def _path(self, view: View) -> str:
+        return view.path_of(self.folder, self.name) or f"{self.folder}/{self.name}.yaml"
+
+    def prepare(self, view: View) -> dict[str, bytes | None]:
+        if self.created is None:
+            self.created = view.path_of(self.folder, self.name) is None
+        self.path = self._path(view)
+        return {self.path: encode(self.path, self.document)}
+
+    def watched(self, view: View) -> set[str]:
+        return {self._path(view)}
+
+
+@dataclass
+class DeleteFile(writes.Change):
+    folder: str
+    name: str
+    what: str
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        self.message = f"{self.what} {self.name}: delete (tdm serve)"
+
+    def prepare(self, view: View) -> dict[str, bytes | None]:
+        rel = view.path_of(self.folder, self.name)
+        if rel is None:
+            raise NotFound(f"{self.what} '{self.name}' does not exist on {view.label}")
+        self.path = rel
+        return {rel: None}
+
+    def watched(self, view: View) -> set[str]:
+        rel = view.path_of(self.folder, self.name)
+        return {rel} if rel else set()
+
+
 def put(
     repo: Repository,
     caller: Caller,
@@ -48,71 +96,39 @@ def put(
     name: str,
     document: dict[str, Any],
     environment: str | None,
+    worker: Any,
 ) -> tuple[WriteResult, bool]:
     """Write one file (validated, committed with the caller as author); True when it is new."""
     folder, what = KINDS[kind]
     checked_name(name, what)
-    seen: list[bool] = []
-
-    def path_in(view: View) -> str:
-        return view.path_of(folder, name) or f"{folder}/{name}.yaml"
-
-    def prepare(view: View) -> dict[str, bytes | None]:
-        if not seen:
-            seen.append(view.path_of(folder, name) is None)
-        rel = path_in(view)
-        return {rel: encode(rel, document)}
-
-    done = writes.commit(
-        repo,
-        caller,
-        environment,
-        f"{what} {name}: write (tdm serve)",
-        prepare,
-        lambda v: {path_in(v)},
-    )
-    view = repo.branch_view(done.environment, done.branch)
-    rel = path_in(view)
-    return (
-        WriteResult(
-            name=name,
-            path=rel,
-            environment=done.environment,
-            branch=done.branch,
-            commit=done.commit,
-            author=done.author,
-        ),
-        seen[0],
-    )
+    out = writes.commit(repo, caller, environment, PutFile(folder, name, what, document), worker)
+    change = out.change
+    assert isinstance(change, PutFile)
+    return _result(name, change.path, out.committed), bool(change.created)
 
 
 def delete(
-    repo: Repository, caller: Caller, kind: str, name: str, environment: str | None
+    repo: Repository,
+    caller: Caller,
+    kind: str,
+    name: str,
+    environment: str | None,
+    worker: Any,
 ) -> WriteResult:
     folder, what = KINDS[kind]
     checked_name(name, what)
-    paths: list[str] = []
+    out = writes.commit(repo, caller, environment, DeleteFile(folder, name, what), worker)
+    assert isinstance(out.change, DeleteFile)
+    return _result(name, out.change.path, out.committed, deleted=True)
 
-    def prepare(view: View) -> dict[str, bytes | None]:
-        rel = view.path_of(folder, name)
-        if rel is None:
-            raise NotFound(f"{what} '{name}' does not exist on {view.label}")
-        paths[:] = [rel]
-        return {rel: None}
 
-    def watched(view: View) -> set[str]:
-        rel = view.path_of(folder, name)
-        return {rel} if rel else set()
-
-    done = writes.commit(
-        repo, caller, environment, f"{what} {name}: delete (tdm serve)", prepare, watched
-    )
+def _result(name: str, path: str, done: writes.Committed, *, deleted: bool = False) -> WriteResult:
     return WriteResult(
         name=name,
-        path=paths[0],
+        path=path,
         environment=done.environment,
         branch=done.branch,
         commit=done.commit,
         author=done.author,
-        deleted=True,
+        deleted=deleted,
     )

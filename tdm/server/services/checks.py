@@ -14,7 +14,8 @@ from tdm.models import MaskingRules
 from tdm.project import MASKING_DIR, SCHEMA_DIR, Project
 from tdm.server.errors import BadRequest
 from tdm.server.models import MaskPreview, ValidationResult
-from tdm.server.services.repository import View, scratch
+from tdm.server.services.repository import Repository, View, scratch
+from tdm.server.settings import Settings
 
 
 def diff(project: Project, base: View, head: View, compat: str, rows: int) -> dict[str, Any]:
@@ -26,8 +27,11 @@ def diff(project: Project, base: View, head: View, compat: str, rows: int) -> di
     return data
 
 
-def validate_view(view: View) -> ValidationResult:
-    """``tdm validate`` of the commit, in a scratch folder (never the working tree)."""
+def validate_commit(settings: Settings, label: str, commit: str) -> ValidationResult:
+    """In a worker process: ``tdm validate`` of the commit, in a scratch folder (never the
+    working tree)."""
+    git = Repository(settings).git()
+    view = View(git, label, git.resolve(commit))
     with scratch(view.git) as tmp:
         report = validate.validate(view.export(tmp), jobs=1)
     return ValidationResult(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,8 +56,9 @@ class Generated:
 
 
 def executor() -> Executor:
-    """One worker process for generations (spawned: the server has threads)."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    """The worker processes of writes and generations (spawned: the server has threads);
+    two, so a write to one branch need not wait for a generation on another."""
+    return ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
 
 
 def run(settings: Settings, job: Job) -> Generated:
@@ -136,11 +136,7 @@ def create(repo: Repository, caller: Caller, request: DatasetCreate, worker: Any
         caller.name,
     )
     with writes.branch_lock(str(repo.root), branch):
-        try:
-            made = worker().submit(run, settings, job).result()
-        except BrokenProcessPool:
-            worker.shutdown(wait=False)  # the worker died (killed, out of memory): start anew
-            raise
+        made = writes.submit(worker, run, settings, job)
 
     version = next((e.version for e in envs.list_envs(repo.project()) if e.name == env), None)
     return DatasetSummary(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from tdm import gitio, validate
 from tdm.server.auth import Caller
 from tdm.server.errors import BadRequest, Conflict
 from tdm.server.services.repository import Repository, View, scratch
+from tdm.server.settings import Settings
 
 MAX_ATTEMPTS = 25
 Changes = Mapping[str, bytes | None]
@@ -83,19 +85,51 @@ def _same(view: View, rel: str, data: bytes | None) -> bool:
     return digest.hexdigest() == current
 
 
+class Change:
+    """A write, as an object a worker process can receive: what it changes on a tip,
+    and which paths must not have changed under it between two attempts."""
+
+    message: str = ""
+
+    def prepare(self, view: View) -> Changes:
+        raise NotImplementedError
+
+    def watched(self, view: View) -> set[str]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    committed: Committed
+    change: Change  # as the worker left it (what it found out while preparing)
+
+
+def run_change(settings: Settings, env: str, branch: str, author: str, change: Change) -> Outcome:
+    """In the worker: :func:`commit_on` for one change."""
+    repo = Repository(settings)
+    done = commit_on(repo, env, branch, author, change.message, change.prepare, change.watched)
+    return Outcome(done, change)
+
+
 def commit(
-    repo: Repository,
-    caller: Caller,
-    environment: str | None,
-    message: str,
-    prepare: Callable[[View], Changes],
-    watched: Callable[[View], set[str]],
-) -> Committed:
-    """Commit ``prepare(tip)`` on the environment's branch, validated; retried on a new tip
-    unless a ``watched`` path changed meanwhile (409)."""
+    repo: Repository, caller: Caller, environment: str | None, change: Change, worker: Any
+) -> Outcome:
+    """Commit ``change`` on the environment's branch: validated and committed in the
+    worker process (the server's readers never wait on a validation), one writer of
+    the branch at a time in this server."""
     env, branch = repo.write_target(caller, environment)
     with branch_lock(str(repo.root), branch):
-        return commit_on(repo, env, branch, caller.name, message, prepare, watched)
+        out: Outcome = submit(worker, run_change, repo.settings, env, branch, caller.name, change)
+        return out
+
+
+def submit(worker: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in the worker process; a dead worker is replaced on the next call."""
+    try:
+        return worker().submit(fn, *args).result()
+    except BrokenProcessPool:
+        worker.shutdown(wait=False)
+        raise
 
 
 def commit_on(

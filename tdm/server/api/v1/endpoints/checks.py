@@ -5,14 +5,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from tdm.models import NAME_RE
 from tdm.server.api.deps import READ_ERRORS, WRITE_ERRORS, EnvironmentParam, RevParam, repository
 from tdm.server.auth import Caller, reader, writer
 from tdm.server.errors import TooLarge
 from tdm.server.models import MaskPreview, MaskPreviewRequest, ValidateRequest, ValidationResult
-from tdm.server.services import checks
+from tdm.server.services import checks, writes
 from tdm.server.services.repository import Repository
 
 router = APIRouter(tags=["checks"], responses=READ_ERRORS)
@@ -43,14 +43,20 @@ def diff(
 
 @router.post("/validate", response_model=ValidationResult, summary="Validate a commit")
 def validate(
-    request: ValidateRequest | None = None,
+    request: Request,
+    body: ValidateRequest | None = None,
     caller: Caller = Depends(reader),
     repo: Repository = Depends(repository),
 ) -> ValidationResult:
     """`tdm validate` of an environment's branch or a revision: files, rows, keys,
-    references, tdm.lock.  Findings are in `report` (`ok` false), as `--json` prints them."""
-    body = request or ValidateRequest()
-    return checks.validate_view(repo.view(caller, body.environment, body.rev))
+    references, tdm.lock.  Findings are in `report` (`ok` false), as `--json` prints them.
+    Runs in a worker process."""
+    ask = body or ValidateRequest()
+    view = repo.view(caller, ask.environment, ask.rev)
+    result: ValidationResult = writes.submit(
+        request.app.state.workers, checks.validate_commit, repo.settings, view.label, view.commit_id
+    )
+    return result
 
 
 @router.post(

@@ -40,6 +40,7 @@ def _file_routes(kind: str, tag: str, what: str, delete: bool) -> APIRouter:
         summary=f"Write {what}",
     )
     def put(
+        request: Request,
         name: NameParam,
         document: DocumentBody,
         response: Response,
@@ -49,7 +50,9 @@ def _file_routes(kind: str, tag: str, what: str, delete: bool) -> APIRouter:
     ) -> WriteResult:
         """Validate, then commit the file to the environment's branch, with the caller as
         author (201 when it is new).  Findings of `tdm validate` are a 400."""
-        result, created = catalogue.put(repo, caller, kind, name, document, environment)
+        result, created = catalogue.put(
+            repo, caller, kind, name, document, environment, request.app.state.workers
+        )
         if created:
             response.status_code = status.HTTP_201_CREATED
         return result
@@ -58,6 +61,7 @@ def _file_routes(kind: str, tag: str, what: str, delete: bool) -> APIRouter:
 
         @router.delete("/{name}", response_model=WriteResult, summary=f"Delete {what}")
         def remove(
+            request: Request,
             name: NameParam,
             environment: EnvironmentParam = None,
             caller: Caller = Depends(writer),
@@ -65,7 +69,9 @@ def _file_routes(kind: str, tag: str, what: str, delete: bool) -> APIRouter:
         ) -> WriteResult:
             """Delete the file from the environment's branch (validated first: a schema a
             template still uses stays, with a 400)."""
-            return catalogue.delete(repo, caller, kind, name, environment)
+            return catalogue.delete(
+                repo, caller, kind, name, environment, request.app.state.workers
+            )
 
     return router
 
@@ -91,7 +97,7 @@ def create_dataset(
     """Generate `record_count` records of `schema` as datasets/TEMPLATE/NAME.jsonl on the
     environment's branch: the template (default: NAME) records the recipe, the result is
     validated and committed with the caller as author.  Runs in a worker process."""
-    return generation.create(repo, caller, body, request.app.state.generator)
+    return generation.create(repo, caller, body, request.app.state.workers)
 
 
 @versions.post(
