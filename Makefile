@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,12 +17,16 @@ demo: $(STAMP)
 	bash scripts/demo.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check tdm tests bench
-	$(BIN)/ruff format --check tdm tests bench
+	$(BIN)/ruff check tdm tests bench setup.py
+	$(BIN)/ruff format --check tdm tests bench setup.py
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest -n 2 -q
+
+# the suite without the tests marked slow (wheel build, large files, interrupts)
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

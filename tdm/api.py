@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tdm.project import Project
 
 if TYPE_CHECKING:
+    from tdm.snapshot import Snapshot
     from tdm.versions import Version
 
 
@@ -46,6 +47,13 @@ class Repository:
         from tdm.versions import read_schema
 
         return read_schema(self.project, name, rev)
+
+    def snapshot(self, rev: str | None = None) -> Snapshot:
+        """The repository at ``rev`` (or the working tree): its templates, schemas, lock
+        and datasets, read without a checkout (see :mod:`tdm.snapshot`)."""
+        from tdm import snapshot
+
+        return snapshot.at(self.project, rev)
 
     def versions(self) -> list[Version]:
         """The tdm versions (tags vX, vX.Y, vX.Y.Z), newest first."""

@@ -11,157 +11,26 @@ read, however large.  Then:
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
-
-import pygit2
 
 from tdm import gitio
 from tdm.canon import dumps, show
 from tdm.datadiff import RowDiff, diff_rows
 from tdm.errors import GitError, UserError
 from tdm.measure import count_rows
-from tdm.project import (
-    CONFIG_FILE,
-    DATASET_DIR,
-    LOCK_FILE,
-    MASKING_DIR,
-    SCHEMA_DIR,
-    TEMPLATE_DIR,
-    Project,
-)
+from tdm.project import CONFIG_FILE, LOCK_FILE, MASKING_DIR, TEMPLATE_DIR, Project
 from tdm.schemadiff import Compat, SchemaChange, compare, primary_key
-from tdm.yamlio import parse_json, parse_yaml
+from tdm.snapshot import SUFFIXES, Snapshot, TreeSnapshot, WorktreeSnapshot
 
 Status = Literal["added", "removed", "modified"]
-_SUFFIXES = (".yaml", ".yml", ".json")
+_SUFFIXES = SUFFIXES
 
 # ---------------------------------------------------------------------- sides
 
-
-class Side(ABC):
-    """One version of the repository's tdm files."""
-
-    label: str
-    commit: str | None = None
-
-    @abstractmethod
-    def files(self, folder: str) -> list[str]:
-        """Names of the files directly in ``folder``."""
-
-    @abstractmethod
-    def folders(self, folder: str) -> list[str]:
-        """Names of the folders directly in ``folder``."""
-
-    @abstractmethod
-    def blob_id(self, rel: str) -> str | None:
-        """The git blob id of ``rel`` when known without reading it, else None."""
-
-    @abstractmethod
-    def read(self, rel: str) -> bytes | None:
-        """The bytes of ``rel``, None when it does not exist."""
-
-    def where(self, rel: str) -> str:
-        return f"{rel}@{self.label}"
-
-    def mapping(self, rel: str) -> dict[str, Any]:
-        """A YAML or JSON file parsed (once), {} when it does not exist."""
-        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_mappings", {})
-        if rel not in cache:
-            cache[rel] = _mapping(self, rel)
-        return cache[rel]
-
-
-class CommitSide(Side):
-    def __init__(self, git: gitio.Git, label: str, commit: pygit2.Commit | None) -> None:
-        self.git = git
-        self.label = label
-        self.commit = str(commit.id) if commit is not None else None
-        self.tree = commit.tree if commit is not None else None
-
-    def _entry(self, rel: str) -> pygit2.Object | None:
-        if self.tree is None:
-            return None
-        try:
-            return self.tree[self.git.prefix + rel]
-        except KeyError:
-            return None
-
-    def files(self, folder: str) -> list[str]:
-        obj = self._entry(folder)
-        if not isinstance(obj, pygit2.Tree):
-            return []
-        return sorted(e.name for e in obj if e.name and e.type_str == "blob")
-
-    def folders(self, folder: str) -> list[str]:
-        obj = self._entry(folder)
-        if not isinstance(obj, pygit2.Tree):
-            return []
-        return sorted(e.name for e in obj if e.name and e.type_str == "tree")
-
-    def blob_id(self, rel: str) -> str | None:
-        obj = self._entry(rel)
-        return str(obj.id) if obj is not None and obj.type_str == "blob" else None
-
-    def read(self, rel: str) -> bytes | None:
-        obj = self._entry(rel)
-        if obj is None or obj.type_str != "blob":
-            return None
-        return self.git.read_blob(obj.id)
-
-
-class WorktreeSide(Side):
-    def __init__(self, project: Project, git: gitio.Git | None) -> None:
-        self.project = project
-        self.git = git
-        self.label = "working tree"
-
-    def _path(self, rel: str) -> Path:
-        return self.project.root / rel
-
-    def files(self, folder: str) -> list[str]:
-        base = self._path(folder)
-        if not base.is_dir():
-            return []
-        return sorted(
-            p.name
-            for p in base.iterdir()
-            if p.is_file() and not self._ignored(f"{folder}/{p.name}")
-        )
-
-    def folders(self, folder: str) -> list[str]:
-        base = self._path(folder)
-        if not base.is_dir():
-            return []
-        return sorted(
-            p.name
-            for p in base.iterdir()
-            if p.is_dir() and not self._ignored(f"{folder}/{p.name}/")
-        )
-
-    def _ignored(self, rel: str) -> bool:
-        """Files git ignores are not part of the working tree's version (as in git)."""
-        if self.git is None:
-            return False
-        try:
-            return bool(self.git.repo.path_is_ignored(self.git.prefix + rel))
-        except (KeyError, ValueError, pygit2.GitError):
-            return False
-
-    def blob_id(self, rel: str) -> str | None:
-        return self.git.clean_blob_id(rel) if self.git is not None else None
-
-    def read(self, rel: str) -> bytes | None:
-        path = self._path(rel)
-        if not path.is_file():
-            return None
-        return self.project.inside(path).read_bytes()
-
-    def where(self, rel: str) -> str:
-        return rel
+#: one version of the repository's tdm files (see :mod:`tdm.snapshot`)
+Side = Snapshot
 
 
 def _same(a: Side, b: Side, rel: str) -> bool | None:
@@ -244,14 +113,14 @@ def sides(project: Project, base: str | None, head: str | None) -> tuple[Side, S
         raise UserError("give either two revisions (A B) or one range (A..B or A...B), not both")
     if base is None:
         head_commit = git.head()
-        return CommitSide(git, "HEAD", head_commit), WorktreeSide(project, git)
+        return TreeSnapshot.of_commit(git, head_commit, "HEAD"), WorktreeSnapshot(project, git)
     if head is None:
-        return _commit_side(git, base), WorktreeSide(project, git)
+        return _commit_side(git, base), WorktreeSnapshot(project, git)
     return _commit_side(git, base), _commit_side(git, head)
 
 
-def _commit_side(git: gitio.Git, rev: str) -> CommitSide:
-    return CommitSide(git, rev, git.resolve(rev))
+def _commit_side(git: gitio.Git, rev: str) -> TreeSnapshot:
+    return TreeSnapshot.of_commit(git, git.resolve(rev), rev)
 
 
 def _merge_base_sides(git: gitio.Git, left: str, right: str) -> tuple[Side, Side]:
@@ -261,7 +130,10 @@ def _merge_base_sides(git: gitio.Git, left: str, right: str) -> tuple[Side, Side
         raise GitError(
             f"'{left}' and '{right}' have no common ancestor; compare them with `tdm diff {left} {right}`"
         )
-    return CommitSide(git, f"merge-base({left}, {right})", found), CommitSide(git, right, b)
+    return (
+        TreeSnapshot.of_commit(git, found, f"merge-base({left}, {right})"),
+        TreeSnapshot.of_commit(git, b, right),
+    )
 
 
 # ---------------------------------------------------------------------- the diff
@@ -297,74 +169,7 @@ def diff_sides(a: Side, b: Side, *, compat: Compat = "backward", sample: int = 5
 
 def _schema_files(side: Side) -> dict[str, str]:
     """schema name -> its file (the first of .yaml, .yml, .json, as tdm loads it)."""
-    out: dict[str, str] = {}
-    names = side.files(SCHEMA_DIR)
-    for suffix in _SUFFIXES:
-        for name in names:
-            if name.endswith(suffix):
-                out.setdefault(name[: -len(suffix)], f"{SCHEMA_DIR}/{name}")
-    return out
-
-
-def _document(side: Side, rel: str) -> Any:
-    data = side.read(rel)
-    if data is None:
-        return None
-    where = side.where(rel)
-    if rel.endswith(".json") or rel == LOCK_FILE:
-        return parse_json(data, where).data
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError("not UTF-8 text", path=where) from None
-    return parse_yaml(text, where).data
-
-
-def _mapping(side: Side, rel: str) -> dict[str, Any]:
-    doc = _document(side, rel)
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise UserError("expected a mapping at the top of the file", path=side.where(rel))
-    bad = _non_string_key(doc)
-    if bad is not None:
-        raise UserError(
-            f"key {bad!r} is not a string (YAML reads unquoted on/off/yes/no as booleans and "
-            "digits as numbers); quote it",
-            path=side.where(rel),
-        )
-    if rel.startswith(f"{SCHEMA_DIR}/"):
-        _check_schema(doc, side.where(rel))
-    return doc
-
-
-def _non_string_key(value: Any) -> Any:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                return k
-            found = _non_string_key(v)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for v in value:
-            found = _non_string_key(v)
-            if found is not None:
-                return found
-    return None
-
-
-def _check_schema(data: dict[str, Any], where: str) -> None:
-    """A schema must be a valid JSON Schema on either side (as `tdm validate` requires)."""
-    import jsonschema
-    import jsonschema.validators
-
-    cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(data)
-    except jsonschema.SchemaError as exc:
-        at = "/".join(str(p) for p in exc.path) or "(top level)"
-        raise UserError(f"not a valid JSON Schema at {at}: {exc.message}", path=where) from None
+    return side.schema_files()
 
 
 def _schemas(
@@ -427,10 +232,10 @@ def _file_diff(a: Side, b: Side, rel: str, kind: Any, describe: Any) -> list[Fil
     if old_raw == new_raw:
         return []
     if old_raw is None:
-        return [FileDiff(rel, kind, "added", describe({}, _mapping(b, rel)))]
+        return [FileDiff(rel, kind, "added", describe({}, b.mapping(rel)))]
     if new_raw is None:
         return [FileDiff(rel, kind, "removed", [])]
-    changes = describe(_mapping(a, rel), _mapping(b, rel))
+    changes = describe(a.mapping(rel), b.mapping(rel))
     if not changes:
         changes = ["formatting or comments only"]
     return [FileDiff(rel, kind, "modified", changes)]
@@ -439,35 +244,9 @@ def _file_diff(a: Side, b: Side, rel: str, kind: Any, describe: Any) -> list[Fil
 # ---------------------------------------------------------------------- datasets
 
 
-def _dataset_names(side: Side) -> dict[str, str]:
-    out = {}
-    for folder in side.folders(DATASET_DIR):
-        for name in side.files(f"{DATASET_DIR}/{folder}"):
-            if name.endswith(".jsonl"):
-                out[f"{folder}/{name[: -len('.jsonl')]}"] = f"{DATASET_DIR}/{folder}/{name}"
-    return out
-
-
-def _schema_of(side: Side, dataset: str, schema_files: dict[str, str]) -> str | None:
-    """The schema a dataset was made from at ``side``: its tdm.lock entry, else its
-    template's spec, else a schema with the dataset's name."""
-    entry = _dict(_dict(side.mapping(LOCK_FILE)).get("datasets")).get(dataset)
-    if isinstance(entry, dict) and isinstance(entry.get("schema"), str):
-        return str(entry["schema"])
-    template, _, name = dataset.partition("/")
-    templates = set(side.files(TEMPLATE_DIR))  # listed once, not once per suffix
-    for suffix in _SUFFIXES:
-        if f"{template}{suffix}" in templates:
-            rel = f"{TEMPLATE_DIR}/{template}{suffix}"
-            spec = _dict(side.mapping(rel).get("datasets")).get(name)
-            if isinstance(spec, dict) and isinstance(spec.get("schema"), str):
-                return str(spec["schema"])
-            break
-    return name if name in schema_files else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _schema_of(side: Side, dataset: str) -> str | None:
+    """The schema a dataset follows at ``side`` (:meth:`Snapshot.dataset_schema`)."""
+    return side.dataset_schema(dataset)
 
 
 def _key_of(side: Side, schema: str | None, schema_files: dict[str, str]) -> str | None:
@@ -479,14 +258,14 @@ def _key_of(side: Side, schema: str | None, schema_files: dict[str, str]) -> str
 def _datasets(
     a: Side, b: Side, schemas_a: dict[str, str], schemas_b: dict[str, str], sample: int
 ) -> Iterator[DatasetDiff]:
-    names_a, names_b = _dataset_names(a), _dataset_names(b)
+    names_a, names_b = a.datasets(), b.datasets()
     for name in sorted(names_a.keys() | names_b.keys()):
         rel_a, rel_b = names_a.get(name), names_b.get(name)
         rel = rel_b or rel_a
         assert rel is not None
         if rel_a is not None and rel_b is not None and _same(a, b, rel):
             continue
-        schema = _schema_of(b, name, schemas_b) if rel_b else _schema_of(a, name, schemas_a)
+        schema = _schema_of(b, name) if rel_b else _schema_of(a, name)
         if rel_a is None or rel_b is None:
             side = b if rel_a is None else a
             data = side.read(rel) or b""
@@ -502,7 +281,7 @@ def _datasets(
                 result,
             )
             continue
-        schema_a = _schema_of(a, name, schemas_a)
+        schema_a = _schema_of(a, name)
         key_a = _key_of(a, schema_a, schemas_a)
         key_b = _key_of(b, schema, schemas_b)
         notes = []

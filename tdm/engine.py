@@ -8,9 +8,11 @@ chunks in flight, not by the row count.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +60,25 @@ _WORKER_PLANS: list[DatasetPlan] = []
 def _init_worker(plans: list[DatasetPlan]) -> None:
     global _WORKER_PLANS
     _WORKER_PLANS = plans
+    # Ctrl-C is the parent's to handle: it stops the pool after the chunks in hand
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ready() -> None:
+    """A no-op task: once it has run, every worker process has been started."""
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold back SIGINT for the block; one that arrived meanwhile is raised at its end."""
+    if not hasattr(signal, "pthread_sigmask"):  # no signal masks (Windows)
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _render(plan_index: int, start: int, stop: int) -> bytes:
@@ -81,12 +102,21 @@ class _Renderer:
             gc.collect()
             gc.freeze()
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            self.pool = ProcessPoolExecutor(
-                max_workers=jobs,
-                mp_context=multiprocessing.get_context(method),
-                initializer=_init_worker,
-                initargs=(plans,),
-            )
+            # The workers start now, before any dataset file is opened, and not lazily at
+            # the first chunk.  A Ctrl-C in the middle of the pool's start-up would leave
+            # it unable to shut down, so SIGINT is held back until the pool is complete.
+            try:
+                with _sigint_held():
+                    self.pool = ProcessPoolExecutor(
+                        max_workers=jobs,
+                        mp_context=multiprocessing.get_context(method),
+                        initializer=_init_worker,
+                        initargs=(plans,),
+                    )
+                    self.pool.submit(_ready).result()
+            except BaseException:
+                self.close()
+                raise
 
     def chunks(self, index: int) -> Iterator[tuple[int, bytes]]:
         plan = self.plans[index]
@@ -113,6 +143,7 @@ class _Renderer:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.jobs > 1:
             gc.unfreeze()
 
 
@@ -160,7 +191,7 @@ def generate(
     entries = dict(lock.datasets)
     outcomes: list[DatasetOutcome] = []
     faker_version = faker.VERSION
-    renderer = _Renderer(plans, max(1, jobs)) if plans else None
+    renderer: _Renderer | None = None  # made at the first dataset to render
     try:
         for index, plan in enumerate(plans):
             path = project.dataset_path(plan.template, plan.name)
@@ -182,7 +213,9 @@ def generate(
                 if progress:
                     progress(plan.key, plan.count, total)
                 continue
-            assert renderer is not None
+            if renderer is None:
+                # any worker processes start here, before a dataset file is opened
+                renderer = _Renderer(plans, max(1, jobs))
             digest = hashlib.sha256()
             try:
                 if check:

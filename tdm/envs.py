@@ -21,18 +21,16 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-import pygit2
 
 from tdm import gitio
 from tdm.errors import CheckFailed, GitError, UserError
 from tdm.fsutil import write_text_atomic
 from tdm.models import Environment, check_name
 from tdm.project import COMMITTED, CONFIG_FILE, Project
+from tdm.snapshot import TreeSnapshot
 
 
 class PromotionRefused(CheckFailed):
@@ -54,14 +52,14 @@ def env(project: Project, name: str) -> Environment:
     return envs[name]
 
 
-def _branch_commit(git: gitio.Git, name: str, environment: Environment) -> pygit2.Commit:
-    branch = git.repo.branches.local.get(environment.branch)
-    if branch is None:
+def _branch_commit(git: gitio.Git, name: str, environment: Environment) -> gitio.Commit:
+    commit = git.branch_commit(environment.branch)
+    if commit is None:
         raise UserError(
             f"environment '{name}' has no branch {environment.branch} yet; create it with "
             f"`tdm env create {name} --from ENV`"
         )
-    return branch.peel(pygit2.Commit)
+    return commit
 
 
 # ---------------------------------------------------------------------- list
@@ -107,13 +105,11 @@ def list_envs(project: Project) -> list[EnvInfo]:
     tags.sort(reverse=True)
     out = []
     for name, e in sorted(_envs(project).items()):
-        ref = git.repo.branches.local.get(e.branch)
-        head = ref.peel(pygit2.Commit) if ref is not None else None
+        head = git.branch_commit(e.branch)
         version = None
         if head is not None:
             for _, tag, target in tags:
-                oid = pygit2.Oid(hex=target)
-                if oid == head.id or git.repo.descendant_of(head.id, oid):
+                if git.contains(head, target):
                     version = tag
                     break
         out.append(
@@ -152,9 +148,9 @@ def create(project: Project, name: str, source: str, *, branch: str | None = Non
     envs = _envs(project)
     declared = name not in envs
     target = envs[name].branch if name in envs else (branch or f"env/{name}")
-    if not pygit2.reference_is_valid_name(f"refs/heads/{target}"):
+    if not gitio.valid_branch_name(target):
         raise UserError(f"'{target}' is not a valid branch name")
-    if git.repo.branches.local.get(target) is not None:
+    if git.branch_commit(target) is not None:
         raise UserError(
             f"branch {target} already exists; switch to it with `tdm env switch {name}`"
         )
@@ -162,11 +158,11 @@ def create(project: Project, name: str, source: str, *, branch: str | None = Non
     if declared:
         _declare(project, name, target)  # first: when it cannot be done, nothing changed
     try:
-        git.repo.branches.local.create(target, start)
-    except (pygit2.GitError, ValueError) as exc:
+        git.create_branch(target, start)
+    except GitError:
         if declared:
             _undeclare(project)
-        raise GitError(f"cannot create branch {target}: {exc}") from None
+        raise
     return Created(name, target, str(start.id), declared)
 
 
@@ -226,16 +222,11 @@ def delete(project: Project, name: str, *, force: bool = False) -> str:
     if git.current_branch() == e.branch:
         raise CheckFailed(f"{e.branch} is checked out; switch to another environment first")
     head = git.head()
-    if (
-        not force
-        and head is not None
-        and tip.id != head.id
-        and not git.repo.descendant_of(head.id, tip.id)
-    ):
+    if not force and head is not None and not git.contains(head, tip.id):
         raise CheckFailed(
             f"{e.branch} has commits that HEAD does not contain; promote them first or pass --force"
         )
-    git.repo.branches.local.delete(e.branch)
+    git.delete_branch(e.branch)
     return e.branch
 
 
@@ -279,8 +270,7 @@ def promote(
     git = gitio.Git(project.root)
     src = _branch_commit(git, source, src_env)
     dst = _branch_commit(git, target, dst_env)
-    repo = git.repo
-    if src.id == dst.id or repo.descendant_of(dst.id, src.id):
+    if git.contains(dst, src.id):
         return Promotion(source, target, "up to date", dry_run=dry_run)
     current = git.current_branch() == dst_env.branch
     if current:
@@ -290,12 +280,12 @@ def promote(
                 f"{dst_env.branch} is checked out with uncommitted changes ({', '.join(dirty[:5])}); "
                 "commit them first: a promotion never touches unsaved work"
             )
-    fast = repo.descendant_of(src.id, dst.id)
+    fast = git.contains(src, dst.id)
     merged_by_key: list[str] = []
     if fast:
         tree = src.tree
     else:
-        tree, merged_by_key = _merge_trees(project, git, dst, src)
+        tree, merged_by_key = _merge(git, dst, src)
     _gate_valid(project, git, tree)
     result = Promotion(source, target, "fast-forward" if fast else "merge", None, merged_by_key)
     result.breaking = _breaking(git, dst, tree)
@@ -314,14 +304,8 @@ def promote(
     if fast:
         new = src.id
     else:
-        sig = git.signature()
-        new = repo.create_commit(
-            None,
-            git.signature("AUTHOR"),
-            sig,
-            message or f"tdm env promote {source} -> {target}\n",
-            tree.id,
-            [dst.id, src.id],
+        new = git.commit_tree(
+            tree.id, [dst.id, src.id], message or f"tdm env promote {source} -> {target}\n"
         )
     if current:
         try:  # files and index entries the promotion changes; other staged work is kept
@@ -332,21 +316,21 @@ def promote(
                 f"changes in: {', '.join(exc.paths[:10])}; commit or move them first. "
                 "Nothing was changed."
             ) from None
-    repo.branches.local[dst_env.branch].set_target(new)
+    git.move_branch(
+        dst_env.branch, new, expected=dst.id, message=f"tdm env promote {source} -> {target}"
+    )
     result.commit = str(new)
     return result
 
 
 def _gates_of(
-    git: gitio.Git, dst: pygit2.Commit, name: str, environment: Environment
+    git: gitio.Git, dst: gitio.Commit, name: str, environment: Environment
 ) -> tuple[bool, bool]:
     """The target's gates as the checked-out tdm.yaml *or* the target branch's own
     tdm.yaml sets them: a source branch cannot lift a protection by editing its copy."""
-    from tdm.diff import CommitSide
-
     protected, masking = environment.protected, environment.requires_masking
     try:
-        own = CommitSide(git, "target", dst).mapping(CONFIG_FILE)
+        own = TreeSnapshot.of_commit(git, dst, "target").mapping(CONFIG_FILE)
     except UserError:
         return protected, masking
     declared = own.get("environments", {}) if isinstance(own.get("environments"), dict) else {}
@@ -359,123 +343,31 @@ def _gates_of(
     )
 
 
-def _merge_trees(
-    project: Project, git: gitio.Git, ours: pygit2.Commit, theirs: pygit2.Commit
-) -> tuple[pygit2.Tree, list[str]]:
-    """The three-way merge of two commits, datasets changed on both sides merged by key."""
+def _merge(
+    git: gitio.Git, ours: gitio.Commit, theirs: gitio.Commit
+) -> tuple[gitio.Tree, list[str]]:
+    """The merged tree (:func:`tdm.merge.merge_commits`), or a refusal naming what conflicts."""
     from tdm import merge
-    from tdm.diff import CommitSide, _key_of, _schema_files, _schema_of
 
-    repo = git.repo
-    base = git.merge_base(ours, theirs)
-    index = repo.merge_commits(ours, theirs)
-    prefix = git.prefix
-    sides = {"base": base, "ours": ours, "theirs": theirs}
-    datasets: dict[str, dict[str, pygit2.Object | None]] = {}
-    for label, commit in sides.items():
-        tree = commit.tree if commit is not None else None
-        if tree is None:
-            continue
-        for rel, oid in git.tree_blobs(commit, "datasets/") if commit is not None else []:
-            if rel.endswith(".jsonl"):
-                datasets.setdefault(rel, {})[label] = repo[oid]
-    merged_by_key: list[str] = []
-    merged_data: dict[str, bytes] = {}
-    ours_side = CommitSide(git, "ours", ours)
-    schema_files = _schema_files(ours_side)
-    problems: list[str] = []
-    for rel, found in sorted(datasets.items()):
-        b, o, t = found.get("base"), found.get("ours"), found.get("theirs")
-        if b is None or o is None or t is None or o.id == t.id or b.id in (o.id, t.id):
-            continue  # not changed on both sides: libgit2's result is exact
-        name = rel[len("datasets/") : -len(".jsonl")]
-        key = _key_of(ours_side, _schema_of(ours_side, name, schema_files), schema_files)
-        if key is None:
-            problems.append(f"{rel}: changed on both sides and its schema has no primary key")
-            continue
-        try:
-            res = merge.merge_rows(
-                git.read_blob(b.id), git.read_blob(o.id), git.read_blob(t.id), key
-            )
-        except merge.CannotMerge as exc:
-            problems.append(f"{rel}: {exc}")
-            continue
-        if not res.clean:
-            problems.extend(f"{rel}: {c.describe(key)}" for c in res.conflicts)
-            continue
-        oid = repo.create_blob(res.data)
-        path = prefix + rel
-        if index.conflicts is not None and path in index.conflicts:
-            del index.conflicts[path]
-        index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB))
-        merged_by_key.append(name)
-        merged_data[name] = res.data
-    lock_path = prefix + "tdm.lock"
-    lock_changed = merged_data or (index.conflicts is not None and lock_path in index.conflicts)
-    if lock_changed:
-        docs = []
-        for commit in (base, ours, theirs):
-            blob = git.blob(commit, "tdm.lock") if commit is not None else None
-            docs.append(_json(git.read_blob(blob.id)) if blob is not None else {})
-        lock = merge.merge_lock(docs[0], docs[1], docs[2], merged_data)
-        if index.conflicts is not None and lock_path in index.conflicts:
-            del index.conflicts[lock_path]
-        index.add(
-            pygit2.IndexEntry(
-                lock_path, repo.create_blob(merge.dumps_lock(lock)), pygit2.enums.FileMode.BLOB
-            )
-        )
-    if index.conflicts is not None:
-        for entries in index.conflicts:
-            path = next(e.path for e in entries if e is not None)
-            problems.append(
-                f"{path[len(prefix) :] if path.startswith(prefix) else path}: conflicting changes"
-            )
-    if problems:
+    merged = merge.merge_commits(git, ours, theirs)
+    if merged.tree is None:
         raise PromotionRefused(
             "the promotion cannot be merged automatically; nothing was changed:\n"
-            + "\n".join(f"  {p}" for p in problems[:20])
+            + "\n".join(f"  {p}" for p in merged.problems[:20])
             + "\nmerge the branches with `git merge` (datasets merge by key there too) and settle "
             "the conflicts with `tdm resolve`"
         )
-    merged = repo.get(index.write_tree(repo))
-    assert isinstance(merged, pygit2.Tree)
-    return merged, merged_by_key
+    return merged.tree, merged.merged_by_key
 
 
-def _json(data: bytes) -> dict[str, Any]:
-    import orjson
-
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _materialise(git: gitio.Git, tree: pygit2.Tree, dest: Path) -> Path:
-    """The tdm files of ``tree`` written under ``dest`` (regular files only, every path
-    checked to stay inside it); returns the tdm root there."""
-    base = git.prefix.rstrip("/")
-    node: Any = tree[base] if base else tree
-
-    def entries() -> Iterator[tuple[str, pygit2.Oid, int]]:
-        for rel, obj in gitio.walk_entries(node):
-            if any(rel == p or rel.startswith(p + "/") for p in COMMITTED):
-                yield rel, obj.id, obj.filemode
-
-    gitio.write_regular_blobs(git, entries(), dest)
-    return dest
-
-
-def _gate_valid(project: Project, git: gitio.Git, tree: pygit2.Tree) -> None:
+def _gate_valid(project: Project, git: gitio.Git, tree: gitio.Tree) -> None:
     from tdm import validate
 
-    work = Path(git.repo.path) / "tdm"
+    work = gitio.state_dir(git.repo)
     work.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="promote-", dir=work))
     try:
-        merged = Project.load(_materialise(git, tree, tmp))
+        merged = Project.load(git.export_tree(tree, tmp, COMMITTED))
         report = validate.validate(merged)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -486,40 +378,34 @@ def _gate_valid(project: Project, git: gitio.Git, tree: pygit2.Tree) -> None:
         )
 
 
-def _breaking(git: gitio.Git, dst: pygit2.Commit, tree: pygit2.Tree) -> list[str]:
-    from tdm.diff import CommitSide, diff_sides
+def _breaking(git: gitio.Git, dst: gitio.Commit, tree: gitio.Tree) -> list[str]:
+    from tdm.diff import diff_sides
 
-    before = CommitSide(git, "target", dst)
-    after = CommitSide(git, "promoted", None)
-    after.tree = tree
+    before = TreeSnapshot.of_commit(git, dst, "target")
+    after = TreeSnapshot(git, tree, "promoted")
     report = diff_sides(before, after)
     return [f"{s.name}: {c.detail} ({c.reason(report.compat)})" for s, c in report.breaking()]
 
 
-def _gate_masking(project: Project, git: gitio.Git, tree: pygit2.Tree, target: str) -> None:
+def _gate_masking(project: Project, git: gitio.Git, tree: gitio.Tree, target: str) -> None:
     """Every dataset must come from generation or masking (tdm.lock says which), and
     scan clean."""
     from tdm import scan
-    from tdm.diff import CommitSide
 
-    side = CommitSide(git, "promoted", None)
-    side.tree = tree
-    lock = _json(side.read("tdm.lock") or b"{}").get("datasets", {})
+    side = TreeSnapshot(git, tree, "promoted")
+    try:
+        lock = side.lock_entries()
+    except UserError:
+        lock = {}  # an unreadable lock records nothing
     problems = []
-    for folder in side.folders("datasets"):
-        for name in side.files(f"datasets/{folder}"):
-            if not name.endswith(".jsonl"):
-                continue
-            dataset = f"{folder}/{name[: -len('.jsonl')]}"
-            entry = lock.get(dataset) if isinstance(lock, dict) else None
-            if not isinstance(entry, dict) or not (entry.get("recipe") or entry.get("masked")):
-                problems.append(
-                    f"{dataset}: neither generated nor masked by tdm (no tdm.lock record)"
-                )
-                continue
-            data = side.read(f"datasets/{folder}/{name}") or b""
-            found, _ = scan.scan_bytes(data, f"datasets/{folder}/{name}")
-            problems.extend(str(f) for f in found[:5])
+    for dataset, rel in sorted(side.datasets().items()):
+        entry = lock.get(dataset)
+        if not isinstance(entry, dict) or not (entry.get("recipe") or entry.get("masked")):
+            problems.append(f"{dataset}: neither generated nor masked by tdm (no tdm.lock record)")
+            continue
+        data = side.read(rel) or b""
+        found, _ = scan.scan_bytes(data, rel)
+        problems.extend(str(f) for f in found[:5])
     if problems:
         raise PromotionRefused(
             f"{target} requires masked or generated data; nothing was changed:\n"

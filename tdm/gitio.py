@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,15 @@ from tdm.errors import GitError
 # `git fsck` and when receiving them), and the check costs a fifth of reading a large
 # dataset.  tdm reads what git wrote, like git.
 pygit2.option(pygit2.enums.Option.ENABLE_STRICT_HASH_VERIFICATION, False)
+
+#: pygit2's types, named here so other modules can annotate without importing pygit2
+Commit = pygit2.Commit
+Tree = pygit2.Tree
+Oid = pygit2.Oid
+Repository = pygit2.Repository
+Signature = pygit2.Signature
+
+_REGULAR = (pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE)
 
 _FLAGS = [
     (pygit2.enums.FileStatus.INDEX_NEW, "added"),
@@ -47,6 +56,40 @@ def discover(path: Path) -> pygit2.Repository | None:
         return pygit2.Repository(found)
     except pygit2.GitError as exc:
         raise GitError(f"cannot open the git repository at {found}: {exc}") from None
+
+
+def state_dir(repo: pygit2.Repository) -> Path:
+    """tdm's own folder inside the git directory (``.git/tdm``): the validation cache,
+    merge conflict reports and scratch folders.  Not created here."""
+    return Path(repo.path) / "tdm"
+
+
+def is_ignored(repo: pygit2.Repository, path: str) -> bool:
+    """Whether git ignores ``path`` (relative to the git work tree; a folder ends in "/").
+    An unusual path git cannot answer for counts as not ignored."""
+    try:
+        return bool(repo.path_is_ignored(path))
+    except (KeyError, ValueError, pygit2.GitError):
+        return False
+
+
+def valid_branch_name(name: str) -> bool:
+    """Whether git accepts ``name`` as a branch name."""
+    return bool(pygit2.reference_is_valid_name(f"refs/heads/{name}"))
+
+
+def hooks_dir(repo: pygit2.Repository) -> Path:
+    """Where git looks for hooks: ``core.hooksPath`` when set, else ``.git/hooks``."""
+    try:
+        configured = repo.config["core.hooksPath"]
+    except KeyError:
+        configured = None
+    if configured:
+        path = Path(os.path.expanduser(str(configured)))
+        if not path.is_absolute():
+            path = Path(repo.workdir or repo.path) / path
+        return path
+    return Path(repo.path) / "hooks"
 
 
 def init(path: Path) -> pygit2.Repository:
@@ -213,20 +256,7 @@ class Git:
 
     # ------------------------------------------------------------------ reading trees
 
-    def tree_entry(self, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
-        """The object at ``path`` (relative to the tdm root) in ``commit``, or None."""
-        try:
-            return commit.tree[self.prefix + path]
-        except KeyError:
-            return None
-
-    def blob(self, commit: pygit2.Commit, path: str) -> pygit2.Blob | None:
-        obj = self.tree_entry(commit, path)
-        if obj is None or not isinstance(obj, pygit2.Blob):
-            return None
-        return obj
-
-    def read_blob(self, oid: pygit2.Oid) -> bytes:
+    def read_blob(self, oid: pygit2.Oid | str) -> bytes:
         """A blob's bytes straight from the object database (no Blob object is kept, so
         libgit2's copy is freed as soon as Python has its own)."""
         return bytes(self.repo.odb.read(oid)[1])
@@ -258,38 +288,226 @@ class Git:
         index.read()
         return index
 
-    def staged_blobs(self, folder: str) -> list[tuple[str, pygit2.Oid]]:
-        """(path relative to the tdm root, blob id) of files under ``folder`` whose staged
-        version differs from HEAD's: what the next commit would add or change."""
-        index = self.staged_index()
-        head = self.head()
-        base = self.prefix + folder
-        out = []
-        for entry in index:
-            if not entry.path.startswith(base):
-                continue
-            old = _get(head.tree, entry.path) if head is not None else None
-            if old is None or old.id != entry.id:
-                out.append((entry.path[len(self.prefix) :], entry.id))
-        return sorted(out)
+    # ------------------------------------------------------------------ entries (snapshots)
 
-    def tree_blobs(self, commit: pygit2.Commit, folder: str) -> list[tuple[str, pygit2.Oid]]:
-        """(path relative to the tdm root, blob id) of every file under ``folder`` in ``commit``."""
-        tree = _get(commit.tree, (self.prefix + folder).rstrip("/"))
-        if not isinstance(tree, pygit2.Tree):
+    def entry(self, tree: pygit2.Tree | None, rel: str) -> Entry | None:
+        """The entry at ``rel`` (relative to the tdm root) in ``tree``, or None."""
+        obj = _get(tree, self.prefix + rel)
+        return None if obj is None else _entry(obj)
+
+    def entries(self, tree: pygit2.Tree | None, folder: str) -> list[Entry]:
+        """The entries directly in ``folder`` (relative to the tdm root) of ``tree``."""
+        if tree is None:
             return []
-        out = []
-        for path in _walk_tree(tree, folder.rstrip("/") + "/"):
-            obj = _get(commit.tree, self.prefix + path)
-            if obj is not None and obj.type_str == "blob":
-                out.append((path, obj.id))
-        return sorted(out)
-
-    def list_dir(self, commit: pygit2.Commit, path: str) -> list[str]:
-        obj = self.tree_entry(commit, path)
+        path = (self.prefix + folder).rstrip("/")
+        obj = _get(tree, path) if path else tree
         if not isinstance(obj, pygit2.Tree):
             return []
-        return sorted(e.name for e in obj if e.name is not None)
+        return [_entry(e) for e in obj if e.name]
+
+    def staged_entries(self) -> dict[str, Entry]:
+        """Every staged file under the tdm root: path relative to it -> entry (its ``name``
+        is that path).  Conflicted paths (no stage 0 entry) are left out."""
+        out = {}
+        for e in self.staged_index():
+            if e.path.startswith(self.prefix):
+                rel = e.path[len(self.prefix) :]
+                out[rel] = Entry(rel, _kind(e.mode), str(e.id), int(e.mode))
+        return out
+
+    def tree_of(self, rev_or_id: str) -> pygit2.Tree:
+        """The tree object with id ``rev_or_id`` (or the tree of a revision)."""
+        try:
+            obj = self.repo.revparse_single(rev_or_id)
+            return obj.peel(pygit2.Tree)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise GitError(f"unknown tree or revision '{rev_or_id}'") from None
+
+    def chunks(self, blob_id: str) -> Iterator[bytes]:
+        """A blob's bytes in blocks (see :func:`blob_chunks`)."""
+        blob = self.repo[blob_id]
+        assert isinstance(blob, pygit2.Blob)
+        return blob_chunks(blob)
+
+    def lines(self, blob_id: str) -> Iterator[bytes]:
+        """A blob's lines, each with its newline (see :func:`blob_lines`)."""
+        blob = self.repo[blob_id]
+        assert isinstance(blob, pygit2.Blob)
+        return blob_lines(blob)
+
+    def export_tree(self, tree: pygit2.Tree, dest: Path, prefixes: tuple[str, ...]) -> Path:
+        """The files of ``tree`` under the tdm root whose path starts with one of
+        ``prefixes``, written under ``dest`` (regular files only, every path checked to stay
+        inside it); returns ``dest``."""
+        base = self.prefix.rstrip("/")
+        node = _get(tree, base) if base else tree
+        if not isinstance(node, pygit2.Tree):
+            return dest
+
+        def wanted() -> Iterator[tuple[str, pygit2.Oid | str, int]]:
+            for rel, obj in walk_entries(node):
+                if any(rel == p or rel.startswith(p + "/") for p in prefixes):
+                    yield rel, obj.id, obj.filemode
+
+        write_regular_blobs(self, wanted(), dest)
+        return dest
+
+    # ------------------------------------------------------------------ branches
+
+    def branch_commit(self, name: str) -> pygit2.Commit | None:
+        """The commit the local branch ``name`` points at, None when there is no such branch."""
+        branch = self.repo.branches.local.get(name)
+        return None if branch is None else branch.peel(pygit2.Commit)
+
+    def create_branch(self, name: str, start: pygit2.Commit) -> None:
+        """A new local branch at ``start`` (never moves an existing one)."""
+        try:
+            self.repo.branches.local.create(name, start)
+        except (pygit2.GitError, ValueError) as exc:
+            raise GitError(f"cannot create branch {name}: {exc}") from None
+
+    def delete_branch(self, name: str) -> None:
+        try:
+            self.repo.branches.local.delete(name)
+        except (KeyError, pygit2.GitError) as exc:
+            raise _translate(exc, f"cannot delete branch {name}") from None
+
+    def contains(self, tip: pygit2.Commit | pygit2.Oid | str, commit: pygit2.Oid | str) -> bool:
+        """Whether ``commit`` is ``tip`` or one of its ancestors."""
+        tip_id = tip.id if isinstance(tip, pygit2.Commit) else pygit2.Oid(hex=str(tip))
+        other = pygit2.Oid(hex=str(commit))
+        return tip_id == other or bool(self.repo.descendant_of(tip_id, other))
+
+    def move_branch(
+        self, name: str, new: pygit2.Oid | str, *, expected: pygit2.Oid | str | None, message: str
+    ) -> None:
+        """Point the local branch ``name`` at ``new`` if it still points at ``expected``
+        (None: the branch must not exist yet), atomically: the ref is locked (git's own
+        ``.lock`` protocol), compared, then written.  Raises :class:`RefMoved` when another
+        writer moved it first, so the caller can rebuild on the new tip and retry."""
+        ref = f"refs/heads/{name}"
+        if not valid_branch_name(name):
+            raise GitError(f"'{name}' is not a valid branch name")
+        try:
+            with self.repo.transaction() as txn:
+                txn.lock_ref(ref)
+                current = self._ref_target(ref)
+                want = None if expected is None else str(expected)
+                if current != want:
+                    raise RefMoved(name, want, current)
+                # no signature: pygit2 1.21 cannot pass one here; libgit2 then writes the
+                # reflog entry with the repository's configured identity
+                txn.set_target(ref, pygit2.Oid(hex=str(new)), None, message)
+        except pygit2.GitError as exc:
+            if "lock" in str(exc).lower():
+                raise RefMoved(name, None if expected is None else str(expected), None) from None
+            raise _translate(exc, f"cannot update branch {name}") from None
+
+    def _ref_target(self, ref: str) -> str | None:
+        try:
+            found = self.repo.references.get(ref)
+        except pygit2.GitError:
+            return None
+        if found is None:
+            return None
+        return str(found.resolve().target)
+
+    # ------------------------------------------------------------------ commits in memory
+
+    def build_tree(
+        self, base: pygit2.Tree | pygit2.Commit | None, changes: Mapping[str, bytes | None]
+    ) -> pygit2.Oid:
+        """A tree: ``base`` (a tree, a commit's tree, or empty) with ``changes`` applied,
+        paths relative to the tdm root -> new bytes (a regular file) or None (delete).
+        Blobs and trees are written to the object database; the working tree, the index
+        and every ref are left alone."""
+        index = pygit2.Index()
+        tree = base.tree if isinstance(base, pygit2.Commit) else base
+        if tree is not None:
+            index.read_tree(tree)
+        for rel, data in sorted(changes.items()):
+            if not safe_relpath(rel):
+                raise GitError(f"refusing the path {rel!r}: not a plain path inside the repository")
+            path = self.prefix + rel
+            if data is None:
+                if path in index:
+                    index.remove(path)
+                continue
+            oid = self.repo.create_blob(data)
+            index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB))
+        try:
+            return index.write_tree(self.repo)
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot write the tree") from None
+
+    def commit_tree(
+        self,
+        tree: pygit2.Oid | str,
+        parents: list[pygit2.Oid | str],
+        message: str,
+        *,
+        author: pygit2.Signature | None = None,
+        committer: pygit2.Signature | None = None,
+    ) -> pygit2.Oid:
+        """A commit object of ``tree`` on ``parents``; no ref moves (see :meth:`move_branch`).
+        The identities default to the user's (environment, then git config)."""
+        try:
+            return self.repo.create_commit(
+                None,
+                author or self.signature("AUTHOR"),
+                committer or self.signature("COMMITTER"),
+                message if message.endswith("\n") else message + "\n",
+                pygit2.Oid(hex=str(tree)),
+                [pygit2.Oid(hex=str(p)) for p in parents],
+            )
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot create the commit") from None
+
+    def commit_changes(
+        self,
+        branch: str,
+        changes: Mapping[str, bytes | None],
+        message: str,
+        *,
+        base: pygit2.Oid | str | None = None,
+        author: pygit2.Signature | None = None,
+        committer: pygit2.Signature | None = None,
+    ) -> pygit2.Oid:
+        """Commit ``changes`` on top of ``base`` (default: the branch's tip now) and move
+        ``branch`` to it only if the branch still points at ``base``: the working tree and
+        the index are never touched.  Raises :class:`RefMoved` when the branch moved since
+        ``base`` was read (read again, rebuild, retry)."""
+        if base is None:
+            tip = self.branch_commit(branch)
+            expected = None if tip is None else str(tip.id)
+        else:
+            expected = str(base)
+        parent = None if expected is None else self.repo[expected].peel(pygit2.Commit)
+        tree = self.build_tree(parent, changes)
+        new = self.commit_tree(
+            tree,
+            [] if parent is None else [parent.id],
+            message,
+            author=author,
+            committer=committer,
+        )
+        self.move_branch(
+            branch,
+            new,
+            expected=expected,
+            message=f"commit: {message.splitlines()[0]}" if message.strip() else "commit",
+        )
+        return new
+
+    # ------------------------------------------------------------------ merging trees
+
+    def merge(self, ours: pygit2.Commit, theirs: pygit2.Commit) -> TreeMerge:
+        """libgit2's three-way merge of two commits, in memory (see :class:`TreeMerge`)."""
+        try:
+            index = self.repo.merge_commits(ours, theirs)
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot merge") from None
+        return TreeMerge(self, index)
 
     # ------------------------------------------------------------------ status
 
@@ -469,6 +687,81 @@ class Git:
         return out
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a tree or the index."""
+
+    name: str  # the entry's name (in a folder listing) or its path (index entries)
+    kind: str  # "file" (a regular file), "link", "tree" or "submodule"
+    id: str  # the object id, hex
+    mode: int
+
+
+def _kind(mode: int) -> str:
+    if mode in _REGULAR:
+        return "file"
+    if mode == pygit2.enums.FileMode.LINK:
+        return "link"
+    if mode == pygit2.enums.FileMode.TREE:
+        return "tree"
+    return "submodule"
+
+
+def _entry(obj: pygit2.Object) -> Entry:
+    return Entry(obj.name or "", _kind(obj.filemode), str(obj.id), int(obj.filemode))
+
+
+class RefMoved(GitError):
+    """A branch did not point where the caller read it: another writer moved it first."""
+
+    def __init__(self, branch: str, expected: str | None, actual: str | None) -> None:
+        self.branch = branch
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"branch {branch} moved while this change was prepared "
+            f"(expected {expected or 'no branch'}, found {actual or 'none or locked'}); "
+            "read it again and retry"
+        )
+
+
+class TreeMerge:
+    """The result of a three-way merge of two commits, held in memory: the paths libgit2
+    could not merge, and a way to put a merged file in and write the tree."""
+
+    def __init__(self, git: Git, index: pygit2.Index) -> None:
+        self._git = git
+        self._index = index
+
+    def conflicts(self) -> list[str]:
+        """Paths (relative to the tdm root where inside it) still in conflict."""
+        if self._index.conflicts is None:
+            return []
+        prefix = self._git.prefix
+        out = []
+        for entries in self._index.conflicts:
+            path = next(e.path for e in entries if e is not None)
+            out.append(path[len(prefix) :] if path.startswith(prefix) else path)
+        return out
+
+    def put(self, rel: str, data: bytes) -> None:
+        """``rel`` (relative to the tdm root) becomes a regular file with ``data``, its
+        conflict, if any, resolved."""
+        path = self._git.prefix + rel
+        if self._index.conflicts is not None and path in self._index.conflicts:
+            del self._index.conflicts[path]
+        oid = self._git.repo.create_blob(data)
+        self._index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode.BLOB))
+
+    def write_tree(self) -> pygit2.Tree:
+        try:
+            tree = self._git.repo.get(self._index.write_tree(self._git.repo))
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot write the merged tree") from None
+        assert isinstance(tree, pygit2.Tree)
+        return tree
+
+
 def info(commit: pygit2.Commit) -> CommitInfo:
     return CommitInfo(
         str(commit.id),
@@ -522,7 +815,7 @@ def safe_relpath(path: str) -> bool:
 
 
 def write_regular_blobs(
-    git: Git, entries: Iterator[tuple[str, pygit2.Oid, int]], dest: Path
+    git: Git, entries: Iterator[tuple[str, pygit2.Oid | str, int]], dest: Path
 ) -> None:
     """Write (path, blob id, mode) entries under ``dest`` as plain, non-executable files.
     Symbolic links and submodules are skipped (tdm reads regular files only), and every

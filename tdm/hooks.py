@@ -18,8 +18,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pygit2
-
 from tdm import gitio
 from tdm.errors import CheckFailed, UserError
 from tdm.project import COMMITTED, Project
@@ -51,18 +49,9 @@ exec {python} -m tdm hooks run --repo {root}
 """
 
 
-def hooks_dir(repo: pygit2.Repository) -> Path:
+def hooks_dir(repo: gitio.Repository) -> Path:
     """Where git looks for hooks: ``core.hooksPath`` when set, else ``.git/hooks``."""
-    try:
-        configured = repo.config["core.hooksPath"]
-    except KeyError:
-        configured = None
-    if configured:
-        path = Path(os.path.expanduser(str(configured)))
-        if not path.is_absolute():
-            path = Path(repo.workdir or repo.path) / path
-        return path
-    return Path(repo.path) / "hooks"
+    return gitio.hooks_dir(repo)
 
 
 def _script(project: Project, git: gitio.Git) -> str:
@@ -163,17 +152,12 @@ def staged_tree(project: Project, dest: Path) -> Path:
     ``dest``; a working file that equals its staged version and is a plain file is
     hard-linked instead of copied."""
     git = gitio.Git(project.root)
-    index = git.staged_index()
-    prefixes = tuple(git.prefix + p for p in COMMITTED)
-    plain = (pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE)
     copies = []
-    for entry in index:
-        path = entry.path
-        if not (path in prefixes or path.startswith(tuple(p + "/" for p in prefixes))):
+    for rel, entry in git.staged_entries().items():
+        if not (rel in COMMITTED or rel.startswith(tuple(p + "/" for p in COMMITTED))):
             continue
-        if entry.mode not in plain:
+        if entry.kind != "file":
             continue  # symbolic links and submodules: tdm reads regular files only
-        rel = path[len(git.prefix) :]
         source = project.root / rel
         target = dest / rel
         if (
@@ -202,7 +186,7 @@ def run_pre_commit(project: Project) -> HookResult:
     if "tdm" in skip:
         return HookResult(True, ["tdm: skipped (SKIP=tdm)"])
     git = gitio.Git(project.root)
-    work = Path(git.repo.path) / "tdm"
+    work = gitio.state_dir(git.repo)
     work.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="staged-", dir=work))
     result = HookResult(True)

@@ -24,7 +24,6 @@ from typing import Any
 
 import jsonschema_rs
 import orjson
-import pygit2
 
 from tdm import canon, gitio
 from tdm._version import __version__
@@ -650,11 +649,8 @@ def _input_warnings(project: Project, path: Path) -> list[str]:
     repo = gitio.discover(project.root)
     if repo is not None and repo.workdir:
         rel = resolved.relative_to(Path(repo.workdir).resolve()).as_posix()
-        try:
-            if repo.path_is_ignored(rel):
-                return []
-        except (KeyError, ValueError, pygit2.GitError):
-            pass  # an unusual path: warn rather than fail
+        if gitio.is_ignored(repo, rel):  # an unusual path counts as not ignored: warn
+            return []
     return [
         f"{path} holds unmasked records inside the repository and is not ignored by git; "
         "move it out (or add it to .gitignore) so it is never committed"

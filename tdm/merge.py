@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pygit2
 
 from tdm import canon, gitio
 from tdm.datadiff import field_changes, key_id, line_delta
@@ -31,7 +31,8 @@ from tdm.errors import UserError
 from tdm.fsutil import write_bytes_atomic
 from tdm.measure import measure
 from tdm.models import check_name
-from tdm.project import Project
+from tdm.project import LOCK_FILE, Project
+from tdm.snapshot import Snapshot, TreeSnapshot, WorktreeSnapshot
 
 
 @dataclass
@@ -199,6 +200,96 @@ def dumps_lock(lock: dict[str, Any]) -> bytes:
     return canon.pretty(lock)
 
 
+# ---------------------------------------------------------------------- two commits
+
+
+@dataclass
+class CommitMerge:
+    """Two commits merged in memory: datasets changed on both sides merged by key,
+    tdm.lock merged and recomputed for them, the rest by libgit2."""
+
+    #: the merged tree; None when it was not asked for or the merge is not clean
+    tree: gitio.Tree | None
+    #: ``template/dataset`` -> its rows merged by key (conflicting rows keep ours)
+    results: dict[str, MergeResult] = field(default_factory=dict)
+    #: what keeps the merge from being clean, one line each (path: reason)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def merged_by_key(self) -> list[str]:
+        return sorted(self.results)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+def merge_commits(
+    git: gitio.Git,
+    ours: gitio.Commit,
+    theirs: gitio.Commit,
+    *,
+    keys: Snapshot | None = None,
+    datasets: Collection[str] | None = None,
+    write_tree: bool = True,
+) -> CommitMerge:
+    """The three-way merge of ``ours`` and ``theirs`` (from their merge base), computed
+    in memory; nothing in the working tree, the index or the refs changes.
+
+    Every dataset changed on both sides is merged by its primary key, as ``keys`` (a
+    snapshot, default: ``ours``) says which schema it follows (:meth:`Snapshot.dataset_schema`);
+    ``datasets`` limits that to some names.  With ``write_tree`` the whole trees are merged
+    too (libgit2), the merged datasets and a merged tdm.lock put in, and the merged tree
+    written when nothing conflicts."""
+    base = git.merge_base(ours, theirs)
+    snaps = [
+        TreeSnapshot.of_commit(git, commit, label)
+        for commit, label in ((base, "base"), (ours, "ours"), (theirs, "theirs"))
+    ]
+    keys = keys or snaps[1]
+    out = CommitMerge(None)
+    tree = git.merge(ours, theirs) if write_tree else None
+    for name, rel in sorted(snaps[1].datasets().items()):
+        if datasets is not None and name not in datasets:
+            continue
+        ids = [s.blob_id(rel) for s in snaps]
+        b, o, t = ids
+        if b is None or o is None or t is None or o == t or b in (o, t):
+            continue  # not changed on both sides: libgit2's result is exact
+        key = keys.primary_key(name)
+        if key is None:
+            out.problems.append(f"{rel}: changed on both sides and its schema has no primary key")
+            continue
+        try:
+            res = merge_rows(git.read_blob(b), git.read_blob(o), git.read_blob(t), key)
+        except CannotMerge as exc:
+            out.problems.append(f"{rel}: {exc}")
+            continue
+        out.results[name] = res
+        if not res.clean:
+            out.problems.extend(f"{rel}: {c.describe(key)}" for c in res.conflicts)
+        elif tree is not None:
+            tree.put(rel, res.data)
+    if tree is None:
+        return out
+    clean = {n: r.data for n, r in out.results.items() if r.clean}
+    if clean or LOCK_FILE in tree.conflicts():
+        docs = [_json(s.read(LOCK_FILE) or b"{}") for s in snaps]
+        tree.put(LOCK_FILE, dumps_lock(merge_lock(docs[0], docs[1], docs[2], clean)))
+    out.problems.extend(f"{path}: conflicting changes" for path in tree.conflicts())
+    if not out.problems:
+        out.tree = tree.write_tree()
+    return out
+
+
+def _json(data: bytes) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 # ---------------------------------------------------------------------- git integration
 
 DRIVER = "tdm"
@@ -242,11 +333,11 @@ def _config_get(config: Any, name: str) -> str | None:
         return None
 
 
-def conflict_dir(repo: pygit2.Repository) -> Path:
-    return Path(repo.path) / "tdm" / "conflicts"
+def conflict_dir(repo: gitio.Repository) -> Path:
+    return gitio.state_dir(repo) / "conflicts"
 
 
-def report_path(repo: pygit2.Repository, rel_to_git: str) -> Path:
+def report_path(repo: gitio.Repository, rel_to_git: str) -> Path:
     """One report per conflicted file; the path is percent-encoded, so no two collide."""
     from urllib.parse import quote
 
@@ -255,12 +346,8 @@ def report_path(repo: pygit2.Repository, rel_to_git: str) -> Path:
 
 def dataset_key(project: Project, dataset: str) -> str | None:
     """The primary key of ``template/dataset`` as the working tree declares it."""
-    name = dataset.partition("/")[2]
     try:
-        schema_name = project.dataset_schema(dataset)
-        if schema_name is None and name in project.schema_names():
-            schema_name = name
-        return project.schema(schema_name).primary_key if schema_name else None
+        return WorktreeSnapshot(project).primary_key(dataset)
     except UserError:
         return None
 
@@ -321,11 +408,11 @@ def run_driver(base: Path, ours: Path, theirs: Path, path: str, cwd: Path) -> Dr
 
 
 def _drive_lock(
-    project: Project, repo: pygit2.Repository, base: Path, ours: Path, theirs: Path
+    project: Project, repo: gitio.Repository, base: Path, ours: Path, theirs: Path
 ) -> DriverOutcome:
     """Entries merge per dataset; an entry both sides changed is recomputed from the
-    datasets merged by key, read from the commits git is merging (git names their tip in
-    ``GITHEAD_<id>``; the lock is merged before the datasets)."""
+    datasets merged by key (:func:`merge_commits`), read from the commits git is merging
+    (git names their tip in ``GITHEAD_<id>``; the lock is merged before the datasets)."""
     try:
         docs = [orjson.loads(p.read_bytes()) for p in (base, ours, theirs)]
     except orjson.JSONDecodeError as exc:
@@ -345,27 +432,18 @@ def _drive_lock(
             )
         git = gitio.Git(project.root)
         ours_c = git.head()
-        theirs_c = git.resolve(theirs_ids[0])
         assert ours_c is not None
-        base_c = git.merge_base(ours_c, theirs_c)
-        for name in both:
-            rel = f"datasets/{name}.jsonl"
-            blobs = [
-                git.blob(c, rel) if c is not None else None for c in (base_c, ours_c, theirs_c)
-            ]
-            key = dataset_key(project, name)
-            b0, b1, b2 = blobs
-            if key is None or b0 is None or b1 is None or b2 is None:
-                continue
-            try:
-                res = merge_rows(
-                    git.read_blob(b0.id), git.read_blob(b1.id), git.read_blob(b2.id), key
-                )
-            except CannotMerge:
-                continue
-            merged_data[name] = res.data
-    merged = merge_lock(docs[0] or {}, docs[1] or {}, docs[2] or {}, merged_data)
-    ours.write_bytes(dumps_lock(merged))
+        merged = merge_commits(
+            git,
+            ours_c,
+            git.resolve(theirs_ids[0]),
+            keys=WorktreeSnapshot(project),
+            datasets=both,
+            write_tree=False,
+        )
+        merged_data = {name: res.data for name, res in merged.results.items()}
+    lock = merge_lock(docs[0] or {}, docs[1] or {}, docs[2] or {}, merged_data)
+    ours.write_bytes(dumps_lock(lock))
     return DriverOutcome(True)
 
 

@@ -43,9 +43,9 @@ class Environment(Model):
     @field_validator("branch")
     @classmethod
     def _branch_name(cls, value: str) -> str:
-        import pygit2
+        from tdm.gitio import valid_branch_name  # git's own rule for branch names
 
-        if not pygit2.reference_is_valid_name(f"refs/heads/{value}"):
+        if not valid_branch_name(value):
             raise ValueError(f"'{value}' is not a valid git branch name")
         return value
 

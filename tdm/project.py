@@ -134,16 +134,13 @@ class Project:
         return self._names(MASKING_DIR)
 
     def dataset_schema(self, dataset: str) -> str | None:
-        """The schema ``template/dataset`` follows: its template's spec, else its tdm.lock
-        entry (masked datasets have no template); None when neither says.  A malformed
-        template or lock raises UserError."""
-        folder, _, name = dataset.partition("/")
-        if folder in self.template_names():
-            spec = self.template(folder).datasets.get(name)
-            if spec is not None:
-                return spec.schema_
-        entry = self.read_lock().datasets.get(dataset)
-        return entry.schema_ if entry is not None else None
+        """The schema ``template/dataset`` follows in the working tree: the one rule of
+        :meth:`tdm.snapshot.Snapshot.dataset_schema` (its template's spec, else its tdm.lock
+        entry, else a schema with the dataset's name).  A malformed template or lock
+        raises UserError."""
+        from tdm.snapshot import WorktreeSnapshot  # the reader sits on top of this module
+
+        return WorktreeSnapshot(self).dataset_schema(dataset)
 
     def dataset_path(self, template: str, dataset: str) -> Path:
         check_name(template, "template")
@@ -179,55 +176,7 @@ class Project:
 
     def _load_schema(self, name: str) -> SchemaDoc:
         path = self._find(SCHEMA_DIR, name, "schema")
-        display = self.rel(path)
-        doc = load_document(path, display)
-        data = doc.data
-        if not isinstance(data, dict):
-            raise UserError(
-                "a schema must be a mapping (a JSON Schema object)", path=display, line=1
-            )
-        import jsonschema  # only where a schema is read: checkout, log and show need none
-        import jsonschema.validators
-
-        cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
-        try:
-            cls.check_schema(data)
-        except jsonschema.SchemaError as exc:
-            loc = tuple(exc.path)
-            where = "/".join(str(p) for p in loc) or "(top level)"
-            raise UserError(
-                f"not a valid JSON Schema at {where}: {exc.message}; fix it to follow the JSON Schema spec",
-                path=display,
-                line=doc.line_of(loc),
-            ) from None
-        hint_raw = data.get("x-tdm", {})
-        try:
-            hint = SchemaHint.model_validate(hint_raw)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            loc = ("x-tdm", *err["loc"])
-            raise UserError(
-                f"{'.'.join(str(p) for p in loc)}: {err['msg']}; see the x-tdm reference in the README",
-                path=display,
-                line=doc.line_of(loc),
-            ) from None
-        props = data.get("properties", {})
-        pk = hint.primary_key
-        if pk is not None:
-            if pk not in props:
-                raise UserError(
-                    f"x-tdm.primary_key '{pk}' is not a property of the schema; name one of: "
-                    f"{', '.join(props) or '(none)'}",
-                    path=display,
-                    line=doc.line_of(("x-tdm", "primary_key")),
-                )
-            if pk not in data.get("required", []):
-                raise UserError(
-                    f"primary key '{pk}' must be listed in 'required'",
-                    path=display,
-                    line=doc.line_of(("required",)) or doc.line_of(("x-tdm",)),
-                )
-        return SchemaDoc(name, display, data, doc, hint)
+        return schema_doc(name, load_document(path, self.rel(path)))
 
     def template(self, name: str) -> Template:
         path = self._find(TEMPLATE_DIR, name, "template")
@@ -281,3 +230,54 @@ class Project:
         data = lock.model_dump(by_alias=True, exclude_none=True)
         data["datasets"] = dict(sorted(data["datasets"].items()))
         write_bytes_atomic(self.root / LOCK_FILE, canon.pretty(data))
+
+
+def schema_doc(name: str, doc: Located) -> SchemaDoc:
+    """A parsed schema file checked as tdm loads it: a mapping, a valid JSON Schema, a
+    valid ``x-tdm`` hint whose primary key is a required property."""
+    display = doc.path
+    data = doc.data
+    if not isinstance(data, dict):
+        raise UserError("a schema must be a mapping (a JSON Schema object)", path=display, line=1)
+    import jsonschema  # only where a schema is read: checkout, log and show need none
+    import jsonschema.validators
+
+    cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(data)
+    except jsonschema.SchemaError as exc:
+        loc = tuple(exc.path)
+        where = "/".join(str(p) for p in loc) or "(top level)"
+        raise UserError(
+            f"not a valid JSON Schema at {where}: {exc.message}; fix it to follow the JSON Schema spec",
+            path=display,
+            line=doc.line_of(loc),
+        ) from None
+    hint_raw = data.get("x-tdm", {})
+    try:
+        hint = SchemaHint.model_validate(hint_raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = ("x-tdm", *err["loc"])
+        raise UserError(
+            f"{'.'.join(str(p) for p in loc)}: {err['msg']}; see the x-tdm reference in the README",
+            path=display,
+            line=doc.line_of(loc),
+        ) from None
+    props = data.get("properties", {})
+    pk = hint.primary_key
+    if pk is not None:
+        if pk not in props:
+            raise UserError(
+                f"x-tdm.primary_key '{pk}' is not a property of the schema; name one of: "
+                f"{', '.join(props) or '(none)'}",
+                path=display,
+                line=doc.line_of(("x-tdm", "primary_key")),
+            )
+        if pk not in data.get("required", []):
+            raise UserError(
+                f"primary key '{pk}' must be listed in 'required'",
+                path=display,
+                line=doc.line_of(("required",)) or doc.line_of(("x-tdm",)),
+            )
+    return SchemaDoc(name, display, data, doc, hint)

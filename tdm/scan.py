@@ -529,27 +529,28 @@ def targets(
 ) -> list[Target]:
     """The files to scan: named files (folders: their .jsonl files), the staged versions
     of changed datasets, the datasets at a revision, or every dataset in the working tree."""
-    from tdm import gitio
+    from tdm import snapshot
 
     if sum(bool(x) for x in (paths, staged, rev)) > 1:
         raise UserError("give paths, --staged or --rev, not more than one")
     if staged or rev:
-        git = gitio.Git(project.root)
-        blobs = (
-            git.staged_blobs("datasets/")
-            if staged
-            else git.tree_blobs(git.resolve(rev or "HEAD"), "datasets/")
+        snap: snapshot.Snapshot = (
+            snapshot.staged(project) if staged else snapshot.at(project, rev or "HEAD")
         )
-        where = "" if staged else f"@{rev}"
+        found = snap.walk("datasets")
+        if isinstance(snap, snapshot.IndexSnapshot):  # what the next commit adds or changes
+            head = snapshot.TreeSnapshot.of_commit(snap.git, snap.git.head(), "HEAD")
+            found = [(rel, oid) for rel, oid in found if head.blob_id(rel) != oid]
         return [
-            Target(f"{rel}{where}", _dataset_of(rel), functools.partial(git.read_blob, oid), rel)
-            for rel, oid in blobs
+            Target(snap.where(rel), _dataset_of(rel), functools.partial(_read, snap, rel), rel)
+            for rel, _ in found
             if rel.endswith(".jsonl")
         ]
     if not paths:
+        work = snapshot.WorktreeSnapshot(project)
         return [
-            Target(project.rel(p), _dataset_of(project.rel(p)), p.read_bytes)
-            for p in project.dataset_files()
+            Target(rel, dataset, functools.partial(_read, work, rel))
+            for dataset, rel in work.datasets().items()
         ]
     out = []
     for path in paths:
@@ -569,6 +570,10 @@ def targets(
             display = resolved.relative_to(project.root.resolve()).as_posix() if inside else str(f)
             out.append(Target(display, _dataset_of(display) if inside else None, f.read_bytes))
     return out
+
+
+def _read(snap: Any, rel: str) -> bytes:
+    return snap.read(rel) or b""
 
 
 def scan(

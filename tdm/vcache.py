@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from pathlib import Path
 
 import orjson
 
 from tdm._version import ENGINE_VERSION, __version__
 from tdm.fsutil import write_bytes_atomic
-from tdm.gitio import Git
+from tdm.gitio import Git, state_dir
 
 MAX_ENTRIES = 5000
 
@@ -26,7 +25,7 @@ MAX_ENTRIES = 5000
 class ValidationCache:
     def __init__(self, git: Git) -> None:
         self.git = git
-        self.path = Path(git.repo.path) / "tdm" / "validated.json"
+        self.path = state_dir(git.repo) / "validated.json"
         self._keys: list[str] | None = None
 
     def _load(self) -> list[str]:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import pygit2
 
-from tdm import gitio
+from tdm import gitio, snapshot
 from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
 from tdm.measure import Measure
 from tdm.models import check_name
-from tdm.project import COMMITTED, DATASET_DIR, LOCK_FILE, MANAGED, Project
+from tdm.project import COMMITTED, MANAGED, Project
+from tdm.snapshot import TreeSnapshot
 
 if TYPE_CHECKING:
     from tdm.validate import ValidationReport
@@ -93,31 +92,24 @@ class DatasetInfo:
     schema: str | None
 
 
-def _lock_at(git: gitio.Git, commit: pygit2.Commit) -> dict[str, Any]:
-    blob = git.blob(commit, LOCK_FILE)
-    if blob is None:
-        return {}
-    try:
-        data = orjson.loads(blob.data)
-    except orjson.JSONDecodeError:
-        return {}
-    datasets = data.get("datasets", {}) if isinstance(data, dict) else {}
-    return datasets if isinstance(datasets, dict) else {}
-
-
-def manifest(git: gitio.Git, commit: pygit2.Commit) -> list[DatasetInfo]:
+def manifest(git: gitio.Git, commit: gitio.Commit) -> list[DatasetInfo]:
     """Every dataset file in ``commit`` with its row count and sha256 (read from the blobs)."""
-    lock = _lock_at(git, commit)
+    snap = TreeSnapshot.of_commit(git, commit, str(commit.short_id))
+    try:
+        lock = snap.lock_entries()
+    except UserError:
+        lock = {}  # a lock that is not JSON names no schemas
     out = []
-    for key in _dataset_names(git, commit):
-        blob = git.blob(commit, f"{DATASET_DIR}/{key}.jsonl")
-        if blob is None:
+    for key, rel in snap.datasets().items():
+        chunks = snap.chunks(rel)
+        if chunks is None:
             continue
         measured = Measure()
-        for chunk in gitio.blob_chunks(blob):
+        for chunk in chunks:
             measured.update(chunk)
-        entry = lock.get(key, {})
-        out.append(DatasetInfo(key, measured.rows, measured.sha256, entry.get("schema")))
+        entry = lock.get(key)
+        schema = entry.get("schema") if isinstance(entry, dict) else None
+        out.append(DatasetInfo(key, measured.rows, measured.sha256, schema))
     return out
 
 
@@ -309,11 +301,6 @@ def _rows(lines: Iterator[bytes], display: str) -> Iterator[dict[str, Any]]:
             raise UserError(f"line {line_no} is not valid JSON: {exc}", path=display) from None
 
 
-def _file_lines(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        yield from fh
-
-
 def read_dataset(project: Project, name: str, rev: str | None = None) -> Iterator[dict[str, Any]]:
     """Rows of ``template/dataset``: from git objects at ``rev``, or the working tree when None."""
     lines, display = dataset_lines(project, name, rev)
@@ -331,68 +318,31 @@ def dataset_lines(
     """The lines of a dataset (each with its newline), and a name for it in messages."""
     template, dataset, at = parse_dataset_name(name)
     rev = rev if rev is not None else at
-    rel = f"{DATASET_DIR}/{template}/{dataset}.jsonl"
-    if rev is None:
-        path = project.dataset_path(template, dataset)
-        if not path.is_file():
+    snap = snapshot.at(project, rev) if rev is not None else snapshot.WorktreeSnapshot(project)
+    rel = snap.dataset_file(f"{template}/{dataset}")
+    lines = snap.lines(rel)
+    if lines is None:
+        if rev is None:
             raise UserError(
                 f"dataset '{template}/{dataset}' does not exist ({rel}); see `tdm status`"
             )
-        return _file_lines(path), rel
-    git = gitio.Git(project.root)
-    commit_obj = git.resolve(rev)
-    blob = git.blob(commit_obj, rel)
-    if blob is None:
         raise UserError(
             f"dataset '{template}/{dataset}' does not exist at {rev} ({rel} is not in that commit)"
         )
-    return gitio.blob_lines(blob), f"{rel}@{rev}"
+    return lines, snap.where(rel)
 
 
 def list_datasets(project: Project, rev: str | None = None) -> list[str]:
     """``template/dataset`` names in the working tree or at ``rev``."""
-    if rev is None:
-        return [f"{p.parent.name}/{p.stem}" for p in project.dataset_files()]
-    git = gitio.Git(project.root)
-    return _dataset_names(git, git.resolve(rev))
-
-
-def _dataset_names(git: gitio.Git, commit: pygit2.Commit) -> list[str]:
-    """``template/dataset`` for every datasets/<template>/<dataset>.jsonl in ``commit``."""
-    out = []
-    for folder in git.list_dir(commit, DATASET_DIR):
-        for name in git.list_dir(commit, f"{DATASET_DIR}/{folder}"):
-            if name.endswith(".jsonl"):
-                out.append(f"{folder}/{name[: -len('.jsonl')]}")
-    return out
+    snap = snapshot.at(project, rev) if rev is not None else snapshot.WorktreeSnapshot(project)
+    return list(snap.datasets())
 
 
 def read_schema(project: Project, name: str, rev: str | None = None) -> dict[str, Any]:
-    """A schema document (YAML or JSON) from the working tree or at ``rev``."""
-    from tdm.yamlio import parse_json, parse_yaml
-
-    try:
-        check_name(name, "schema")
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if rev is None:
-        data = project.schema(name).data
-        return dict(data)
-    git = gitio.Git(project.root)
-    commit_obj = git.resolve(rev)
-    for suffix in (".yaml", ".yml", ".json"):
-        rel = f"schemas/{name}{suffix}"
-        blob = git.blob(commit_obj, rel)
-        if blob is not None:
-            doc = (
-                parse_json(blob.data, rel)
-                if suffix == ".json"
-                else parse_yaml(blob.data.decode("utf-8"), rel)
-            )
-            if not isinstance(doc.data, dict):
-                raise UserError("a schema must be a mapping", path=f"{rel}@{rev}")
-            return doc.data
-    raise UserError(f"schema '{name}' does not exist at {rev}")
+    """A schema document (YAML or JSON) from the working tree or at ``rev``, checked as
+    ``tdm validate`` loads it."""
+    snap = snapshot.at(project, rev) if rev is not None else snapshot.WorktreeSnapshot(project)
+    return dict(snap.schema(name).data)
 
 
 def matches(row: dict[str, Any], where: list[tuple[str, Any]]) -> bool:

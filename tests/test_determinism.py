@@ -259,6 +259,7 @@ def test_shipped_sample_data_matches_its_recipe(sample_repo: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_another_process_with_another_hash_seed_gives_the_same_bytes(
     tmp_path: Path, smoke_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

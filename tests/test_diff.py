@@ -18,6 +18,7 @@ import yaml
 from helpers import PEOPLE, PEOPLE_FILE, git, init_repo, person, tdm, write_file
 
 from tdm import diff as diffmod
+from tdm import snapshot
 from tdm.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,7 +328,7 @@ def test_an_unchanged_dataset_is_never_read(people: Path, monkeypatch: pytest.Mo
     write_rows(people, [person(i) for i in range(1, 4)], "datasets/t/small.jsonl")
     commit_all(people, "small grows")
     reads: list[str] = []
-    for cls in (diffmod.CommitSide, diffmod.WorktreeSide):
+    for cls in (snapshot.TreeSnapshot, snapshot.WorktreeSnapshot):
         original = cls.read
 
         def spy(self: Any, rel: str, _original: Any = original) -> bytes | None:
@@ -489,6 +490,7 @@ def test_colour_only_when_asked_or_on_a_terminal(people: Path) -> None:
 # ---------------------------------------------------------------- the CI recipe
 
 
+@pytest.mark.slow
 def test_the_github_workflow_parses_and_its_tdm_commands_run(people: Path, tmp_path: Path) -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true

@@ -827,3 +827,39 @@ def test_promote_refuses_bad_environments(repo: Path) -> None:
     assert missing.exit_code == 2
     assert "environment 'qa' has no branch env/qa yet" in missing.stderr
     assert state(repo) == before
+
+
+def test_a_stale_lock_entry_does_not_change_the_key_promotion_merges_by(repo: Path) -> None:
+    """The template says t/people follows `people` (key id); a stale tdm.lock entry still
+    names `people_by_tier` (key tier, which the rows lack).  Promotion, the merge driver,
+    diff and validate all follow the template: the rows merge by id."""
+    from tdm import merge, snapshot
+    from tdm.diff import diff
+
+    by_tier = {**PEOPLE, "x-tdm": {"primary_key": "tier"}, "required": ["id", "tier"]}
+
+    def stale(root: Path) -> None:
+        write_file(root / "schemas" / "people_by_tier.yaml", by_tier)
+        lock = json.loads((root / "tdm.lock").read_text())
+        lock["datasets"]["t/people"]["schema"] = "people_by_tier"
+        (root / "tdm.lock").write_text(json.dumps(lock, indent=2) + "\n")
+
+    start = commit_on(repo, "env/dev", stale)
+    git(repo, "branch", "-f", "env/qa", start)
+    dev = commit_on(repo, "env/dev", rows_writer(PEOPLE_FILE, people({3: {"name": "Three"}})))
+    commit_on(repo, "env/qa", rows_writer(PEOPLE_FILE, people({4: {"name": "Four"}})))
+    project = Project.find(repo)
+    at_dev = snapshot.at(project, dev)
+    assert at_dev.lock_entries()["t/people"]["schema"] == "people_by_tier"
+    assert (at_dev.dataset_schema("t/people"), at_dev.primary_key("t/people")) == ("people", "id")
+    report = diff(project, "env/qa", "env/dev")
+    assert [(d.name, d.primary_key) for d in report.datasets] == [("t/people", "id")]
+
+    result = promote(repo, "dev", "qa", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["merged_by_key"] == ["t/people"]
+    assert rows_at(repo, "env/qa") == people({3: {"name": "Three"}, 4: {"name": "Four"}})
+    git(repo, "checkout", "-q", "env/qa")
+    assert merge.dataset_key(Project.find(repo), "t/people") == "id"
+    valid = tdm("validate", "--repo", repo)
+    assert valid.exit_code == 0, valid.output

@@ -373,40 +373,35 @@ def test_corrupt_lock_is_a_clear_error(shop: Path) -> None:
     assert snapshot(shop) == before
 
 
-def test_unsatisfiable_rows_beyond_the_sample_are_not_an_internal_error(tmp_path: Path) -> None:
-    """uniqueItems over objects with only two distinct values: some rows cannot be made.
+def test_unsatisfiable_rows_beyond_the_sample_are_a_clear_error(tmp_path: Path) -> None:
+    """A row the checked sample (the first 200) cannot foresee fails: exit 2, never 3.
 
-    Either every row is valid or the run stops with a clear error; never exit 3."""
-    item = {
-        "type": "object",
-        "required": ["k"],
-        "properties": {"k": {"type": "integer", "minimum": 0, "maximum": 1}},
-    }
+    The sequence C-1, C-2, ... fits maxLength 5 up to C-999: the sample passes,
+    the 1000th row does not, and generate stops with nothing written."""
     schema = {
         "type": "object",
-        "required": ["pair"],
+        "required": ["code"],
         "properties": {
-            "pair": {
-                "type": "array",
-                "uniqueItems": True,
-                "minItems": 2,
-                "maxItems": 4,
-                "items": item,
+            "code": {
+                "type": "string",
+                "maxLength": 5,
+                "x-tdm": {"generator": "sequence", "prefix": "C-"},
             }
         },
     }
     root = make_project(
         tmp_path / "p",
         {"s": schema},
-        {"t": {"seed": 1, "datasets": {"s": {"schema": "s", "count": 3000}}}},
+        {"t": {"seed": 1, "datasets": {"s": {"schema": "s", "count": 1000}}}},
     )
+    before = snapshot(root)
 
     result = tdm("generate", "--repo", root)
 
-    assert "internal error" not in result.output
-    assert result.exit_code in (0, 2), result.output
-    if result.exit_code == 0:
-        assert tdm("validate", "--repo", root).exit_code == 0
-    else:
-        _assert_clean_user_error(result.output, result.stderr, result.exit_code)
-        assert not (root / "datasets" / "t" / "s.jsonl").exists()
+    _assert_clean_user_error(result.output, result.stderr, result.exit_code)
+    assert result.stderr.strip() == (
+        "tdm: error: schemas/s.yaml: dataset 't/s': property 'code': its generator rarely "
+        "makes values of length 0..5 (e.g. 'C-1000'); relax minLength/maxLength or choose "
+        "another generator"
+    )
+    assert snapshot(root) == before  # no dataset, no temp file, no tdm.lock

@@ -508,6 +508,7 @@ def test_the_manifest_is_valid_for_pre_commit() -> None:
     assert not validate_files.search("README.md")
 
 
+@pytest.mark.slow
 def test_a_commit_through_the_pre_commit_framework(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

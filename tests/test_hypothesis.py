@@ -182,6 +182,7 @@ field_schemas = st.one_of(nullable(leaves), arrays(), objects(nullable(leaves), 
 row_schemas = objects(field_schemas, depth=0)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=50,
     deadline=None,

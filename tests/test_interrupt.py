@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -42,15 +43,20 @@ def _template(seed: int) -> dict[str, object]:
     }
 
 
-def _wait_for_temp_file(root: Path, proc: subprocess.Popen[str], timeout: float = 60) -> bool:
-    """Wait until generate is writing a dataset (its temp file exists)."""
+def _wait_until_writing(root: Path, proc: subprocess.Popen[str], timeout: float = 60) -> bool:
+    """Wait until generate is writing a dataset: its temp file exists and has data in it.
+
+    Any worker processes are started before the first temp file is opened, so
+    from here on the interrupt lands in the middle of writing a dataset."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if tmp_leftovers(root / "datasets"):
-            return True
+        for rel in tmp_leftovers(root / "datasets"):
+            with contextlib.suppress(FileNotFoundError):  # renamed into place meanwhile
+                if (root / "datasets" / rel).stat().st_size > 0:
+                    return True
         if proc.poll() is not None:
             return False
-        time.sleep(0.005)
+        time.sleep(0.002)
     return False
 
 
@@ -70,8 +76,7 @@ def test_interrupted_generate_leaves_datasets_intact(tmp_path: Path, jobs: str) 
         text=True,
     )
     try:
-        writing = _wait_for_temp_file(root, proc)
-        time.sleep(0.05)
+        writing = _wait_until_writing(root, proc)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:

@@ -1815,6 +1815,7 @@ def test_validate_reports_masking_rules_that_are_gone(
 # ---------------------------------------------------------------- determinism
 
 
+@pytest.mark.slow
 def test_the_same_input_and_key_give_identical_bytes_in_every_run(
     sample_repo: Path, prod: Path, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1863,6 +1864,7 @@ def big_input(sample_repo: Path, tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "exports" / "big.jsonl", rows)
 
 
+@pytest.mark.slow
 def test_parallel_masking_is_byte_identical_to_serial(
     sample_repo: Path, big_input: Path, key: str
 ) -> None:

@@ -513,6 +513,7 @@ def test_adjacent_rows_changed_on_two_branches_merge_cleanly_only_with_the_drive
     assert json.loads(status.stdout)["clean"] is True
 
 
+@pytest.mark.slow
 def test_the_same_row_changed_on_both_branches_conflicts_and_is_resolved(repo: Path) -> None:
     theirs = commit_rows(
         repo,

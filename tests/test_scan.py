@@ -734,6 +734,7 @@ def full_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_the_generated_full_sample_has_no_findings(full_repo: Path) -> None:
     code, data = scan_json(full_repo)
     assert (code, data["findings"], data["omitted"], data["baselined"]) == (0, [], {}, 0)
@@ -749,6 +750,7 @@ def test_the_generated_full_sample_has_no_findings(full_repo: Path) -> None:
     assert any(c and c["number"] in catalogue.TEST_CARD_NUMBERS for c in cards)
 
 
+@pytest.mark.slow
 def test_generated_values_are_clean_without_the_scanners_shortcuts(full_repo: Path) -> None:
     """The scanner hides reserved values it knows generators write at the edges of JSON
     strings; with the quotes gone, every value goes through its detector's own check."""
@@ -759,6 +761,7 @@ def test_generated_values_are_clean_without_the_scanners_shortcuts(full_repo: Pa
         assert found == [], (path.name, [str(f) for f in found[:5]])
 
 
+@pytest.mark.slow
 def test_one_leaking_row_among_generated_ones_is_found(full_repo: Path, tmp_path: Path) -> None:
     source = full_repo / "datasets" / "full" / "customers.jsonl"
     lines = source.read_bytes().splitlines(keepends=True)

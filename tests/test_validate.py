@@ -236,6 +236,7 @@ def _summary(report: validate_mod.ValidationReport) -> list[tuple[str, str, int 
     return [(f.kind, f.path, f.line, f.message) for f in report.findings]
 
 
+@pytest.mark.slow
 def test_parallel_validation_gives_the_same_findings(
     smoke_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

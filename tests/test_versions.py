@@ -399,6 +399,7 @@ def test_python_api_reads_pinned_versions(committed: Path) -> None:
         list(repo.dataset("smoke/customers", rev="v7"))
 
 
+@pytest.mark.slow
 def test_pytest_plugin_reads_a_pinned_dataset(committed: Path) -> None:
     grow_customers(committed, 310)
     assert tdm("commit", "-m", "more", "--repo", committed).exit_code == 0

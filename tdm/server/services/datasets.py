@@ -65,7 +65,7 @@ async def records(
         return hit
 
     def read() -> bytes:
-        return repo.git().read_blob(blob_id)  # type: ignore[arg-type]
+        return repo.git().read_blob(blob_id)
 
     return await run_in_threadpool(cache.load, blob_id, read, f"{rel}@{view.label}")
 

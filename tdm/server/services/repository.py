@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from tdm import gitio
-from tdm.diff import CommitSide
 from tdm.errors import UserError
 from tdm.models import Environment, check_name
 from tdm.project import (
@@ -36,6 +35,7 @@ from tdm.project import (
 from tdm.server.auth import Caller
 from tdm.server.errors import BadRequest, Conflict, Forbidden, NotFound
 from tdm.server.settings import Settings
+from tdm.snapshot import TreeSnapshot
 from tdm.yamlio import parse_json, parse_yaml
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -54,12 +54,12 @@ class View:
 
     git: gitio.Git
     label: str  # the environment, revision or "HEAD" the caller asked for
-    commit: Any  # a pygit2 commit
+    commit: gitio.Commit
     environment: str | None = None
     branch: str | None = None
 
     def __post_init__(self) -> None:
-        self.side = CommitSide(self.git, self.label, self.commit)
+        self.side = TreeSnapshot.of_commit(self.git, self.commit, self.label)
 
     @property
     def commit_id(self) -> str:
