@@ -146,3 +146,33 @@ def test_serve_refuses_a_token_file_inside_the_repository(tmp_path: Path) -> Non
 
     assert proc.returncode == 2
     assert "inside the repository" in proc.stderr
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    repo = served_repo(tmp_path / "shop")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tdm",
+                "serve",
+                "-C",
+                str(repo),
+                "--port",
+                str(port),
+                "--tokens",
+                str(tmp_path / "t"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert proc.returncode == 2
+    assert f"could not serve on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
