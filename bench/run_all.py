@@ -3,9 +3,9 @@
     .venv/bin/python bench/run_all.py            # full: 1,000,000 rows x 3, 5,000,000 once
     .venv/bin/python bench/run_all.py --quick    # smoke: 200,000 rows x 1, 1,000,000 once
 
-Generate runs first and leaves its dataset for validate; versions, diff, mask (mask,
-scan and the pre-commit hook), merge (the merge driver) and serve (the REST API) then
-make repositories of their own.  Scratch data goes to a new directory under --workdir (default
+Generate runs first and leaves its dataset for validate; versions, diff, the 50-schema
+diff, mask (mask, scan and the pre-commit hook), merge (the merge driver) and serve (the
+REST API) then make repositories of their own.  Scratch data goes to a new directory under --workdir (default
 /tmp/tdm-bench) and is removed afterwards.
 The exit status is 0 even when a target fails (benchmarks report, they do not gate);
 pass --strict to exit 1 on any FAIL.
@@ -26,6 +26,7 @@ import bench_diff
 import bench_generate
 import bench_mask
 import bench_merge
+import bench_schemadiff
 import bench_serve
 import bench_validate
 import bench_versions
@@ -123,13 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm versions in git", versions)
         diff = bench_diff.run(cfg)
         print_results("tdm diff", diff)
+        schemadiff = bench_schemadiff.run(cfg)
+        print_results("tdm diff of 50 changed schemas", schemadiff)
         mask = bench_mask.run(cfg)
         print_results("tdm mask, scan and the pre-commit hook", mask)
         merge = bench_merge.run(cfg)
         print_results("tdm merge driver", merge)
         serve = bench_serve.run(cfg)
         print_results("tdm serve", serve)
-        results = generate + validate + versions + diff + mask + merge + serve
+        results = generate + validate + versions + diff + schemadiff + mask + merge + serve
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started

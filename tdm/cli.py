@@ -507,6 +507,14 @@ class CompatMode(StrEnum):
     backward = "backward"
     forward = "forward"
     full = "full"
+    backward_transitive = "backward-transitive"
+    forward_transitive = "forward-transitive"
+    full_transitive = "full-transitive"
+
+
+class RuleSet(StrEnum):
+    strict = "strict"
+    lenient = "lenient"
 
 
 class FailOn(StrEnum):
@@ -551,8 +559,19 @@ def diff(
     ] = DiffFormat.text,
     compat: Annotated[
         CompatMode,
-        typer.Option("--compat", help="Schema compatibility mode: backward, forward or full."),
+        typer.Option(
+            "--compat",
+            help="Schema compatibility mode, as a schema registry checks it: backward, forward, "
+            "full, or the -transitive forms (also against every tagged v* version).",
+        ),
     ] = CompatMode.backward,
+    rules: Annotated[
+        RuleSet,
+        typer.Option(
+            "--rules",
+            help="The registry's set of compatible changes: strict (its default) or lenient.",
+        ),
+    ] = RuleSet.strict,
     rows: Annotated[
         int, typer.Option("--rows", "-n", min=0, help="Sample rows shown per dataset and kind.")
     ] = 5,
@@ -574,8 +593,9 @@ def diff(
 ) -> None:
     """Show what changed between two versions, for review and for CI gates.
 
-    Schema changes are classified breaking or compatible; dataset rows are compared by
-    primary key; templates, masking rules and tdm.lock changes are put in words.
+    Schema changes get a Confluent-compatible schema registry's verdict (its difference
+    types and its strict or lenient rules); dataset rows are compared by primary key;
+    templates, masking rules and tdm.lock changes are put in words.
 
     Unchanged files are recognised by their git blob id and never read.
 
@@ -584,11 +604,12 @@ def diff(
       tdm diff v1.0 v1.1 --format json
       tdm diff main...feature --format markdown > comment.md
       tdm diff origin/main HEAD --fail-on breaking   # CI gate
+      tdm diff HEAD --compat backward-transitive --fail-on breaking
     """
     from tdm import diff as diffmod
 
     project = Project.find(repo)
-    report = diffmod.diff(project, base, head, compat=compat.value, sample=rows)
+    report = diffmod.diff(project, base, head, compat=compat.value, sample=rows, rules=rules.value)
     _print_diff(report, DiffFormat.json if as_json else fmt, color)
     if fail_on is FailOn.breaking:
         if report.breaking():
@@ -767,6 +788,71 @@ def hooks_run(repo: RepoOpt = Path(".")) -> None:
         typer.echo(line, err=True)
     if not result.ok:
         raise typer.Exit(1)
+
+
+import_app = typer.Typer(
+    cls=_Group,
+    help=(
+        "Import schemas written elsewhere into schemas/.\n\n"
+        "Example: tdm import openapi openapi.yaml --only Pet"
+    ),
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("openapi")
+def import_openapi(
+    spec: Annotated[Path, typer.Argument(help="The OpenAPI 3.0 or 3.1 document (YAML or JSON).")],
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Import this component schema (repeatable); default: all."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite schema files that already exist.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one schemas/<Name>.json (JSON Schema 2020-12) per component schema.
+
+    References between components become references between the files (Pet.json);
+    3.0's nullable becomes a type with null; a required 'id' becomes the primary key.
+    x-tdm.ref suggestions for <thing>_id properties are printed, not written. The
+    document is only read, never run. Nothing is written when it is invalid or when a
+    file exists (unless --force); components named with --only bring the components
+    they reference.
+
+    Example: tdm import openapi openapi.yaml --only Pet --only Order
+    """
+    from tdm import openapi
+
+    result = openapi.import_openapi(Project.find(repo), spec, only or None, force)
+    if as_json:
+        _echo_json(
+            {
+                "spec": result.spec,
+                "openapi": result.openapi,
+                "schemas": [s.__dict__ for s in result.schemas],
+                "suggestions": [s.__dict__ for s in result.suggestions],
+                "notes": result.notes,
+            }
+        )
+        return
+    for s in result.schemas:
+        extra = [f"primary key: {s.primary_key}"] if s.primary_key else []
+        if not s.requested:
+            extra.append("referenced")
+        if not s.record:
+            extra.append("not a record")
+        suffix = f"  ({', '.join(extra)})" if extra else ""
+        typer.echo(f"{s.action:<12}{s.path}{suffix}")
+    for g in result.suggestions:
+        note = f"  # {g.note}" if g.note else ""
+        typer.echo(f"suggestion: {g.schema}.{g.property}: x-tdm: {{ref: {g.target}}}{note}")
+    for n in result.notes:
+        typer.echo(f"note: {n}")
 
 
 @app.command("merge-driver")

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tdm import rng
+from tdm import refdraw, rng
 from tdm.rng import U64
 
 with warnings.catch_warnings():
@@ -702,22 +702,43 @@ class Nullable(Gen):
 
 @dataclass
 class Ref(Gen):
-    """A foreign key: the parent's (unique) field at a random parent row."""
+    """A foreign key: the parent's (unique) field at a random parent row.
+
+    The parent row is a consistent draw (:mod:`tdm.refdraw`): raising the parent's
+    count moves only the references that now land on new rows.  A self-reference
+    (``earlier``) draws row i's parent among rows ``0..i-1`` only, so it never depends
+    on the count and hierarchies are acyclic; row 0 has no earlier row and gets null."""
 
     key: int
     parent: Gen
     parent_count: int
     unique: bool = False
+    earlier: bool = False
 
     def __post_init__(self) -> None:
         self.unique_capacity = self.parent_count
 
     def column(self, idx: U64) -> list[Any]:
+        if self.earlier:
+            return self._earlier(idx)
         if self.unique:
-            rows = rng.permute(self.key, idx, self.parent_count)
+            rows = refdraw.stable_permutation(self.key, idx, self.parent_count)
         else:
-            rows = rng.below(self.key, idx, self.parent_count)
+            rows = refdraw.jump(rng.bits(self.key, idx), self.parent_count)
         return self.parent.column(rows.astype(np.uint64))
+
+    def _earlier(self, idx: U64) -> list[Any]:
+        out: list[Any] = [None] * len(idx)
+        has = np.flatnonzero(idx > 0)
+        if has.size:
+            later = idx[has]
+            if self.unique:  # the only injective choice of an earlier row for every row
+                rows = (later - np.uint64(1)).astype(np.int64)
+            else:
+                rows = refdraw.jump(rng.bits(self.key, later), later.astype(np.int64))
+            for i, v in zip(has.tolist(), self.parent.column(rows.astype(np.uint64)), strict=True):
+                out[i] = v
+        return out
 
 
 @dataclass

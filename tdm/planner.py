@@ -109,8 +109,9 @@ class PlanContext:
     count: int
     display: str
     overrides: dict[str, FieldHint] = field(default_factory=dict)
-    #: (target, field, path) -> (the parent field's generator, the parent's row count)
-    resolve_ref: Callable[[str, str, str], tuple[g.Gen, int]] | None = None
+    #: (target, field, path) -> (the parent field's generator, the parent's row count,
+    #: whether it is a self-reference)
+    resolve_ref: Callable[[str, str, str], tuple[g.Gen, int, bool]] | None = None
     primary_key: str | None = None
     lines: Located | None = None
     template_doc: Located | None = None
@@ -616,8 +617,8 @@ class Planner:
         if self.ctx.resolve_ref is None:
             raise self.fail(path, "x-tdm.ref needs a template that generates the parent dataset")
         target, _, target_field = hint.ref.rpartition(".")
-        parent, count = self.ctx.resolve_ref(target, target_field, path)
-        return g.Ref(self.ctx.key(path), parent, count, unique)
+        parent, count, earlier = self.ctx.resolve_ref(target, target_field, path)
+        return g.Ref(self.ctx.key(path), parent, count, unique, earlier)
 
     def named(
         self,

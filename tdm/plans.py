@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from tdm import canon, catalogue, rng
+from tdm import canon, catalogue, rng, schemaref
 from tdm import generators as g
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
@@ -144,7 +144,7 @@ class TemplatePlanner:
             ctx = self._context(dataset, spec, schema)
             planner = Planner(schema.data, ctx)
 
-            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int]:
+            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int, bool]:
                 parent_name = self.resolve_target(target, schema.display, path)
                 if parent_name == dataset:
                     self_spec = spec
@@ -166,7 +166,14 @@ class TemplatePlanner:
                     )
                 if target_field == path and parent_name == dataset:
                     raise UserError(f"property '{path}' references itself", path=schema.display)
-                return gen, self_spec.count
+                if parent_name == dataset and not allows_null(schema.data, path):
+                    raise UserError(
+                        f"property '{path}' references its own dataset: each row points to an "
+                        "earlier row, and the first row has none, so the property must allow "
+                        'null; add "null" to its type',
+                        path=schema.display,
+                    )
+                return gen, self_spec.count, parent_name == dataset
 
             ctx.resolve_ref = resolve
             root = planner.build_root()
@@ -181,7 +188,7 @@ class TemplatePlanner:
                 root,
                 recipe,
             )
-            check_sample(plan)
+            check_sample(plan, self.project)
         finally:
             self._building.pop()
         self.plans[dataset] = plan
@@ -272,18 +279,36 @@ class TemplatePlanner:
             )
 
 
+def allows_null(schema: dict[str, Any], prop: str) -> bool:
+    """Whether top-level property ``prop`` of ``schema`` accepts null (its own ``$ref`` to
+    ``$defs``/``definitions`` of the same file included)."""
+    sub = schema.get("properties", {}).get(prop)
+    if not isinstance(sub, dict):
+        return sub is True
+    wrapper: dict[str, Any] = {
+        k: schema[k] for k in ("$schema", "$defs", "definitions") if k in schema
+    }
+    wrapper["properties"] = {prop: sub}
+    try:
+        return bool(jsonschema_rs.validator_for(wrapper).is_valid({prop: None}))
+    except (ValueError, jsonschema_rs.ReferencingError):
+        return True  # a schema the validator cannot compile is reported by the sample check
+
+
 _VALIDATORS: dict[bytes, Any] = {}
 
 
-def row_validator(schema: SchemaDoc) -> Any:
-    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted."""
-    key = schema.raw_bytes
+def row_validator(schema: SchemaDoc, project: Project | None = None) -> Any:
+    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted; with
+    ``project``, references to other schema files of the repository resolve."""
+    data = schemaref.bundled(project, schema) if project is not None else schema.data
+    key = schema.raw_bytes if data is schema.data else canon.dumps(data)
     if key not in _VALIDATORS:
-        _VALIDATORS[key] = jsonschema_rs.validator_for(schema.data, validate_formats=True)
+        _VALIDATORS[key] = jsonschema_rs.validator_for(data, validate_formats=True)
     return _VALIDATORS[key]
 
 
-def check_sample(plan: DatasetPlan) -> None:
+def check_sample(plan: DatasetPlan, project: Project | None = None) -> None:
     """Generate the first rows and validate them: a generator that cannot satisfy the
     schema is reported here, naming the property, before anything is written."""
     n = min(plan.count, SAMPLE_ROWS)
@@ -293,7 +318,7 @@ def check_sample(plan: DatasetPlan) -> None:
         rows = plan.root.column(rng.rows(0, n))
     except ValueError as exc:
         raise UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display) from None
-    validator = row_validator(plan.schema)
+    validator = row_validator(plan.schema, project)
     for row in rows:
         for error in validator.iter_errors(row):
             where = "/".join(str(p) for p in error.instance_path) or "(row)"

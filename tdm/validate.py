@@ -8,7 +8,6 @@ stopping at the first, so one run shows everything that needs fixing.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import multiprocessing
 import os
@@ -20,7 +19,7 @@ from typing import Any, Literal
 
 import orjson
 
-from tdm import canon
+from tdm import canon, schemaref
 from tdm.errors import UserError
 from tdm.measure import file_sha256
 from tdm.models import FieldHint, Lock, Template
@@ -147,7 +146,8 @@ def validate(
                 progress(target.rel, 1, len(targets))
             continue
         want = {f for (folder, ds, f) in needed if folder == target.folder and ds == target.name}
-        result = _scan(target, report, want, jobs)
+        assert target.schema is not None
+        result = _scan(target, report, want, jobs, schemaref.bundled(project, target.schema))
         if progress:
             progress(target.rel, 1, len(targets))
         if result is None:
@@ -244,7 +244,7 @@ def _cache_keys(
         parts: list[str | None] = [
             oids[t.rel],
             t.rel,
-            hashlib.sha256(t.schema.raw_bytes).hexdigest(),
+            schemaref.fingerprint(project, t.schema),
             entry.sha256 if entry is not None else "-",
             canon.dumps(t.refs).decode(),
         ]
@@ -524,7 +524,9 @@ def _scan(
     report: ValidationReport,
     want: set[str],
     jobs: int,
+    data: dict[str, Any],
 ) -> tuple[str, dict[str, set[Any]], dict[str, list[tuple[int, Any]]]] | None:
+    """``data``: the schema with the files it references embedded (schemaref.bundled)."""
     assert target.schema is not None
     schema = target.schema
     pk = schema.primary_key
@@ -532,7 +534,7 @@ def _scan(
     size = target.path.stat().st_size
     parts_wanted = jobs if size >= PARALLEL_BYTES else 1
     ranges = _ranges(target.path, parts_wanted)
-    args = [(target.path, a, b, schema.data, fields, ROW_FINDINGS_PER_FILE) for a, b in ranges]
+    args = [(target.path, a, b, data, fields, ROW_FINDINGS_PER_FILE) for a, b in ranges]
     if len(ranges) > 1:
         with ProcessPoolExecutor(len(ranges), mp_context=_mp_context()) as pool:
             futures = [pool.submit(_scan_range, *a) for a in args]
