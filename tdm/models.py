@@ -104,6 +104,8 @@ class SchemaHint(Model):
 
     primary_key: str | None = None
     description: str = ""
+    #: how many times a recursive $ref is expanded (default 3), for every property
+    max_depth: int | None = Field(default=None, ge=0, le=10)
 
 
 # ---------------------------------------------------------------- templates

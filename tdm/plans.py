@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from tdm import canon, catalogue, rng, schemaref
+from tdm import canon, catalogue, jsonschema_norm, rng
 from tdm import generators as g
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
@@ -126,6 +126,7 @@ class TemplatePlanner:
             primary_key=schema.primary_key,
             lines=schema.doc,
             template_doc=self.doc,
+            load_schema=self.project.schema_file,
         )
 
     def plan(self, dataset: str) -> DatasetPlan:
@@ -176,19 +177,29 @@ class TemplatePlanner:
                 return gen, self_spec.count, parent_name == dataset
 
             ctx.resolve_ref = resolve
-            root = planner.build_root()
             recipe = self.recipe(dataset)
-            plan = DatasetPlan(
-                self.name,
-                dataset,
-                spec,
-                schema,
-                self.seed,
-                self.locale,
-                root,
-                recipe,
-            )
-            check_sample(plan, self.project)
+            while True:
+                root = planner.build_root()
+                plan = DatasetPlan(
+                    self.name,
+                    dataset,
+                    spec,
+                    schema,
+                    self.seed,
+                    self.locale,
+                    root,
+                    recipe,
+                )
+                problem = sample_problem(plan, self.project.schema_externals(schema.data))
+                if problem is None:
+                    break
+                # a property the plain path built wrongly (a merge it missed): build it
+                # again on the generate-and-check path, once
+                top, error = problem
+                if top is None or top in ctx.force_checked or not planner.can_check(top):
+                    raise error
+                ctx.force_checked.add(top)
+                planner = Planner(schema.data, ctx)
         finally:
             self._building.pop()
         self.plans[dataset] = plan
@@ -298,35 +309,46 @@ def allows_null(schema: dict[str, Any], prop: str) -> bool:
 _VALIDATORS: dict[bytes, Any] = {}
 
 
-def row_validator(schema: SchemaDoc, project: Project | None = None) -> Any:
-    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted; with
-    ``project``, references to other schema files of the repository resolve."""
-    data = schemaref.bundled(project, schema) if project is not None else schema.data
-    key = schema.raw_bytes if data is schema.data else canon.dumps(data)
+def row_validator(schema: SchemaDoc, others: dict[str, Any] | None = None) -> Any:
+    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted;
+    ``others`` holds the schema files its references name."""
+    key = schema.raw_bytes + canon.dumps(others or {})
     if key not in _VALIDATORS:
-        _VALIDATORS[key] = jsonschema_rs.validator_for(data, validate_formats=True)
+        _VALIDATORS[key] = jsonschema_norm.document_validator(schema.data, (others or {}).get)
     return _VALIDATORS[key]
 
 
-def check_sample(plan: DatasetPlan, project: Project | None = None) -> None:
+def check_sample(plan: DatasetPlan, others: dict[str, Any] | None = None) -> None:
     """Generate the first rows and validate them: a generator that cannot satisfy the
     schema is reported here, naming the property, before anything is written."""
+    problem = sample_problem(plan, others)
+    if problem is not None:
+        raise problem[1]
+
+
+def sample_problem(
+    plan: DatasetPlan, others: dict[str, Any] | None = None
+) -> tuple[str | None, UserError] | None:
+    """The first problem of the first rows: the top-level property it is in (None when
+    not one) and the error to report."""
     n = min(plan.count, SAMPLE_ROWS)
     if n == 0:
-        return
+        return None
     try:
         rows = plan.root.column(rng.rows(0, n))
     except ValueError as exc:
-        raise UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display) from None
-    validator = row_validator(plan.schema, project)
+        return None, UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display)
+    validator = row_validator(plan.schema, others)
     for row in rows:
         for error in validator.iter_errors(row):
             where = "/".join(str(p) for p in error.instance_path) or "(row)"
-            raise UserError(
+            top = error.instance_path[0] if error.instance_path else None
+            return (top if isinstance(top, str) else None), UserError(
                 f"generated value for property '{where}' does not satisfy the schema: {error.message}. "
                 "Give the property an x-tdm generator that fits, or relax the schema",
                 path=plan.schema.display,
             )
+    return None
 
 
 def plan_templates(project: Project, names: list[str] | None = None) -> list[DatasetPlan]:

@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from tdm import canon
+from tdm import jsonschema_norm as norm
 from tdm.errors import NotARepositoryError, UserError
 from tdm.fsutil import write_bytes_atomic
 from tdm.models import (
@@ -174,6 +175,33 @@ class Project:
             self._schemas[name] = (stamp, self._load_schema(name))
         return self._schemas[name][1]
 
+    def schema_file(self, file_name: str) -> dict[str, Any] | None:
+        """The data of ``schemas/<file_name>`` (e.g. 'customers.yaml', as a ``$ref`` names
+        it), None when the repository has no such schema; names stay inside schemas/."""
+        stem, dot, suffix = file_name.rpartition(".")
+        if not dot or f".{suffix}" not in _SUFFIXES or "/" in stem or stem.startswith("."):
+            return None
+        if stem not in self.schema_names():
+            return None
+        path = self._find(SCHEMA_DIR, stem, "schema")
+        if path.suffix != f".{suffix}":
+            return None
+        return self.schema(stem).data
+
+    def schema_externals(self, data: Any) -> dict[str, Any]:
+        """The other schema files that ``data`` references, directly or through each other
+        (file name -> data), for validators that must resolve them."""
+        found: dict[str, Any] = {}
+        todo = [data]
+        while todo:
+            for name in norm.external_files(todo.pop()):
+                if name not in found:
+                    doc = self.schema_file(name)
+                    if doc is not None:
+                        found[name] = doc
+                        todo.append(doc)
+        return found
+
     def _load_schema(self, name: str) -> SchemaDoc:
         path = self._find(SCHEMA_DIR, name, "schema")
         return schema_doc(name, load_document(path, self.rel(path)))
@@ -242,9 +270,10 @@ def schema_doc(name: str, doc: Located) -> SchemaDoc:
     import jsonschema  # only where a schema is read: checkout, log and show need none
     import jsonschema.validators
 
+    norm.dialect_of(data, display)  # an unknown $schema is named before anything else
     cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(data)
+        norm.check_schema(cls, data)
     except jsonschema.SchemaError as exc:
         loc = tuple(exc.path)
         where = "/".join(str(p) for p in loc) or "(top level)"

@@ -23,7 +23,7 @@ from helpers import (
     write_file,
 )
 
-from tdm import plans, schemaref
+from tdm import plans
 from tdm._version import __version__
 from tdm.project import Project
 
@@ -544,13 +544,13 @@ def test_row_validator_with_and_without_the_repository(repo: Path) -> None:
     project = Project.find(repo)
     pet = project.schema("Pet")
 
-    validator = plans.row_validator(pet, project)
+    validator = plans.row_validator(pet, project.schema_externals(pet.data))
 
     assert validator.is_valid({"id": 1, "name": "Rex"})
     assert not validator.is_valid({"id": 1})
-    bundled = schemaref.bundled(project, pet)
-    assert bundled["allOf"][0] == {"$ref": "NewPet.json"}  # references stay as written
-    assert schemaref.bundled(project, project.schema("NewPet")) is project.schema("NewPet").data
+    assert pet.data["allOf"][0] == {"$ref": "NewPet.json"}  # references stay as written
+    assert set(project.schema_externals(pet.data)) == {"NewPet.json"}
+    assert project.schema_externals(project.schema("NewPet").data) == {}
 
 
 # ------------------------------------------------------------------ the pydantic recipe
