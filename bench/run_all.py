@@ -5,7 +5,7 @@
 
 Generate runs first and leaves its dataset for validate (the generate-and-check bench
 makes a repository of its own); versions, diff, the 50-schema diff, mask (mask, scan and
-the pre-commit hook), merge (the merge driver) and serve (the REST API) then make
+the pre-commit hook), merge (the merge driver), export/load and serve (the REST API) then make
 repositories of their own.  Scratch data goes to a new directory under --workdir (default
 /tmp/tdm-bench) and is removed afterwards.
 The exit status is 0 even when a target fails (benchmarks report, they do not gate);
@@ -26,6 +26,7 @@ from pathlib import Path
 import bench_diff
 import bench_generate
 import bench_generate_check
+import bench_load
 import bench_mask
 import bench_merge
 import bench_schemadiff
@@ -134,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm mask, scan and the pre-commit hook", mask)
         merge = bench_merge.run(cfg)
         print_results("tdm merge driver", merge)
+        load = bench_load.run(cfg)
+        print_results("tdm export and load", load)
         serve = bench_serve.run(cfg)
         print_results("tdm serve", serve)
         results = (
@@ -145,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             + schemadiff
             + mask
             + merge
+            + load
             + serve
         )
     finally:

@@ -1116,6 +1116,169 @@ def env_delete(
     typer.echo(f"deleted branch {branch}")
 
 
+# ------------------------------------------------------------------ export and load
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    sql = "sql"
+    parquet = "parquet"
+
+
+class SqlDialect(StrEnum):
+    sqlite = "sqlite"
+    postgresql = "postgresql"
+
+
+TablePrefixOpt = Annotated[
+    str, typer.Option("--table-prefix", help="Put this in front of every table name.")
+]
+DbSchemaOpt = Annotated[
+    str | None,
+    typer.Option("--db-schema", help="PostgreSQL schema for the tables (created if missing)."),
+]
+
+
+@app.command()
+def export(
+    name: Annotated[
+        str,
+        typer.Argument(metavar="TEMPLATE|DATASET", help="A template, or TEMPLATE/DATASET[@REV]."),
+    ],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="csv, json, jsonl, sql or parquet.")
+    ] = ExportFormat.csv,
+    rev: Annotated[
+        str | None,
+        typer.Option("--rev", help="A version, branch or commit (default: the working tree)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="A file; a directory for one file per dataset (default: standard output).",
+        ),
+    ] = None,
+    dialect: Annotated[
+        SqlDialect, typer.Option("--dialect", help="SQL dialect of --format sql.")
+    ] = SqlDialect.sqlite,
+    table_prefix: TablePrefixOpt = "",
+    db_schema: DbSchemaOpt = None,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write datasets as CSV, JSON, JSON Lines, SQL or Parquet, from any revision.
+
+    Streams: memory stays bounded however large the dataset. Without -o one dataset goes to standard output (pipe it into psql, sqlite3 or duckdb); a template's datasets need -o DIRECTORY (one file each), except --format sql, which writes one script with CREATE TABLE and batched INSERTs in foreign-key order. CSV: RFC 4180, a header row, null as an empty field, objects and arrays as JSON text. Parquet needs the extra tdm[parquet].
+
+    Examples: tdm export smoke/customers --rev v1.0 -o customers.csv | tdm export smoke --format sql --dialect postgresql -o smoke.sql | tdm export smoke --format parquet -o out/
+    """
+    from tdm import export as exporter
+
+    project = Project.find(repo)
+    if output is None and as_json:
+        raise UserError("--json reports the files written: give -o as well")
+    result = exporter.export(
+        project,
+        name,
+        exporter.Format(fmt.value),
+        rev=rev,
+        out=output,
+        stdout=sys.stdout.buffer,
+        dialect=dialect.value,
+        table_prefix=table_prefix,
+        db_schema=db_schema,
+    )
+    if as_json:
+        _echo_json(result.to_json())
+    elif output is not None:
+        for w in result.files:
+            typer.echo(f"{w.dataset}: {w.rows:,} rows -> {w.path}", err=True)
+
+
+@app.command()
+def load(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TEMPLATE|DATASET]",
+            help="A template, or TEMPLATE/DATASET (default with --env: every dataset).",
+            show_default=False,
+        ),
+    ] = None,
+    into: Annotated[
+        str | None,
+        typer.Option(
+            "--into",
+            help="sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB (never with a password).",
+        ),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", help="An environment: its database and its branch from tdm.yaml."),
+    ] = None,
+    rev: Annotated[
+        str | None,
+        typer.Option(
+            "--rev",
+            help="A version, branch or commit (default: the working tree, or the env's branch).",
+        ),
+    ] = None,
+    append: Annotated[
+        bool, typer.Option("--append", help="Add the rows to tables that exist.")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Drop tables that exist and create them again.")
+    ] = False,
+    table_prefix: TablePrefixOpt = "",
+    db_schema: DbSchemaOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (tables, order, rows); touch nothing.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Load datasets into SQLite or PostgreSQL: tables from the schemas, all or nothing.
+
+    A template's datasets load in foreign-key order inside one transaction; any failure rolls it back. Tables are named after the datasets. PostgreSQL passwords come from PGPASSWORD, ~/.pgpass or an environment's password_env, never from the URL. Exit 2: unusable URL or database, refused login, an environment without a database, tables that exist (without --replace or --append); exit 1: rows the database refuses (dataset, line and constraint named).
+
+    Examples: tdm load smoke --rev v1.0 --into sqlite:///test.db | tdm load smoke --into postgresql://qa@localhost/testdb --db-schema test --replace | tdm load --env staging
+    """
+    from tdm import load as loader
+
+    if append and replace:
+        raise UserError("--append and --replace exclude each other: pick one")
+    mode: loader.Mode = "append" if append else "replace" if replace else "create"
+    project = Project.find(repo)
+    with _progress("loading") as progress:
+        result = loader.load(
+            project,
+            name,
+            into=into,
+            env=env,
+            rev=rev,
+            mode=mode,
+            table_prefix=table_prefix,
+            db_schema=db_schema,
+            dry_run=dry_run,
+            progress=progress,
+        )
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    at = result.rev or "the working tree"
+    if result.dry_run:
+        typer.echo(f"would load {at} into {result.database} ({result.kind}), in this order:")
+    else:
+        typer.echo(f"loaded {at} into {result.database} ({result.kind}):")
+    width = max((len(t.table) for t in result.tables), default=0)
+    for t in result.tables:
+        typer.echo(f"  {t.table:<{width}}  {t.rows:>10,} rows  {t.action}  ({t.dataset})")
+
+
 # ------------------------------------------------------------------ serve
 
 serve_app = typer.Typer(

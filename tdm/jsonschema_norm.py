@@ -302,11 +302,12 @@ def document_validator(root: Any, load: Callable[[str], Any] | None = None) -> A
 
 
 def external_files(node: Any) -> set[str]:
-    """File names (``customers.yaml``) that the relative references of a document name."""
+    """What the references of a document name outside it: file names (``customers.yaml``),
+    or absolute URIs (which tdm refuses to fetch)."""
     found: set[str] = set()
     if isinstance(node, dict):
         for k, v in node.items():
-            if k == "$ref" and isinstance(v, str) and not v.startswith("#") and ":" not in v:
+            if k == "$ref" and isinstance(v, str) and not v.startswith("#"):
                 found.add(v.split("#", 1)[0].removeprefix("./"))
             elif k not in ("enum", "const", "examples", "default"):
                 found |= external_files(v)

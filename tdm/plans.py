@@ -190,7 +190,9 @@ class TemplatePlanner:
                     root,
                     recipe,
                 )
-                problem = sample_problem(plan, self.project.schema_externals(schema.data))
+                problem = sample_problem(
+                    plan, self.project.schema_externals(schema.data, schema.display)
+                )
                 if problem is None:
                     break
                 # a property the plain path built wrongly (a merge it missed): build it

@@ -40,6 +40,8 @@ MANAGED = (CONFIG_FILE, LOCK_FILE, SCHEMA_DIR, TEMPLATE_DIR, MASKING_DIR, DATASE
 #: what `tdm commit` stages: the managed files plus the git files `tdm init` writes
 COMMITTED = (*MANAGED, ".gitignore", ".gitattributes")
 _SUFFIXES = (".yaml", ".yml", ".json")
+#: the JSON Schema meta-schemas, which validators know without fetching them
+_META_SCHEMAS = ("http://json-schema.org/", "https://json-schema.org/")
 
 
 @dataclass(frozen=True)
@@ -188,18 +190,29 @@ class Project:
             return None
         return self.schema(stem).data
 
-    def schema_externals(self, data: Any) -> dict[str, Any]:
-        """The other schema files that ``data`` references, directly or through each other
-        (file name -> data), for validators that must resolve them."""
+    def schema_externals(self, data: Any, where: str | None = None) -> dict[str, Any]:
+        """The other schema files that ``data`` (the schema file ``where``) references,
+        directly or through each other (file name -> data), for validators that must
+        resolve them.  A reference to anything else is a UserError: tdm never fetches a
+        schema from the network or from outside schemas/."""
         found: dict[str, Any] = {}
-        todo = [data]
+        todo: list[tuple[Any, str | None]] = [(data, where)]
         while todo:
-            for name in norm.external_files(todo.pop()):
-                if name not in found:
-                    doc = self.schema_file(name)
-                    if doc is not None:
-                        found[name] = doc
-                        todo.append(doc)
+            node, at = todo.pop()
+            for name in norm.external_files(node):
+                if name in found or name.startswith(_META_SCHEMAS):
+                    continue
+                doc = self.schema_file(name)
+                if doc is None:
+                    raise UserError(
+                        f"a $ref cannot be resolved: {name} is not a schema file of this "
+                        "repository. References to other schemas name a file of schemas/ "
+                        "relative to this one, e.g. Address.json or "
+                        "customers.yaml#/$defs/Address",
+                        path=at,
+                    )
+                found[name] = doc
+                todo.append((doc, f"{SCHEMA_DIR}/{name}"))
         return found
 
     def _load_schema(self, name: str) -> SchemaDoc:

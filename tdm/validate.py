@@ -536,7 +536,7 @@ def _scan(
     ``project``."""
     assert target.schema is not None
     schema = target.schema
-    others = project.schema_externals(schema.data)
+    others = project.schema_externals(schema.data, schema.display)
     pk = schema.primary_key
     fields = sorted({*want, *target.refs, *([pk] if pk else [])})
     size = target.path.stat().st_size
@@ -606,7 +606,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 
 def _schema_key(project: Project, schema: SchemaDoc) -> str:
     """A hash of what decides row validity: the schema file, plus the files it references."""
-    others = project.schema_externals(schema.data)
+    others = project.schema_externals(schema.data, schema.display)
     if not others:
         return hashlib.sha256(schema.raw_bytes).hexdigest()
     return canon.sha256({"schema": schema.data, "others": others})
