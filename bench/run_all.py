@@ -4,7 +4,8 @@
     .venv/bin/python bench/run_all.py --quick    # smoke: 200,000 rows x 1, 1,000,000 once
 
 Generate runs first and leaves its dataset for validate (the generate-and-check bench
-makes a repository of its own); versions, diff, the 50-schema diff, mask (mask, scan and the pre-commit hook) and merge (the merge driver) then make
+makes a repository of its own); versions, diff, the 50-schema diff, mask (mask, scan and
+the pre-commit hook), merge (the merge driver), export/load and serve (the REST API) then make
 repositories of their own.  Scratch data goes to a new directory under --workdir (default
 /tmp/tdm-bench) and is removed afterwards.
 The exit status is 0 even when a target fails (benchmarks report, they do not gate);
@@ -29,6 +30,7 @@ import bench_load
 import bench_mask
 import bench_merge
 import bench_schemadiff
+import bench_serve
 import bench_validate
 import bench_versions
 from common import (
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm merge driver", merge)
         load = bench_load.run(cfg)
         print_results("tdm export and load", load)
+        serve = bench_serve.run(cfg)
+        print_results("tdm serve", serve)
         results = (
             generate
             + generate_check
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             + mask
             + merge
             + load
+            + serve
         )
     finally:
         cleanup(cfg)

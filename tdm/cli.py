@@ -1410,3 +1410,145 @@ def load(
     width = max((len(t.table) for t in result.tables), default=0)
     for t in result.tables:
         typer.echo(f"  {t.table:<{width}}  {t.rows:>10,} rows  {t.action}  ({t.dataset})")
+
+
+# ------------------------------------------------------------------ serve
+
+serve_app = typer.Typer(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(serve_app, name="serve")
+token_app = typer.Typer(
+    cls=_Group,
+    help="Bearer tokens for `tdm serve`.\n\nExample: tdm serve token create ci --scope read",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+serve_app.add_typer(token_app, name="token")
+
+TokensOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tokens",
+        help="The token file (default: $TDM_TOKENS, else $XDG_CONFIG_HOME/tdm/tokens).",
+        show_default=False,
+    ),
+]
+
+
+class TokenScope(StrEnum):
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
+@serve_app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback unless told otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port.")] = 8000,
+    environment: Annotated[
+        str | None,
+        typer.Option(
+            "--environment",
+            "-e",
+            help="Environment that requests naming none read and write (default: reads see HEAD, writes must name one).",
+        ),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin", help="A browser origin allowed to call the API (repeatable)."
+        ),
+    ] = None,
+    max_body: Annotated[
+        int, typer.Option("--max-body", min=1024, help="Largest request body, in bytes.")
+    ] = 10 << 20,
+    tokens: TokensOpt = None,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Serve the repository's REST API (OpenAPI at /docs) until interrupted.
+
+    Needs the server extra of tdm (FastAPI, uvicorn). Every request but /api/v1/health needs a bearer token: make one with `tdm serve token create NAME --scope read`. Writes commit to environment branches in memory and never touch the working tree.
+
+    Example: tdm serve --port 8000 --environment dev
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        from tdm.server.run import run
+    except ImportError:
+        raise UserError(
+            "tdm serve needs the server extra: pip install 'tdm[server]' (FastAPI and uvicorn)"
+        ) from None
+    from tdm.server.settings import Settings
+    from tdm.server.tokens import TokenStore, check_outside, default_tokens_file
+
+    project = Project.find(repo)
+    token_file = tokens or default_tokens_file()
+    check_outside(token_file, project.root)
+    if not TokenStore(token_file).tokens():
+        typer.echo(
+            f"tdm: warning: no tokens in {token_file} yet: every request but /api/v1/health will "
+            "get a 401; create one with `tdm serve token create NAME --scope read`",
+            err=True,
+        )
+    settings = Settings(
+        root=project.root,
+        tokens_file=token_file,
+        cors_origins=tuple(cors_origin or ()),
+        default_environment=environment,
+        max_body_bytes=max_body,
+    )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"tdm: warning: serving on {host}, not only this machine", err=True)
+    run(settings, host, port)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="Who uses the token; the author of its commits.")],
+    scope: Annotated[
+        TokenScope,
+        typer.Option(
+            "--scope",
+            help="read; write (also schemas, datasets); admin (also versions, promotion).",
+        ),
+    ] = TokenScope.read,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="Limit the token to this environment (repeatable)."),
+    ] = None,
+    tokens: TokensOpt = None,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Create a bearer token; it is printed once, alone on the last line.
+
+    Only its SHA-256 is stored, in a file outside the repository.
+
+    Example: tdm serve token create qa-portal --scope write --env dev --env staging
+    """
+    from tdm.errors import NotARepositoryError
+    from tdm.server.tokens import TokenStore, check_outside, default_tokens_file
+
+    token_file = tokens or default_tokens_file()
+    try:
+        project: Project | None = Project.find(repo)
+    except NotARepositoryError:
+        project = None
+    if project is not None:
+        check_outside(token_file, project.root)
+        known = project.config.environments
+        unknown = [e for e in env or [] if e not in known]
+        if unknown:
+            raise UserError(
+                f"no environment {', '.join(unknown)} in tdm.yaml (known: {', '.join(sorted(known)) or 'none'})"
+            )
+    token, secret = TokenStore(token_file).create(name, scope.value, env)
+    limits = f" for {', '.join(token.environments)}" if token.environments else ""
+    typer.echo(f"created token '{token.name}' ({token.scope}{limits}) in {token_file}")
+    typer.echo("it is shown once; keep it secret:")
+    typer.echo(secret)

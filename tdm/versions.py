@@ -149,16 +149,19 @@ def check_version(name: str) -> str:
     return name
 
 
-def tag(project: Project, name: str, message: str | None = None) -> Version:
-    """An annotated tag on HEAD whose message carries the manifest of its datasets."""
+def tag(
+    project: Project, name: str, message: str | None = None, *, rev: str | None = None
+) -> Version:
+    """An annotated tag on HEAD whose message carries the manifest of its datasets; with
+    ``rev``, on that commit (a branch's tip, say), whatever the working tree holds."""
     check_version(name)
     git = gitio.Git(project.root)
-    head = git.head()
+    head = git.head() if rev is None else git.resolve(rev)
     if head is None:
         raise CheckFailed("nothing is committed yet; run `tdm commit` before tagging a version")
     if git.has_tag(name):
         raise CheckFailed(f"tag {name} already exists; versions are never moved, so pick a new one")
-    dirty = git.changes(MANAGED)
+    dirty = git.changes(MANAGED) if rev is None else []
     if dirty:
         files = ", ".join(f"{f.path} ({f.state})" for f in dirty[:8])
         raise CheckFailed(

@@ -126,3 +126,19 @@ def bare_sample(tmp_path: Path) -> Path:
     init_repo(root, sample=True)
     strip_generated(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def _served_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample committed on main with env/dev and env/staging (tdm serve's tests)."""
+    from serverkit import served_repo
+
+    return served_repo(tmp_path_factory.mktemp("served-master") / "shop")
+
+
+@pytest.fixture
+def served(_served_master: Path, tmp_path: Path) -> Path:
+    """A private copy of :func:`_served_master`."""
+    root = tmp_path / "shop"
+    shutil.copytree(_served_master, root, symlinks=True)
+    return root

@@ -1,0 +1,1 @@
+"""The HTTP layer: routers that parse a request, call one service and shape its answer."""
