@@ -22,7 +22,6 @@ from typer.core import TyperGroup
 from tdm import canon
 from tdm._version import __version__
 from tdm.errors import TdmError, UserError
-from tdm.project import Project
 
 INTERNAL_ERROR = 3
 
@@ -62,6 +61,18 @@ class _Group(TyperGroup):
             )
             ctx.exit(INTERNAL_ERROR)
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of the plain help, with each command's whole first sentence
+        wrapped (click would cut it at the terminal width with "...")."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 app = typer.Typer(
     cls=_Group,
@@ -71,6 +82,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
 )
 
 RepoOpt = Annotated[
@@ -187,6 +199,7 @@ def generate(
     Examples: tdm generate | tdm generate smoke --jobs 2 | tdm generate --check
     """
     from tdm import engine
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _progress("generating") as progress:
@@ -241,6 +254,7 @@ def validate(
     Example: tdm validate --json
     """
     from tdm import validate as validate_mod
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _progress("validating") as progress:
@@ -273,6 +287,7 @@ def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     Example: tdm status --json
     """
     from tdm import status as status_mod
+    from tdm.project import Project
 
     project = Project.find(repo)
     report = status_mod.status(project)
@@ -340,6 +355,7 @@ def commit(
     Example: tdm commit -m "add loyalty tier"
     """
     from tdm import versions
+    from tdm.project import Project
 
     project = Project.find(repo)
     try:
@@ -376,6 +392,7 @@ def tag(
     Example: tdm tag v1.0 -m "baseline for release 3"
     """
     from tdm import versions
+    from tdm.project import Project
 
     v = versions.tag(Project.find(repo), version, message)
     typer.echo(f"tagged {v.name} at {v.commit[:7]}: {len(v.datasets)} dataset(s)")
@@ -390,6 +407,7 @@ def versions_cmd(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     Example: tdm versions --json
     """
     from tdm import versions
+    from tdm.project import Project
 
     found = versions.versions(Project.find(repo))
     if as_json:
@@ -420,6 +438,7 @@ def checkout(
     Example: tdm checkout v1.0 && tdm checkout main
     """
     from tdm import versions
+    from tdm.project import Project
 
     result = versions.checkout(Project.find(repo), rev, force=force)
     if result.branch:
@@ -441,6 +460,7 @@ def log(
     Example: tdm log -n 5
     """
     from tdm import versions
+    from tdm.project import Project
 
     entries = versions.log(Project.find(repo), limit)
     if as_json:
@@ -477,6 +497,7 @@ def show(
     Example: tdm show smoke/customers@v1.0 --limit 5 --where country=DE
     """
     from tdm import versions
+    from tdm.project import Project
 
     filters = versions.parse_where(where or [])
     project = Project.find(repo)
@@ -586,6 +607,7 @@ def diff(
       tdm diff origin/main HEAD --fail-on breaking   # CI gate
     """
     from tdm import diff as diffmod
+    from tdm.project import Project
 
     project = Project.find(repo)
     report = diffmod.diff(project, base, head, compat=compat.value, sample=rows)
@@ -635,6 +657,7 @@ def mask(
     Example: tdm mask prod_customers.csv -r customers -o datasets/prod-sample/customers.jsonl
     """
     from tdm import maskfile
+    from tdm.project import Project
 
     project = Project.find(repo)
     result = maskfile.mask(
@@ -685,6 +708,7 @@ def scan(
     Example: tdm scan --staged
     """
     from tdm import scan as scanmod
+    from tdm.project import Project
 
     project = Project.find(repo)
     report = scanmod.scan(
@@ -718,6 +742,7 @@ hooks_app = typer.Typer(
     ),
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
 )
 app.add_typer(hooks_app, name="hooks")
 
@@ -733,6 +758,7 @@ def hooks_install(repo: RepoOpt = Path(".")) -> None:
     Example: tdm hooks install
     """
     from tdm import hooks
+    from tdm.project import Project
 
     change = hooks.install(Project.find(repo))
     chained = f" (runs the earlier hook {change.chained.name} first)" if change.chained else ""
@@ -746,6 +772,7 @@ def hooks_uninstall(repo: RepoOpt = Path(".")) -> None:
     Example: tdm hooks uninstall
     """
     from tdm import hooks
+    from tdm.project import Project
 
     change = hooks.uninstall(Project.find(repo))
     typer.echo(f"{change.action} {change.path}")
@@ -761,6 +788,7 @@ def hooks_run(repo: RepoOpt = Path(".")) -> None:
     Example: tdm hooks run   # check what `git commit` would check
     """
     from tdm import hooks
+    from tdm.project import Project
 
     result = hooks.run_pre_commit(Project.find(repo))
     for line in result.lines:
@@ -818,6 +846,7 @@ def resolve(
     Example: tdm resolve smoke/customers --theirs --key 42
     """
     from tdm import merge
+    from tdm.project import Project
 
     project = Project.find(repo)
     if dataset not in ("tdm.lock", "lock") and ours == theirs:
@@ -843,6 +872,7 @@ env_app = typer.Typer(
     ),
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
 )
 app.add_typer(env_app, name="env")
 
@@ -854,6 +884,7 @@ def env_list(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     Example: tdm env list --json
     """
     from tdm import envs
+    from tdm.project import Project
 
     infos = envs.list_envs(Project.find(repo))
     if as_json:
@@ -892,6 +923,7 @@ def env_create(
     Example: tdm env create staging --from dev
     """
     from tdm import envs
+    from tdm.project import Project
 
     created = envs.create(Project.find(repo), name, source, branch=branch)
     typer.echo(f"created {created.branch} at {created.commit[:7]} (from {source})")
@@ -915,6 +947,7 @@ def env_switch(
     Example: tdm env switch staging
     """
     from tdm import envs
+    from tdm.project import Project
 
     branch = envs.switch(Project.find(repo), name, force=force)
     typer.echo(f"switched to {name} ({branch})")
@@ -945,6 +978,7 @@ def env_diff(
     """
     from tdm import diff as diffmod
     from tdm import envs
+    from tdm.project import Project
 
     project = Project.find(repo)
     a, b = envs.env(project, target), envs.env(project, source)
@@ -981,6 +1015,7 @@ def env_promote(
     Example: tdm env promote dev staging --dry-run
     """
     from tdm import envs
+    from tdm.project import Project
 
     result = envs.promote(
         Project.find(repo),
@@ -1025,6 +1060,7 @@ def env_delete(
     Example: tdm env delete staging
     """
     from tdm import envs
+    from tdm.project import Project
 
     branch = envs.delete(Project.find(repo), name, force=force)
     typer.echo(f"deleted branch {branch}")
