@@ -199,12 +199,19 @@ def generate(
     Examples: tdm generate | tdm generate smoke --jobs 2 | tdm generate --check
     """
     from tdm import engine
+    from tdm.checkcache import CheckedRecipes
     from tdm.project import Project
 
     project = Project.find(repo)
     with _progress("generating") as progress:
         result = engine.generate(
-            project, templates, jobs=jobs, check=check, force=force, progress=progress
+            project,
+            templates,
+            jobs=jobs,
+            check=check,
+            force=force,
+            progress=progress,
+            checks=CheckedRecipes(project),
         )
     if as_json:
         _echo_json(
