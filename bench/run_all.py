@@ -26,6 +26,7 @@ import bench_diff
 import bench_generate
 import bench_mask
 import bench_merge
+import bench_startup
 import bench_validate
 import bench_versions
 from common import (
@@ -86,7 +87,8 @@ def environment(cfg: Config) -> dict[str, str]:
         "libraries": (
             f"faker {faker.VERSION}, numpy {numpy.__version__}, orjson {orjson.__version__}, "
             f"jsonschema {metadata.version('jsonschema')}, "
-            f"jsonschema-rs {metadata.version('jsonschema-rs')}"
+            f"jsonschema-rs {metadata.version('jsonschema-rs')}, "
+            f"mimesis {metadata.version('mimesis')}"
         ),
         "load average": " ".join(f"{x:.2f}" for x in load),
         "mode": (
@@ -126,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm mask, scan and the pre-commit hook", mask)
         merge = bench_merge.run(cfg)
         print_results("tdm merge driver", merge)
-        results = generate + validate + versions + diff + mask + merge
+        startup = bench_startup.run(cfg)
+        print_results("tdm start-up and fixed costs", startup)
+        results = generate + validate + versions + diff + mask + merge + startup
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started
