@@ -63,6 +63,11 @@ class CheckedRecipes:
                     self._trusted.add(self.key(key, entry.recipe))
         return self._trusted
 
+    def folder(self) -> Path | None:
+        """tdm's folder in the git directory (``.git/tdm``); None outside a git repository."""
+        self._load()
+        return None if self._path is None else self._path.parent
+
     @staticmethod
     def key(dataset: str, recipe: str) -> str:
         parts = (__version__, ENGINE_VERSION, faker_version(), dataset, recipe)

@@ -16,6 +16,8 @@ import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from tdm._version import __version__
@@ -168,6 +170,11 @@ def _consume(
     return rows
 
 
+def _pools(checks: SampleChecks) -> Path | None:
+    folder = checks.folder()
+    return None if folder is None else folder / "pools"
+
+
 def _all_unchanged(
     project: Project, templates: list[str] | None, lock: Lock, progress: Progress | None
 ) -> list[DatasetOutcome] | None:
@@ -228,13 +235,21 @@ def generate(
         unchanged = _all_unchanged(project, templates, lock, progress)
         if unchanged is not None:
             return GenerateResult(unchanged)
-    plans = plan_templates(project, templates, checks)
+    from tdm import catalogue
+
+    if checks is not None:
+        # Faker pools built once are kept in .git/tdm/pools for the next run
+        catalogue.keep_pools_in(lambda: _pools(checks))
+    try:
+        plans = plan_templates(project, templates, checks)
+    finally:
+        catalogue.keep_pools_in(None)
     total = sum(p.count for p in plans)
     entries = dict(lock.datasets)
     outcomes: list[DatasetOutcome] = []
-    import faker  # loaded once there is something to generate
-
-    faker_version = faker.VERSION
+    # recorded in tdm.lock; read from the package metadata (importing Faker takes a while,
+    # and with its pools kept in .git/tdm a run may not need Faker itself)
+    faker_version = metadata.version("faker")
     renderer: _Renderer | None = None  # made at the first dataset to render
     try:
         for index, plan in enumerate(plans):

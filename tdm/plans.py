@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tdm import canon
@@ -102,6 +103,8 @@ class SampleChecks(Protocol):
     def seen(self, key: str, recipe: str) -> bool: ...
 
     def add(self, key: str, recipe: str) -> None: ...
+
+    def folder(self) -> Path | None: ...
 
 
 class TemplatePlanner:
