@@ -154,3 +154,48 @@ def test_validate_plans_a_template_whose_recipe_changed(smoke_repo: Path) -> Non
     result = tdm("validate", "--repo", smoke_repo)
     assert result.exit_code != 0
     assert "nope" in result.output
+
+
+def test_kept_faker_pools_give_the_same_bytes_without_loading_faker(
+    bare_sample: Path, tmp_path: Path
+) -> None:
+    git(bare_sample, "add", "-A")
+    assert "faker" in loaded(tmp_path, "generate", "smoke", cwd=bare_sample)  # a fresh process
+    pools = bare_sample / ".git" / "tdm" / "pools"
+    assert sorted(pools.glob("*.json"))  # kept by the first run
+    before = {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()}
+    found = loaded(tmp_path, "generate", "smoke", "--force", cwd=bare_sample)
+    assert "faker" not in found  # every pool and the locale list came from .git/tdm/pools
+    after = {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()}
+    assert after == before
+    # an unreadable pool file is rebuilt, to the same bytes
+    for path in pools.glob("*.json"):
+        path.write_bytes(b'{"what": "something else", "values": ["x"]}')
+    result = tdm("generate", "smoke", "--force", "--repo", bare_sample)
+    assert result.exit_code == 0, result.output
+    assert {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()} == (
+        before
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [x, {c: 2024-01-31}]\nd: ~\ne: 'yes'\nf: yes\n",
+        "list:\n  - one\n  - two: 2\n    three: 3.5\n",
+        "",
+        "# only a comment\n",
+    ],
+)
+def test_yaml_parsed_by_libyaml_equals_the_pure_python_parse(text: str) -> None:
+    import yaml
+
+    from tdm import yamlio
+
+    fast = yamlio.parse_yaml(text, "x.yaml")
+    node = yaml.compose(text, Loader=yamlio.JsonSafeLoader)
+    data = yaml.load(text, Loader=yamlio.JsonSafeLoader)
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        yamlio._walk(node, (), lines, "x.yaml")
+    assert (fast.data, fast.lines) == (data, lines)
