@@ -3,9 +3,9 @@
     .venv/bin/python bench/run_all.py            # full: 1,000,000 rows x 3, 5,000,000 once
     .venv/bin/python bench/run_all.py --quick    # smoke: 200,000 rows x 1, 1,000,000 once
 
-Generate runs first and leaves its dataset for validate; versions, diff, mask (mask,
-scan and the pre-commit hook) and merge (the merge driver) then make repositories of
-their own.  Scratch data goes to a new directory under --workdir (default
+Generate runs first and leaves its dataset for validate (the generate-and-check bench
+makes a repository of its own); versions, diff, the 50-schema diff, mask (mask, scan and the pre-commit hook) and merge (the merge driver) then make
+repositories of their own.  Scratch data goes to a new directory under --workdir (default
 /tmp/tdm-bench) and is removed afterwards.
 The exit status is 0 even when a target fails (benchmarks report, they do not gate);
 pass --strict to exit 1 on any FAIL.
@@ -24,8 +24,11 @@ from pathlib import Path
 
 import bench_diff
 import bench_generate
+import bench_generate_check
+import bench_load
 import bench_mask
 import bench_merge
+import bench_schemadiff
 import bench_startup
 import bench_validate
 import bench_versions
@@ -118,19 +121,36 @@ def main(argv: list[str] | None = None) -> int:
         repo = repo_for(cfg.workdir, cfg.rows)
         generate = bench_generate.run(cfg, repo)
         print_results("tdm generate", generate)
+        generate_check = bench_generate_check.run(cfg)
+        print_results("tdm generate, generate-and-check path", generate_check)
         validate = bench_validate.run(cfg, repo)
         print_results("tdm validate", validate)
         versions = bench_versions.run(cfg)
         print_results("tdm versions in git", versions)
         diff = bench_diff.run(cfg)
         print_results("tdm diff", diff)
+        schemadiff = bench_schemadiff.run(cfg)
+        print_results("tdm diff of 50 changed schemas", schemadiff)
         mask = bench_mask.run(cfg)
         print_results("tdm mask, scan and the pre-commit hook", mask)
         merge = bench_merge.run(cfg)
         print_results("tdm merge driver", merge)
+        load = bench_load.run(cfg)
+        print_results("tdm export and load", load)
         startup = bench_startup.run(cfg)
         print_results("tdm start-up and fixed costs", startup)
-        results = generate + validate + versions + diff + mask + merge + startup
+        results = (
+            generate
+            + generate_check
+            + validate
+            + versions
+            + diff
+            + schemadiff
+            + mask
+            + merge
+            + load
+            + startup
+        )
     finally:
         cleanup(cfg)
     elapsed = time.perf_counter() - started

@@ -74,6 +74,8 @@ FAKER_METHODS: frozenset[str] = frozenset(
         "ean8",
         "isbn10",
         "isbn13",
+        "slug",
+        "user_agent",
     ]
 )
 
@@ -101,6 +103,12 @@ BUILTINS: dict[str, str | None] = {
     "hostname": "string",
     "domain": "string",
     "uri": "string",
+    "iban": "string",
+    "sku": "string",
+    "status": "string",
+    "amount": None,
+    "latitude": "number",
+    "longitude": "number",
 }
 
 #: aliases: Faker's own names for things tdm makes safely
@@ -251,6 +259,23 @@ def _word_list_pool(fake: Faker, method: str, key: int) -> list[str] | None:
     picks = rng.weighted(key, rng.rows(0, POOL_SIZE), weights).tolist()
     return [names[i] for i in picks]
 
+
+#: IBANs printed as examples in banks' and standards' documentation (valid check digits)
+TEST_IBANS = [
+    "DE89370400440532013000",
+    "GB82WEST12345698765432",
+    "GB33BUKB20201555555555",
+    "FR1420041010050500013M02606",
+    "NL91ABNA0417164300",
+    "CH9300762011623852957",
+    "BE68539007547034",
+    "ES9121000418450200051332",
+    "IT60X0542811101000000123456",
+    "AT611904300234573201",
+    "IE29AIBK93115212345678",
+]
+#: values of a 'status' property that has no enum
+STATUSES = ["active", "pending", "inactive", "archived"]
 
 #: card numbers the card networks publish for testing: pass Luhn, never charge anyone
 TEST_CARD_NUMBERS = [

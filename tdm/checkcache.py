@@ -8,12 +8,15 @@ under that key and not repeated:
 
 - in ``.git/tdm/checked.json`` (never committed; bounded to :data:`MAX_ENTRIES`
   keys, the oldest dropped first);
-- and by tdm.lock itself: a dataset recorded there with the same recipe, tdm
-  version and Faker version was planned and checked when it was generated, so a
-  fresh clone trusts its lock without a cache.
+- and, for ``tdm validate`` only, by tdm.lock itself: a dataset recorded there
+  with the same recipe, tdm version and Faker version was planned when it was
+  generated, so a fresh clone trusts its lock without a cache.
 
-``tdm validate`` uses the same knowledge to skip planning templates altogether
-when every dataset's recipe is known to plan cleanly.
+``tdm validate`` uses this to skip planning templates altogether when every
+dataset's recipe is known to plan cleanly (:meth:`CheckedRecipes.seen`).  Planning
+itself skips the check only where the first build passed it before
+(:meth:`CheckedRecipes.passed`): a build that fails the check is built again another
+way, and skipping the check must give the same plan.
 """
 
 from __future__ import annotations
@@ -90,10 +93,16 @@ class CheckedRecipes:
         key = self.key(dataset, recipe)
         return key in self._trusted_keys() or key in set(self._load())
 
+    def passed(self, dataset: str, recipe: str) -> bool:
+        """Whether the plan's first build passed the self-check for this recipe, as recorded
+        by :meth:`add` (tdm.lock does not say: a generated dataset may have needed a second
+        build, and skipping the check would keep the first)."""
+        return self.key(dataset, recipe) in set(self._load())
+
     def add(self, dataset: str, recipe: str) -> None:
         key = self.key(dataset, recipe)
         keys = self._load()
-        if key in keys or key in self._trusted_keys():
+        if key in keys:
             return
         keys.append(key)
         self._keys = keys[-MAX_ENTRIES:]

@@ -535,6 +535,14 @@ class CompatMode(StrEnum):
     backward = "backward"
     forward = "forward"
     full = "full"
+    backward_transitive = "backward-transitive"
+    forward_transitive = "forward-transitive"
+    full_transitive = "full-transitive"
+
+
+class RuleSet(StrEnum):
+    strict = "strict"
+    lenient = "lenient"
 
 
 class FailOn(StrEnum):
@@ -579,8 +587,19 @@ def diff(
     ] = DiffFormat.text,
     compat: Annotated[
         CompatMode,
-        typer.Option("--compat", help="Schema compatibility mode: backward, forward or full."),
+        typer.Option(
+            "--compat",
+            help="Schema compatibility mode, as a schema registry checks it: backward, forward, "
+            "full, or the -transitive forms (also against every tagged v* version).",
+        ),
     ] = CompatMode.backward,
+    rules: Annotated[
+        RuleSet,
+        typer.Option(
+            "--rules",
+            help="The registry's set of compatible changes: strict (its default) or lenient.",
+        ),
+    ] = RuleSet.strict,
     rows: Annotated[
         int, typer.Option("--rows", "-n", min=0, help="Sample rows shown per dataset and kind.")
     ] = 5,
@@ -602,8 +621,9 @@ def diff(
 ) -> None:
     """Show what changed between two versions, for review and for CI gates.
 
-    Schema changes are classified breaking or compatible; dataset rows are compared by
-    primary key; templates, masking rules and tdm.lock changes are put in words.
+    Schema changes get a Confluent-compatible schema registry's verdict (its difference
+    types and its strict or lenient rules); dataset rows are compared by primary key;
+    templates, masking rules and tdm.lock changes are put in words.
 
     Unchanged files are recognised by their git blob id and never read.
 
@@ -612,12 +632,13 @@ def diff(
       tdm diff v1.0 v1.1 --format json
       tdm diff main...feature --format markdown > comment.md
       tdm diff origin/main HEAD --fail-on breaking   # CI gate
+      tdm diff HEAD --compat backward-transitive --fail-on breaking
     """
     from tdm import diff as diffmod
     from tdm.project import Project
 
     project = Project.find(repo)
-    report = diffmod.diff(project, base, head, compat=compat.value, sample=rows)
+    report = diffmod.diff(project, base, head, compat=compat.value, sample=rows, rules=rules.value)
     _print_diff(report, DiffFormat.json if as_json else fmt, color)
     if fail_on is FailOn.breaking:
         if report.breaking():
@@ -802,6 +823,73 @@ def hooks_run(repo: RepoOpt = Path(".")) -> None:
         typer.echo(line, err=True)
     if not result.ok:
         raise typer.Exit(1)
+
+
+import_app = typer.Typer(
+    cls=_Group,
+    help=(
+        "Import schemas written elsewhere into schemas/.\n\n"
+        "Example: tdm import openapi openapi.yaml --only Pet"
+    ),
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
+)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("openapi")
+def import_openapi(
+    spec: Annotated[Path, typer.Argument(help="The OpenAPI 3.0 or 3.1 document (YAML or JSON).")],
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Import this component schema (repeatable); default: all."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite schema files that already exist.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one schemas/<Name>.json (JSON Schema 2020-12) per component schema.
+
+    References between components become references between the files (Pet.json);
+    3.0's nullable becomes a type with null; a required 'id' becomes the primary key.
+    x-tdm.ref suggestions for <thing>_id properties are printed, not written. The
+    document is only read, never run. Nothing is written when it is invalid or when a
+    file exists (unless --force); components named with --only bring the components
+    they reference.
+
+    Example: tdm import openapi openapi.yaml --only Pet --only Order
+    """
+    from tdm import openapi
+    from tdm.project import Project
+
+    result = openapi.import_openapi(Project.find(repo), spec, only or None, force)
+    if as_json:
+        _echo_json(
+            {
+                "spec": result.spec,
+                "openapi": result.openapi,
+                "schemas": [s.__dict__ for s in result.schemas],
+                "suggestions": [s.__dict__ for s in result.suggestions],
+                "notes": result.notes,
+            }
+        )
+        return
+    for s in result.schemas:
+        extra = [f"primary key: {s.primary_key}"] if s.primary_key else []
+        if not s.requested:
+            extra.append("referenced")
+        if not s.record:
+            extra.append("not a record")
+        suffix = f"  ({', '.join(extra)})" if extra else ""
+        typer.echo(f"{s.action:<12}{s.path}{suffix}")
+    for g in result.suggestions:
+        note = f"  # {g.note}" if g.note else ""
+        typer.echo(f"suggestion: {g.schema}.{g.property}: x-tdm: {{ref: {g.target}}}{note}")
+    for n in result.notes:
+        typer.echo(f"note: {n}")
 
 
 @app.command("merge-driver")
@@ -1071,3 +1159,168 @@ def env_delete(
 
     branch = envs.delete(Project.find(repo), name, force=force)
     typer.echo(f"deleted branch {branch}")
+
+
+# ------------------------------------------------------------------ export and load
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    sql = "sql"
+    parquet = "parquet"
+
+
+class SqlDialect(StrEnum):
+    sqlite = "sqlite"
+    postgresql = "postgresql"
+
+
+TablePrefixOpt = Annotated[
+    str, typer.Option("--table-prefix", help="Put this in front of every table name.")
+]
+DbSchemaOpt = Annotated[
+    str | None,
+    typer.Option("--db-schema", help="PostgreSQL schema for the tables (created if missing)."),
+]
+
+
+@app.command()
+def export(
+    name: Annotated[
+        str,
+        typer.Argument(metavar="TEMPLATE|DATASET", help="A template, or TEMPLATE/DATASET[@REV]."),
+    ],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="csv, json, jsonl, sql or parquet.")
+    ] = ExportFormat.csv,
+    rev: Annotated[
+        str | None,
+        typer.Option("--rev", help="A version, branch or commit (default: the working tree)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="A file; a directory for one file per dataset (default: standard output).",
+        ),
+    ] = None,
+    dialect: Annotated[
+        SqlDialect, typer.Option("--dialect", help="SQL dialect of --format sql.")
+    ] = SqlDialect.sqlite,
+    table_prefix: TablePrefixOpt = "",
+    db_schema: DbSchemaOpt = None,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write datasets as CSV, JSON, JSON Lines, SQL or Parquet, from any revision.
+
+    Streams: memory stays bounded however large the dataset. Without -o one dataset goes to standard output (pipe it into psql, sqlite3 or duckdb); a template's datasets need -o DIRECTORY (one file each), except --format sql, which writes one script with CREATE TABLE and batched INSERTs in foreign-key order. CSV: RFC 4180, a header row, null as an empty field, objects and arrays as JSON text. Parquet needs the extra tdm[parquet].
+
+    Examples: tdm export smoke/customers --rev v1.0 -o customers.csv | tdm export smoke --format sql --dialect postgresql -o smoke.sql | tdm export smoke --format parquet -o out/
+    """
+    from tdm import export as exporter
+    from tdm.project import Project
+
+    project = Project.find(repo)
+    if output is None and as_json:
+        raise UserError("--json reports the files written: give -o as well")
+    result = exporter.export(
+        project,
+        name,
+        exporter.Format(fmt.value),
+        rev=rev,
+        out=output,
+        stdout=sys.stdout.buffer,
+        dialect=dialect.value,
+        table_prefix=table_prefix,
+        db_schema=db_schema,
+    )
+    if as_json:
+        _echo_json(result.to_json())
+    elif output is not None:
+        for w in result.files:
+            typer.echo(f"{w.dataset}: {w.rows:,} rows -> {w.path}", err=True)
+
+
+@app.command()
+def load(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TEMPLATE|DATASET]",
+            help="A template, or TEMPLATE/DATASET (default with --env: every dataset).",
+            show_default=False,
+        ),
+    ] = None,
+    into: Annotated[
+        str | None,
+        typer.Option(
+            "--into",
+            help="sqlite:///PATH or postgresql://USER@HOST[:PORT]/DB (never with a password).",
+        ),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", help="An environment: its database and its branch from tdm.yaml."),
+    ] = None,
+    rev: Annotated[
+        str | None,
+        typer.Option(
+            "--rev",
+            help="A version, branch or commit (default: the working tree, or the env's branch).",
+        ),
+    ] = None,
+    append: Annotated[
+        bool, typer.Option("--append", help="Add the rows to tables that exist.")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Drop tables that exist and create them again.")
+    ] = False,
+    table_prefix: TablePrefixOpt = "",
+    db_schema: DbSchemaOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (tables, order, rows); touch nothing.")
+    ] = False,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Load datasets into SQLite or PostgreSQL: tables from the schemas, all or nothing.
+
+    A template's datasets load in foreign-key order inside one transaction; any failure rolls it back. Tables are named after the datasets. PostgreSQL passwords come from PGPASSWORD, ~/.pgpass or an environment's password_env, never from the URL. Exit 2: unusable URL or database, refused login, an environment without a database, tables that exist (without --replace or --append); exit 1: rows the database refuses (dataset, line and constraint named).
+
+    Examples: tdm load smoke --rev v1.0 --into sqlite:///test.db | tdm load smoke --into postgresql://qa@localhost/testdb --db-schema test --replace | tdm load --env staging
+    """
+    from tdm import load as loader
+    from tdm.project import Project
+
+    if append and replace:
+        raise UserError("--append and --replace exclude each other: pick one")
+    mode: loader.Mode = "append" if append else "replace" if replace else "create"
+    project = Project.find(repo)
+    with _progress("loading") as progress:
+        result = loader.load(
+            project,
+            name,
+            into=into,
+            env=env,
+            rev=rev,
+            mode=mode,
+            table_prefix=table_prefix,
+            db_schema=db_schema,
+            dry_run=dry_run,
+            progress=progress,
+        )
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    at = result.rev or "the working tree"
+    if result.dry_run:
+        typer.echo(f"would load {at} into {result.database} ({result.kind}), in this order:")
+    else:
+        typer.echo(f"loaded {at} into {result.database} ({result.kind}):")
+    width = max((len(t.table) for t in result.tables), default=0)
+    for t in result.tables:
+        typer.echo(f"  {t.table:<{width}}  {t.rows:>10,} rows  {t.action}  ({t.dataset})")

@@ -4,7 +4,8 @@ Two *sides* are compared: git commits, or a commit and the working tree.  Files 
 matched by path and compared by blob id first, so an unchanged dataset is never
 read, however large.  Then:
 
-- schemas: every change, classified for a compatibility mode (:mod:`tdm.schemadiff`);
+- schemas: every change, with the schema registry's verdict for a compatibility mode and
+  rule set (:mod:`tdm.schemadiff`); the transitive modes also check every tagged version;
 - datasets: rows added, removed and changed by primary key (:mod:`tdm.datadiff`);
 - templates, masking rules, tdm.yaml and tdm.lock: their changes in words.
 """
@@ -21,7 +22,15 @@ from tdm.datadiff import RowDiff, diff_rows
 from tdm.errors import GitError, UserError
 from tdm.measure import count_rows
 from tdm.project import CONFIG_FILE, LOCK_FILE, MASKING_DIR, TEMPLATE_DIR, Project
-from tdm.schemadiff import Compat, SchemaChange, compare, primary_key
+from tdm.schemadiff import (
+    Compat,
+    Rules,
+    SchemaChange,
+    compare,
+    primary_key,
+    schema_added,
+    schema_removed,
+)
 from tdm.snapshot import SUFFIXES, Snapshot, TreeSnapshot, WorktreeSnapshot
 
 Status = Literal["added", "removed", "modified"]
@@ -78,6 +87,7 @@ class DiffReport:
     head: Side
     compat: Compat
     sample: int
+    rules: Rules = "strict"
     schemas: list[SchemaDiff] = field(default_factory=list)
     files: list[FileDiff] = field(default_factory=list)
     datasets: list[DatasetDiff] = field(default_factory=list)
@@ -146,17 +156,22 @@ def diff(
     *,
     compat: Compat = "backward",
     sample: int = 5,
+    rules: Rules = "strict",
 ) -> DiffReport:
     if sample < 0:
         raise UserError("--rows must be 0 or more")
     a, b = sides(project, base, head)
-    return diff_sides(a, b, compat=compat, sample=sample)
+    return diff_sides(a, b, compat=compat, sample=sample, rules=rules)
 
 
-def diff_sides(a: Side, b: Side, *, compat: Compat = "backward", sample: int = 5) -> DiffReport:
-    report = DiffReport(a, b, compat, sample)
+def diff_sides(
+    a: Side, b: Side, *, compat: Compat = "backward", sample: int = 5, rules: Rules = "strict"
+) -> DiffReport:
+    report = DiffReport(a, b, compat, sample, rules)
     schemas_a, schemas_b = _schema_files(a), _schema_files(b)
-    report.schemas = list(_schemas(a, b, schemas_a, schemas_b))
+    report.schemas = list(_schemas(a, b, schemas_a, schemas_b, compat, rules))
+    if compat.endswith("-transitive"):
+        report.schemas = _transitive(a, b, schemas_a, schemas_b, compat, rules, report.schemas)
     report.files = [
         *_config(a, b),
         *_named_files(a, b, TEMPLATE_DIR, "template", _template_changes),
@@ -172,41 +187,109 @@ def _schema_files(side: Side) -> dict[str, str]:
     return side.schema_files()
 
 
+_DRAFT7 = "http://json-schema.org/draft-07/schema#"
+
+
+def _valid_schema_fast(data: dict[str, Any]) -> bool:
+    """The compiled meta-schema check (jsonschema-rs): a valid schema costs microseconds,
+    not the pure-Python check's tens of milliseconds; any doubt goes the slow way, which
+    also words the error."""
+    import jsonschema_rs
+
+    meta = getattr(jsonschema_rs, "meta", None)
+    if meta is None:
+        return False
+    try:
+        if meta.is_valid(data):
+            return True
+        # no $schema: draft-07 is a schema registry's default dialect
+        return "$schema" not in data and bool(meta.is_valid({**data, "$schema": _DRAFT7}))
+    except Exception:  # an unknown $schema, a value it cannot read: the slow check decides
+        return False
+
+
 def _schemas(
-    a: Side, b: Side, files_a: dict[str, str], files_b: dict[str, str]
+    a: Side,
+    b: Side,
+    files_a: dict[str, str],
+    files_b: dict[str, str],
+    compat: Compat = "backward",
+    rules: Rules = "strict",
 ) -> Iterator[SchemaDiff]:
     for name in sorted(files_a.keys() | files_b.keys()):
         rel_a, rel_b = files_a.get(name), files_b.get(name)
         if rel_a is None:
             assert rel_b is not None
-            yield SchemaDiff(
-                name,
-                rel_b,
-                "added",
-                [SchemaChange("", "schema_added", f"schema '{name}' added", "none")],
-            )
+            yield SchemaDiff(name, rel_b, "added", [schema_added(name, rules)])
             continue
         if rel_b is None:
-            yield SchemaDiff(
-                name,
-                rel_a,
-                "removed",
-                [
-                    SchemaChange(
-                        "",
-                        "schema_removed",
-                        f"schema '{name}' removed: its data has no schema",
-                        "change",
-                    )
-                ],
-            )
+            yield SchemaDiff(name, rel_a, "removed", [schema_removed(name, rules)])
             continue
         if rel_a == rel_b and _same(a, b, rel_a):
             continue
         old, new = a.mapping(rel_a), b.mapping(rel_b)
-        changes = compare(old, new)
+        changes = compare(old, new, compat=_plain(compat), rules=rules)
         if changes:
             yield SchemaDiff(name, rel_b, "modified", changes)
+
+
+def _plain(compat: Compat) -> Compat:
+    base = compat.removesuffix("-transitive")
+    return "forward" if base == "forward" else "full" if base == "full" else "backward"
+
+
+def _transitive(
+    a: Side,
+    b: Side,
+    files_a: dict[str, str],
+    files_b: dict[str, str],
+    compat: Compat,
+    rules: Rules,
+    found: list[SchemaDiff],
+) -> list[SchemaDiff]:
+    """The head's schemas checked against every tagged version that has them; only what
+    breaks is added, each change naming the version it breaks against."""
+    by_name = {s.name: s for s in found}
+    for tag, side in tagged_sides(b):
+        files_t = _schema_files(side)
+        for name, rel_b in sorted(files_b.items()):
+            rel_t = files_t.get(name)
+            if rel_t is None:
+                continue
+            rel_a = files_a.get(name)
+            known = {b.blob_id(rel_b), a.blob_id(rel_a) if rel_a is not None else None}
+            if side.blob_id(rel_t) in known - {None}:
+                continue  # the head's own version, or the base's (compared above)
+            old, new = side.mapping(rel_t), b.mapping(rel_b)
+            changes = compare(old, new, compat=_plain(compat), rules=rules)
+            breaks = [c.against(tag) for c in changes if c.breaking()]
+            if not breaks:
+                continue
+            if name not in by_name:
+                by_name[name] = SchemaDiff(name, rel_b, "modified")
+            by_name[name].changes.extend(breaks)
+    return [by_name[n] for n in sorted(by_name)]
+
+
+# ---------------------------------------------------------------------- tagged versions
+
+
+def tagged_sides(head: Side) -> list[tuple[str, Side]]:
+    """Every tag named ``v*``, in version order (v1.2 before v1.10), as a side to read."""
+    git = getattr(head, "git", None)
+    if git is None:
+        return []
+    tags = [t for t in git.tags() if t.name.startswith("v")]
+    tags.sort(key=lambda t: _version_key(t.name))
+    return [(t.name, TreeSnapshot.of_commit(git, git.resolve(t.target), t.name)) for t in tags]
+
+
+def _version_key(name: str) -> tuple[Any, ...]:
+    import re
+
+    return tuple(
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.findall(r"\d+|\D+", name)
+    )
 
 
 def _config(a: Side, b: Side) -> list[FileDiff]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------- JSON
 
 #: the JSON document's schema version; bump it on any incompatible change
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _side(side: Any) -> dict[str, Any]:
@@ -64,6 +64,7 @@ def report_json(report: DiffReport) -> dict[str, Any]:
         "base": _side(report.base),
         "head": _side(report.head),
         "compat": report.compat,
+        "rules": report.rules,
         "summary": {
             "differs": report.differs,
             "breaking": len(breaking),
@@ -82,10 +83,11 @@ def report_json(report: DiffReport) -> dict[str, Any]:
                 "breaking": any(c.breaking(report.compat) for c in s.changes),
                 "changes": [
                     {
+                        "type": c.type,
                         "path": c.path,
-                        "kind": c.kind,
+                        "direction": c.direction,
+                        "version": c.version,
                         "detail": c.detail,
-                        "effect": c.effect,
                         "breaking": c.breaking(report.compat),
                         "reason": c.reason(report.compat),
                     }
@@ -197,12 +199,12 @@ def render_text(report: DiffReport, *, colour: bool = False) -> str:
         return "\n".join(lines) + "\n"
     breaking = report.breaking()
     if report.schemas:
-        lines += ["", p(f"Schemas (compatibility: {mode})", "bold")]
+        lines += ["", p(f"Schemas (compatibility: {mode}, rules: {report.rules})", "bold")]
         for s in report.schemas:
             lines.append(safe(f"  {s.name} ({s.status}, {s.path})"))
             for c in s.changes:
                 tag = p("BREAKING  ", "red") if c.breaking(mode) else p("compatible", "green")
-                lines.append(f"    {tag} {safe(c.detail)}")
+                lines.append(f"    {tag} {safe(c.detail)} [{c.type}]")
                 lines.append(p(f"               {c.reason(mode)}", "dim"))
     if report.files:
         lines += ["", p("Templates, masking rules, configuration and lock", "bold")]
@@ -279,7 +281,7 @@ def render_markdown(report: DiffReport) -> str:
         else "**No breaking schema changes**"
     )
     out.append(
-        f"{verdict} (compatibility mode: {mode}) · {len(report.schemas)} schema(s), "
+        f"{verdict} (compatibility mode: {mode}, rules: {report.rules}) · {len(report.schemas)} schema(s), "
         f"{len(report.files)} other file(s), {len(report.datasets)} dataset(s) changed"
     )
     if report.schemas:
@@ -287,14 +289,15 @@ def render_markdown(report: DiffReport) -> str:
             "",
             "### Schemas",
             "",
-            "| Schema | Change | Compatibility | Reason |",
-            "|---|---|---|---|",
+            "| Schema | Change | Type | Compatibility | Reason |",
+            "|---|---|---|---|---|",
         ]
         for sd in report.schemas:
             for c in sd.changes:
                 verdict_cell = "❌ breaking" if c.breaking(mode) else "✅ compatible"
                 out.append(
-                    f"| {_code(sd.name)} | {_md(c.detail)} | {verdict_cell} | {_md(c.reason(mode))} |"
+                    f"| {_code(sd.name)} | {_md(c.detail)} | {_code(c.type)} | {verdict_cell} "
+                    f"| {_md(c.reason(mode))} |"
                 )
     if report.files:
         out += ["", "### Templates, masking rules, configuration and lock", ""]

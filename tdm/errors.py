@@ -28,6 +28,11 @@ class UserError(TdmError):
         super().__init__(where + message)
 
 
+class Unsupported(UserError):
+    """A schema construct the plain planner does not build; the generate-and-check path
+    (:mod:`tdm.rich`) takes over, and reports it when that cannot either."""
+
+
 class NotARepositoryError(UserError):
     """The directory is not inside a tdm repository."""
 

@@ -151,7 +151,30 @@ NAME_KINDS: dict[str, str] = {
     "msisdn": "phone",
     "fax": "phone",
     "employer": "company",
+    # names common in real APIs (generation's inference; x-tdm overrides them)
+    "created_at": "datetime",
+    "updated_at": "datetime",
+    "deleted_at": "datetime",
+    "avatar_url": "uri",
+    "image_url": "uri",
+    "html_url": "uri",
+    "amount": "amount",
+    "price": "amount",
+    "status": "status",
+    "slug": "slug",
+    "user_agent": "user_agent",
+    "useragent": "user_agent",
+    "sku": "sku",
+    "iban": "iban",
+    "latitude": "latitude",
+    "lat": "latitude",
+    "longitude": "longitude",
+    "lng": "longitude",
+    "lon": "longitude",
 }
+#: names above whose generator makes numbers: inferred for number/integer properties
+#: without bounds (the schema's bounds always win)
+NUMERIC_NAMES = frozenset({"amount", "latitude", "longitude"})
 
 
 #: endings that name a kind whatever comes before them (``billing_email``)

@@ -15,12 +15,13 @@ import math
 import re
 import unicodedata
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from tdm import rng
+from tdm import refdraw, rng
 from tdm.rng import U64
 
 with warnings.catch_warnings():
@@ -477,7 +478,7 @@ class RegexGen(Gen):
         self.max_repeat = max(max_repeat, min_length)
         self.min_length = min_length
         self.max_length = max_length
-        core = pattern
+        core = ecma_to_python(pattern)
         if core.startswith("^"):
             core = core[1:]
         if core.endswith("$") and not core.endswith("\\$"):
@@ -634,6 +635,172 @@ class RegexGen(Gen):
         return chars
 
 
+class UniqueRegex(Gen):
+    """Distinct strings matching a regular expression made of fixed-width parts
+    (literals, character classes and bounded repeats of them, e.g. ``^SHP-[0-9]{8}$``):
+    each part is one digit of a mixed-radix number, and the row index maps to that
+    number through a keyed permutation, so values are unique by construction."""
+
+    _SPAN = (1 << 61) - 1  # a prime: the permutation needs no gcd search on huge spans
+
+    def __init__(
+        self, key: int, pattern: str, min_length: int = 0, max_length: int | None = None
+    ) -> None:
+        self.key = key
+        self.pattern = pattern
+        helper = RegexGen(key, pattern)  # parsing, checks and character classes
+        self.slots: list[str] = []
+        parsed: Any = helper._parsed
+        for op, av in parsed:
+            if op == sre_constants.AT:
+                continue
+            if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+                lo, hi, sub = av
+                if len(sub) != 1:
+                    raise ValueError(
+                        f"regex {pattern!r}: only repeats of one character class can be unique"
+                    )
+                count = hi if hi != sre_constants.MAXREPEAT else max(lo, 8)
+                chars = self._one(helper, *sub[0])
+                self.slots += [chars] * count
+            else:
+                self.slots.append(self._one(helper, op, av))
+        width = len(self.slots)
+        if width < min_length or (max_length is not None and width > max_length):
+            raise ValueError(f"regex {pattern!r}: its unique values have length {width}")
+        capacity = 1
+        for chars in self.slots:
+            capacity *= len(chars)
+        self.unique_capacity = capacity
+        self._n = min(capacity, self._SPAN)
+
+    @staticmethod
+    def _one(helper: RegexGen, op: Any, av: Any) -> str:
+        if op == sre_constants.LITERAL:
+            return chr(av)
+        if op in (
+            sre_constants.ANY,
+            sre_constants.IN,
+            sre_constants.CATEGORY,
+            sre_constants.NOT_LITERAL,
+        ):
+            return "".join(dict.fromkeys(helper._chars(op, av)))
+        raise ValueError(f"regex {helper.pattern!r}: construct {op} cannot be made unique")
+
+    def column(self, idx: U64) -> list[Any]:
+        numbers = rng.permute(self.key, idx, self._n).tolist()
+        # the trailing parts carry the (injective) number; parts before them, when the
+        # pattern has more room than 2**61, are free and drawn like any regex part
+        tail, room = len(self.slots), 1
+        while tail > 0 and room < self._n:
+            tail -= 1
+            room *= len(self.slots[tail])
+        head = [
+            [a[i] for i in rng.below(rng.derive(self.key, "head", j), idx, len(a)).tolist()]
+            for j, a in enumerate(self.slots[:tail])
+        ]
+        digits = self.slots[tail:]
+        out = []
+        for row, n in enumerate(numbers):
+            chars = []
+            for alphabet in reversed(digits):
+                n, d = divmod(n, len(alphabet))
+                chars.append(alphabet[d])
+            out.append("".join([h[row] for h in head]) + "".join(reversed(chars)))
+        return out
+
+
+#: general categories by their long names (\p{Letter} is \p{L})
+_CATEGORY_NAMES = {
+    "letter": "L",
+    "cased_letter": "LC",
+    "uppercase_letter": "Lu",
+    "lowercase_letter": "Ll",
+    "titlecase_letter": "Lt",
+    "modifier_letter": "Lm",
+    "other_letter": "Lo",
+    "mark": "M",
+    "number": "N",
+    "decimal_number": "Nd",
+    "digit": "Nd",
+    "letter_number": "Nl",
+    "other_number": "No",
+    "punctuation": "P",
+    "symbol": "S",
+    "math_symbol": "Sm",
+    "currency_symbol": "Sc",
+    "separator": "Z",
+    "space_separator": "Zs",
+}
+_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW", "HIRAGANA", "KATAKANA", "CJK")
+
+
+@functools.lru_cache(maxsize=256)
+def unicode_class(name: str) -> str | None:
+    r"""Sample characters of an ECMA-262 ``\p{name}`` class (None: a class tdm does not know).
+
+    Generation draws from these; the validator has the last word on every value."""
+    key = name.split("=", 1)[-1]
+    script = key.upper() if "=" in name or key.upper() in _SCRIPTS else None
+    code = _CATEGORY_NAMES.get(key.lower(), key)
+    chars = []
+    for c in (
+        *range(0x21, 0x250),
+        *range(0x370, 0x3FF),
+        *range(0x400, 0x450),
+        *range(0x3041, 0x3097),
+    ):
+        ch = chr(c)
+        if script is not None:
+            if unicodedata.name(ch, "").startswith(script):
+                chars.append(ch)
+        elif unicodedata.category(ch).startswith(code) or (
+            code == "LC" and unicodedata.category(ch) in ("Lu", "Ll", "Lt")
+        ):
+            chars.append(ch)
+    if code in ("Z", "Zs"):
+        chars.append(" ")
+    return "".join(chars[:120]) or None
+
+
+def ecma_to_python(pattern: str) -> str:
+    r"""An ECMA-262 pattern in Python's syntax where the two differ: ``\p{...}`` classes
+    (as sample characters) and ``(?<name>...)`` groups.  Other patterns are unchanged."""
+    if "\\p" not in pattern and "\\P" not in pattern and "(?<" not in pattern:
+        return pattern
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            m = re.match(r"\\([pP])\{([A-Za-z_=]+)\}", pattern[i:])
+            chars = unicode_class(m.group(2)) if m else None
+            if m and chars is not None and not (in_class and m.group(1) == "P"):
+                body = re.sub(r"([\]\\^\-\[])", r"\\\1", chars)
+                neg = "^" if m.group(1) == "P" else ""
+                out.append(body if in_class else f"[{neg}{body}]")
+                i += len(m.group(0))
+                continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        elif (
+            not in_class
+            and pattern.startswith("(?<", i)
+            and pattern[i + 3 : i + 4] not in ("=", "!")
+        ):
+            out.append("(?P<")
+            i += 3
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 _REGEX_LEAVES = {
     sre_constants.LITERAL,
     sre_constants.NOT_LITERAL,
@@ -689,6 +856,44 @@ class Bounded(Gen):
 
 
 @dataclass
+class Checked(Gen):
+    """Values checked against their subschema's compiled validator.
+
+    A row whose value fails draws again from the same generator at virtual row indices
+    far beyond any real one (row + attempt * 2**40), so the value still depends only on
+    the row; a row that never passes is a clear error, never an invalid row."""
+
+    inner: Gen
+    is_valid: Callable[[Any], bool]
+    label: str = ""
+    attempts: int = 100
+    #: the subschema's keywords, for the message when no value is found
+    keywords: str = ""
+
+    def __post_init__(self) -> None:
+        self.unique_capacity = self.inner.unique_capacity
+
+    def column(self, idx: U64) -> list[Any]:
+        values = self.inner.column(idx)
+        ok = self.is_valid
+        bad = [i for i, v in enumerate(values) if not ok(v)]
+        attempt = 0
+        while bad and attempt < self.attempts:
+            attempt += 1
+            again = self.inner.column(idx[bad] + np.uint64(attempt << 40))
+            for i, v in zip(bad, again, strict=True):
+                values[i] = v
+            bad = [i for i in bad if not ok(values[i])]
+        if bad:
+            raise ValueError(
+                f"property '{self.label}': no value satisfying its schema (keywords: "
+                f"{self.keywords or '-'}) was found in {self.attempts} draws (row "
+                f"{int(idx[bad[0]])}); simplify the schema or give the property an x-tdm generator"
+            )
+        return values
+
+
+@dataclass
 class Nullable(Gen):
     key: int
     inner: Gen
@@ -702,22 +907,43 @@ class Nullable(Gen):
 
 @dataclass
 class Ref(Gen):
-    """A foreign key: the parent's (unique) field at a random parent row."""
+    """A foreign key: the parent's (unique) field at a random parent row.
+
+    The parent row is a consistent draw (:mod:`tdm.refdraw`): raising the parent's
+    count moves only the references that now land on new rows.  A self-reference
+    (``earlier``) draws row i's parent among rows ``0..i-1`` only, so it never depends
+    on the count and hierarchies are acyclic; row 0 has no earlier row and gets null."""
 
     key: int
     parent: Gen
     parent_count: int
     unique: bool = False
+    earlier: bool = False
 
     def __post_init__(self) -> None:
         self.unique_capacity = self.parent_count
 
     def column(self, idx: U64) -> list[Any]:
+        if self.earlier:
+            return self._earlier(idx)
         if self.unique:
-            rows = rng.permute(self.key, idx, self.parent_count)
+            rows = refdraw.stable_permutation(self.key, idx, self.parent_count)
         else:
-            rows = rng.below(self.key, idx, self.parent_count)
+            rows = refdraw.jump(rng.bits(self.key, idx), self.parent_count)
         return self.parent.column(rows.astype(np.uint64))
+
+    def _earlier(self, idx: U64) -> list[Any]:
+        out: list[Any] = [None] * len(idx)
+        has = np.flatnonzero(idx > 0)
+        if has.size:
+            later = idx[has]
+            if self.unique:  # the only injective choice of an earlier row for every row
+                rows = (later - np.uint64(1)).astype(np.int64)
+            else:
+                rows = refdraw.jump(rng.bits(self.key, later), later.astype(np.int64))
+            for i, v in zip(has.tolist(), self.parent.column(rows.astype(np.uint64)), strict=True):
+                out[i] = v
+        return out
 
 
 @dataclass
@@ -742,8 +968,39 @@ class Prop:
 @dataclass
 class Object(Gen):
     props: list[Prop] = field(default_factory=list)
+    #: a whole-row check (top-level keywords the properties alone do not satisfy): a row
+    #: that fails draws its properties again at virtual row indices, except ``keep``
+    check: Callable[[Any], bool] | None = None
+    keep: frozenset[str] = frozenset()
+    attempts: int = 100
 
     def column(self, idx: U64) -> list[Any]:
+        rows = self._rows(idx)
+        if self.check is None:
+            return rows
+        ok = self.check
+        bad = [i for i, row in enumerate(rows) if not ok(row)]
+        attempt = 0
+        while bad and attempt < self.attempts:
+            attempt += 1
+            again = self._rows(idx[bad] + np.uint64(attempt << 40))
+            for i, new in zip(bad, again, strict=True):
+                old = rows[i]
+                merged = {}
+                for p in self.props:
+                    source = old if p.name in self.keep else new
+                    if p.name in source:
+                        merged[p.name] = source[p.name]
+                rows[i] = merged
+            bad = [i for i in bad if not ok(rows[i])]
+        if bad:
+            raise ValueError(
+                f"no row satisfying the schema's top-level keywords was found in "
+                f"{self.attempts} draws (row {int(idx[bad[0]])}); simplify the schema"
+            )
+        return rows
+
+    def _rows(self, idx: U64) -> list[Any]:
         if not self.props:
             return [{} for _ in range(len(idx))]
         names = [p.name for p in self.props]

@@ -34,11 +34,35 @@ class Model(BaseModel):
 # ---------------------------------------------------------------- tdm.yaml
 
 
+class Database(Model):
+    """An environment's database (``tdm load --env``); the URL never holds a password."""
+
+    url: str
+    password_env: str | None = None  # the variable holding the password, if libpq's are not used
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        from tdm import dburl
+
+        if dburl.has_password(value):  # the message never repeats the URL: it holds the secret
+            raise ValueError(f"the URL holds a password: {dburl.PASSWORD_FIX}")
+        return value
+
+    @field_validator("password_env")
+    @classmethod
+    def _variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError("password_env must be the name of an environment variable")
+        return value
+
+
 class Environment(Model):
     branch: str
     protected: bool = False
     requires_masking: bool = False
     description: str = ""
+    database: Database | None = None
 
     @field_validator("branch")
     @classmethod
@@ -104,6 +128,8 @@ class SchemaHint(Model):
 
     primary_key: str | None = None
     description: str = ""
+    #: how many times a recursive $ref is expanded (default 3), for every property
+    max_depth: int | None = Field(default=None, ge=0, le=10)
 
 
 # ---------------------------------------------------------------- templates

@@ -13,17 +13,21 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import functools
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from pydantic import ValidationError
 
 from tdm import catalogue, fields, rng
 from tdm import generators as g
-from tdm.errors import UserError
+from tdm import jsonschema_norm as norm
+from tdm.errors import Unsupported, UserError
+from tdm.formats import OWN_FORMATS, PLANNER_FORMATS, Formatted
 from tdm.models import FieldHint
 from tdm.yamlio import Located
 
@@ -43,6 +47,17 @@ ANNOTATIONS = frozenset(
         "$defs",
         "definitions",
         "x-tdm",
+        "id",
+        "$vocabulary",
+        "contentEncoding",
+        "contentMediaType",
+        "contentSchema",
+        "markdownDescription",
+        "discriminator",
+        "xml",
+        "externalDocs",
+        "example",
+        "nullable",
     }
 )
 SUPPORTED = frozenset(
@@ -75,6 +90,12 @@ SUPPORTED = frozenset(
 FORMATS = frozenset(
     {"email", "date", "date-time", "time", "uuid", "uri", "ipv4", "ipv6", "hostname"}
 )
+
+
+def annotation(keyword: str) -> bool:
+    """A keyword that asserts nothing: the annotations above and vendor ``x-*`` keys."""
+    return keyword in ANNOTATIONS or keyword.startswith("x-")
+
 
 #: generators that honour minLength/maxLength themselves (others are wrapped in Bounded)
 _LENGTH_AWARE = (g.Text, g.RegexGen, g.Pool, g.Constant, g.Choice)
@@ -109,8 +130,14 @@ class PlanContext:
     count: int
     display: str
     overrides: dict[str, FieldHint] = field(default_factory=dict)
-    #: (target, field, path) -> (the parent field's generator, the parent's row count)
-    resolve_ref: Callable[[str, str, str], tuple[g.Gen, int]] | None = None
+    #: (target, field, path) -> (the parent field's generator, the parent's row count,
+    #: whether it is a self-reference)
+    resolve_ref: Callable[[str, str, str], tuple[g.Gen, int, bool]] | None = None
+    #: a schema file of the repository by file name ('customers.yaml'), None when absent
+    load_schema: Callable[[str], Any] | None = None
+    #: top-level properties to build on the generate-and-check path (the plain path's
+    #: sample did not validate)
+    force_checked: set[str] = field(default_factory=set)
     primary_key: str | None = None
     lines: Located | None = None
     template_doc: Located | None = None
@@ -127,6 +154,12 @@ class Planner:
         self.root = root
         self.ctx = ctx
         self._active_refs: list[str] = []
+        self.dialect = norm.dialect_of(root, ctx.display)
+        self._resolver: norm.Resolver | None = None
+        #: base URIs of the subschemas being built (a nested $id starts a new one)
+        self._bases: list[str] = []
+        #: x-tdm.max_depth in force for the subschemas being built
+        self._depths: list[int] = []
 
     # -------------------------------------------------------------- errors
 
@@ -142,6 +175,11 @@ class Planner:
             )
         where = f"property '{path}'" if path else "the schema's top level"
         return UserError(f"{where}: {message}", path=self.ctx.display, line=self.line_of(path))
+
+    def unsupported(self, path: str, message: str) -> Unsupported:
+        """A construct the plain path does not build (the checked path is tried next)."""
+        where = f"property '{path}'" if path else "the schema's top level"
+        return Unsupported(f"{where}: {message}", path=self.ctx.display, line=self.line_of(path))
 
     def line_of(self, path: str) -> int | None:
         """Line of a property in the schema file (of its nearest plain ancestor)."""
@@ -159,22 +197,22 @@ class Planner:
         if not isinstance(node, dict):
             if node is True:
                 return {}
-            raise self.fail(path, "a boolean 'false' schema can never be satisfied")
+            raise self.unsupported(path, "a boolean 'false' schema can never be satisfied")
         if "$ref" not in node:
             return node
         ref = node["$ref"]
         if not isinstance(ref, str) or not ref.startswith("#/"):
-            raise self.fail(
+            raise self.unsupported(
                 path,
                 f"$ref {ref!r} is not a local reference ('#/$defs/...'); inline it or use $defs",
             )
         if ref in seen:
-            raise self.fail(path, f"$ref {ref!r} is recursive, which tdm cannot generate")
+            raise self.unsupported(path, f"$ref {ref!r} is recursive, which tdm cannot generate")
         target: Any = self.root
         for part in ref[2:].split("/"):
             part = part.replace("~1", "/").replace("~0", "~")
             if not isinstance(target, dict) or part not in target:
-                raise self.fail(path, f"$ref {ref!r} points to nothing in this file")
+                raise self.unsupported(path, f"$ref {ref!r} points to nothing in this file")
             target = target[part]
         merged = dict(self.deref(target, path, (*seen, ref)))
         for k, v in node.items():
@@ -224,12 +262,12 @@ class Planner:
                     tb.add("integer")
                 both = sorted(ta & tb)
                 if not both:
-                    raise self.fail(path, "allOf combines types that have nothing in common")
+                    raise self.unsupported(path, "allOf combines types that have nothing in common")
                 out[k] = both if len(both) > 1 else both[0]
             elif k == "x-tdm":
                 out[k] = {**out[k], **v}
-            elif out[k] != v and k not in ANNOTATIONS:
-                raise self.fail(
+            elif out[k] != v and not annotation(k):
+                raise self.unsupported(
                     path, f"allOf gives '{k}' two different values, which tdm cannot merge"
                 )
         return out
@@ -238,6 +276,12 @@ class Planner:
 
     def hint(self, node: dict[str, Any], path: str) -> FieldHint:
         raw = node.get("x-tdm", {})
+        if isinstance(raw, dict) and "max_depth" in raw:
+            # a schema-only setting (read by max_depth()); template overrides do not take it
+            depth = raw["max_depth"]
+            if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 10:
+                raise self.fail(path, "x-tdm.max_depth must be an integer from 0 to 10")
+            raw = {k: v for k, v in raw.items() if k != "max_depth"}
         try:
             hint = FieldHint.model_validate(raw)
         except ValidationError as exc:
@@ -300,26 +344,140 @@ class Planner:
 
     def check_keywords(self, node: dict[str, Any], path: str) -> None:
         for kw in node:
-            if kw not in SUPPORTED and kw not in ANNOTATIONS:
-                raise self.fail(
+            if kw not in SUPPORTED and not annotation(kw):
+                raise self.unsupported(
                     path,
                     f"keyword '{kw}' is not supported by tdm's generator; "
                     "remove it or give the property an x-tdm generator",
                 )
 
     def build(self, raw: Any, path: str) -> g.Gen:
-        ref = raw.get("$ref") if isinstance(raw, dict) else None
-        if ref is None:
-            return self._build(raw, path)
-        if ref in self._active_refs:
-            raise self.fail(
-                path, f"$ref {ref!r} is recursive (it contains itself), which tdm cannot generate"
-            )
-        self._active_refs.append(ref)
+        if path in self.ctx.force_checked:
+            return self.checked(raw, path, self.unsupported(path, "its sample did not validate"))
+        outer = self._bases[-1] if self._bases else self.resolver.root_base
+        self._bases.append(self.resolver.base_of(raw, outer))  # the base URI of raw's refs
+        self._depths.append(self.max_depth(raw))  # inherited by everything below raw
         try:
-            return self._build(raw, path)
+            return self.guarded(self._build, raw, path)
+        except Unsupported as exc:
+            return self.checked(raw, path, exc, outer)
         finally:
-            self._active_refs.pop()
+            self._bases.pop()
+            self._depths.pop()
+
+    def guarded(self, build: Callable[[Any, str], g.Gen], raw: Any, path: str) -> g.Gen:
+        """``build(raw, path)``, refusing a $ref that is already being built (recursion)."""
+        ref = raw.get("$ref") if isinstance(raw, dict) else None
+        refs = [ref] if isinstance(ref, str) else []
+        if isinstance(raw, dict) and "allOf" in raw:
+            # a cycle can also run through allOf branches, which normalize() merges
+            refs += [r for r in self.merged_refs(raw) if r != ref and r in self.recursive_refs]
+        if not refs:
+            return build(raw, path)
+        for r in refs:
+            if r in self._active_refs:
+                raise self.unsupported(
+                    path, f"$ref {r!r} is recursive (it contains itself), which tdm cannot generate"
+                )
+        self._active_refs.extend(refs)
+        try:
+            return build(raw, path)
+        finally:
+            del self._active_refs[-len(refs) :]
+
+    @functools.cached_property
+    def recursive_refs(self) -> frozenset[str]:
+        return norm.recursive_refs(self.root)
+
+    def merged_refs(self, raw: Any) -> list[str]:
+        return norm.merged_refs(self.root, raw)
+
+    # -------------------------------------------------------------- generate and check
+
+    @property
+    def resolver(self) -> norm.Resolver:
+        if self._resolver is None:
+            base = norm.ROOT_URI
+            if isinstance(self.root.get("$id"), str):
+                base = norm.join(base, self.root["$id"])
+            self._resolver = norm.Resolver(self.root, self.ctx.load_schema, base)
+        return self._resolver
+
+    def can_check(self, name: str) -> bool:
+        """Whether top-level property ``name`` may move to the generate-and-check path
+        (not a reference, a named generator or the primary key, whose values must stay)."""
+        sub = self.root.get("properties", {}).get(name)
+        if sub is None or name == self.ctx.primary_key:
+            return False
+        hint = self.ctx.overrides.get(name)
+        raw = sub.get("x-tdm", {}) if isinstance(sub, dict) else {}
+        if hint is not None and (hint.generator is not None or hint.ref is not None):
+            return False
+        return not (isinstance(raw, dict) and ("generator" in raw or "ref" in raw))
+
+    def max_depth(self, raw: Any) -> int:
+        """x-tdm.max_depth of ``raw``, else of the nearest property above it being built,
+        else of the schema; 3 by default."""
+        hint = raw.get("x-tdm") if isinstance(raw, dict) else None
+        if isinstance(hint, dict) and isinstance(hint.get("max_depth"), int):
+            return int(hint["max_depth"])
+        if self._depths:
+            return self._depths[-1]
+        hint = self.root.get("x-tdm")
+        if isinstance(hint, dict) and isinstance(hint.get("max_depth"), int):
+            return int(hint["max_depth"])
+        return norm.DEFAULT_MAX_DEPTH
+
+    def checked(self, raw: Any, path: str, reason: Unsupported, base: str | None = None) -> g.Gen:
+        """The generate-and-check path (:mod:`tdm.rich`) for a subschema the plain path
+        does not build; refused naming the property and keyword when it cannot either."""
+        from tdm import rich  # the rich path imports the planner's leaf builders
+
+        hint_raw = raw.get("x-tdm") if isinstance(raw, dict) else None
+        override = self.ctx.overrides.get(path)
+        if (isinstance(hint_raw, dict) and ({"ref", "generator"} & set(hint_raw))) or (
+            override is not None and (override.ref is not None or override.generator is not None)
+        ):
+            raise reason  # a named generator or reference is the user's choice: never dropped
+        if (
+            path == self.ctx.primary_key
+            or (isinstance(hint_raw, dict) and hint_raw.get("unique"))
+            or (override is not None and override.unique)
+        ):
+            # drawing again until a value fits cannot keep values distinct
+            raise self.fail(
+                path,
+                f"must be unique, which tdm cannot guarantee with these keywords ({reason}); "
+                "use a sequence, a uuid or a pattern of fixed-width parts",
+            )
+        try:
+            inlined = norm.inline(
+                raw,
+                self.resolver,
+                self.dialect,
+                base=base or self.resolver.root_base,
+                max_depth=self.max_depth(raw),
+            )
+        except norm.Unresolvable as exc:
+            raise self.fail(path, f"$ref {exc} points to nothing tdm can read") from None
+        form, satisfiable = norm.canonical(inlined, self.dialect)
+        keywords = (
+            ", ".join(k for k in raw if k not in ANNOTATIONS) if isinstance(raw, dict) else "false"
+        )
+        if not satisfiable or form is False:
+            # Unsupported: the enclosing subschema may still do without it (an optional
+            # property, array items, an anyOf branch), on its own generate-and-check path
+            raise self.unsupported(path, f"no value satisfies its schema (keywords: {keywords})")
+        try:
+            gen = rich.RichBuilder(self, self.dialect).build(form, path)
+        except rich.Unsatisfiable as exc:
+            raise self.unsupported(
+                exc.path or path, f"no value satisfies its schema (keyword '{exc.keyword}')"
+            ) from None
+        except Unsupported:
+            raise reason from None
+        check = norm.validator(inlined, self.dialect).is_valid
+        return g.Checked(gen, check, path, keywords=keywords)
 
     def _build(self, raw: Any, path: str) -> g.Gen:
         node = self.normalize(raw, path)
@@ -369,6 +527,9 @@ class Planner:
         return gen
 
     def build_branch(self, raw: Any, path: str) -> g.Gen:
+        return self.guarded(self._build_branch, raw, path)
+
+    def _build_branch(self, raw: Any, path: str) -> g.Gen:
         # branches share the property's hint-free inference; their streams are keyed by branch
         node = self.normalize(raw, path)
         self.check_keywords(node, path)
@@ -431,14 +592,27 @@ class Planner:
             if unique and open_above and "multipleOf" not in node and hint.max is None:
                 start = node.get("minimum", node.get("exclusiveMinimum", 0) + 1)
                 return g.Sequence(start=int(-(-start // 1)))
+            if not unique and self.numeric_name(node, path) == "amount":
+                return self.named("amount", hint, {**node, "type": "integer"}, path, False)
             return self.integer(node, hint, path, unique)
         if kind == "number":
             if unique:
                 raise self.fail(path, "unique is not supported on a number; use an integer")
+            inferred = self.numeric_name(node, path)
+            if inferred is not None:
+                return self.named(inferred, hint, {**node, "type": "number"}, path, False)
             return self.number(node, hint, path)
         if kind == "string":
             return self.string(node, hint, path, unique)
         raise self.fail(path, f"type '{kind}' is not a JSON Schema type")
+
+    def numeric_name(self, node: dict[str, Any], path: str) -> str | None:
+        """The numeric generator a property's name suggests, when the schema sets no bounds."""
+        if any(k in node for k in _NUMERIC_KEYWORDS):
+            return None
+        leaf = path.rsplit(".", 1)[-1].lower().replace("-", "_").replace(" ", "_")
+        name = fields.NAME_KINDS.get(leaf)
+        return name if name in fields.NUMERIC_NAMES else None
 
     def weights(self, hint: FieldHint, values: list[Any], path: str) -> list[float] | None:
         if hint.weights is None:
@@ -490,7 +664,8 @@ class Planner:
         ihi = int(hi) - 1 if ex_hi and float(hi).is_integer() else int(hi // 1)
         mult = node.get("multipleOf", 1)
         if not float(mult).is_integer():
-            raise self.fail(path, "an integer with a fractional multipleOf is not supported")
+            # n is a multiple of p/q (lowest terms) exactly when p divides n
+            mult = Fraction(str(mult)).numerator
         gen = g.Integer(self.ctx.key(path), ilo, ihi, int(mult), unique)
         if gen.unique_capacity == 0:
             raise self.fail(path, f"no integer in [{lo}, {hi}] is a multiple of {mult}")
@@ -517,25 +692,43 @@ class Planner:
 
     def string(self, node: dict[str, Any], hint: FieldHint, path: str, unique: bool) -> g.Gen:
         fmt = node.get("format")
-        if fmt is not None:
-            if fmt not in FORMATS:
-                raise self.fail(
-                    path,
-                    f"format '{fmt}' is not one tdm can generate ({', '.join(sorted(FORMATS))}); "
-                    "give an x-tdm generator",
-                )
+        if fmt in FORMATS:
             name = {"date-time": "datetime"}.get(fmt, fmt)
             return self.named(name, hint, node, path, unique)
+        if fmt in PLANNER_FORMATS and "pattern" not in node:
+            return self.named(PLANNER_FORMATS[fmt], hint, node, path, unique)
+        if fmt in OWN_FORMATS and "pattern" not in node:
+            if unique:
+                raise self.fail(path, f"format '{fmt}' cannot be unique")
+            words = catalogue.faker_pool(self.ctx.locale, "word")
+            gen: g.Gen = Formatted(self.ctx.key(path), words, fmt)
+            if "minLength" in node or "maxLength" in node:
+                gen = g.Bounded(gen, int(node.get("minLength", 0)), node.get("maxLength"), path)
+            return gen
+        # any other format is an annotation (2020-12): type, pattern and bounds decide
         if "pattern" in node:
             if unique:
-                raise self.fail(
-                    path, "unique is not supported with a pattern; use a sequence with a prefix"
-                )
-            return self.regex(node["pattern"], node, path)
+                return self.unique_regex(node, path)
+            return self.regex(node["pattern"], node, path, schema=True)
         inferred = fields.name_kind(path.rsplit(".", 1)[-1])
         if inferred is not None:
-            return self.named(inferred, hint, node, path, unique)
+            return self.inferred(inferred, hint, node, path, unique)
         return self.text(node, path, unique)
+
+    def inferred(
+        self, name: str, hint: FieldHint, node: dict[str, Any], path: str, unique: bool
+    ) -> g.Gen:
+        """The generator a property's name suggests, when it fits the schema's length
+        bounds; plain text when it does not (a name is a hint, not a contract)."""
+        if name == "country" and int(node.get("maxLength", 99)) <= 3:
+            name = "country_code"
+        try:
+            gen = self.named(name, hint, node, path, unique)
+            if isinstance(gen, g.Bounded):
+                gen.column(rng.rows(0, 200))  # raises when the bounds rarely fit
+        except (UserError, ValueError):
+            return self.text(node, path, unique)
+        return gen
 
     def text(self, node: dict[str, Any], path: str, unique: bool) -> g.Gen:
         lo = int(node.get("minLength", 0))
@@ -551,7 +744,26 @@ class Planner:
         words = catalogue.faker_pool(self.ctx.locale, "word")
         return g.Text(self.ctx.key(path), words, lo, hi, unique)
 
-    def regex(self, pattern: str, node: dict[str, Any], path: str) -> g.Gen:
+    def unique_regex(self, node: dict[str, Any], path: str) -> g.Gen:
+        """Unique values of a pattern made of fixed-width parts (e.g. ``^ORD-[0-9]{8}$``)."""
+        try:
+            gen = g.UniqueRegex(
+                self.ctx.key(path),
+                node["pattern"],
+                int(node.get("minLength", 0)),
+                node.get("maxLength"),
+            )
+        except ValueError as exc:
+            raise self.fail(
+                path,
+                f"unique values of this pattern cannot be guaranteed ({exc}); "
+                "use a pattern of fixed-width parts, or a sequence with a prefix",
+            ) from None
+        return gen
+
+    def regex(
+        self, pattern: str, node: dict[str, Any], path: str, *, schema: bool = False
+    ) -> g.Gen:
         try:
             return g.RegexGen(
                 self.ctx.key(path),
@@ -560,15 +772,22 @@ class Planner:
                 max_length=node.get("maxLength"),
             )
         except ValueError as exc:
-            raise self.fail(path, str(exc)) from None
+            # a schema's own pattern may still be met by generate-and-check; a hint's may not
+            raise (self.unsupported if schema else self.fail)(path, str(exc)) from None
 
     def object(self, node: dict[str, Any], path: str) -> g.Object:
-        self.check_keywords(node, path)
         required = set(node.get("required", []))
         props = node.get("properties", {})
         missing = required - set(props)
-        if missing:
-            raise self.fail(path, f"required lists {sorted(missing)} which are not in properties")
+        if path:
+            self.check_keywords(node, path)
+            if missing:
+                raise self.unsupported(
+                    path, f"required lists {sorted(missing)} which are not in properties"
+                )
+        elif missing or any(kw not in SUPPORTED and not annotation(kw) for kw in node):
+            # a record whose top level the plain path does not cover: each row is checked
+            return self.checked_root(node, props, required, missing)
         out = g.Object()
         for name, sub in props.items():
             sub_path = f"{path}.{name}" if path else name
@@ -576,12 +795,57 @@ class Planner:
             if name in required:
                 presence = None
             else:
-                sub_hint = self.hint(self.normalize(sub, sub_path), sub_path)
+                try:
+                    sub_node = self.normalize(sub, sub_path)
+                except Unsupported:
+                    sub_node = sub if isinstance(sub, dict) else {}
+                sub_hint = self.hint(sub_node, sub_path)
                 presence = DEFAULT_PRESENCE if sub_hint.presence is None else sub_hint.presence
                 if sub_path == self.ctx.primary_key:
                     raise self.fail(sub_path, "the primary key must be listed in 'required'")
             out.props.append(g.Prop(name, gen, presence, self.ctx.key(sub_path, "presence")))
         return out
+
+    def checked_root(
+        self, node: dict[str, Any], props: dict[str, Any], required: set[str], missing: set[str]
+    ) -> g.Object:
+        """The record's properties as usual, plus any required ones that only the
+        top-level keywords describe; every row is then checked against the whole schema,
+        and a failing row draws its other properties again (its keys stay)."""
+        from tdm import rich
+
+        plain = {k: v for k, v in node.items() if k in SUPPORTED or annotation(k)}
+        plain["required"] = sorted(required - missing)
+        out = self.object(plain, "")
+        builder = rich.RichBuilder(self, self.dialect)
+        patterns = node.get("patternProperties", {})
+        additional = node.get("additionalProperties", True)
+        for name in sorted(missing):
+            matched = [sub for p, sub in patterns.items() if rich.matches(p, name)]
+            sub = matched[0] if matched else ({} if additional is True else additional)
+            try:
+                inlined = norm.inline(
+                    sub, self.resolver, self.dialect, max_depth=self.max_depth(sub)
+                )
+                gen = builder.build(norm.canonical(inlined, self.dialect)[0], name)
+            except (rich.Unsatisfiable, norm.Unresolvable):
+                raise self.fail(name, "is required, but no value satisfies its schema") from None
+            out.props.append(g.Prop(name, gen, None, self.ctx.key(name, "presence")))
+        keep = {self.ctx.primary_key} | {
+            name
+            for name, sub in props.items()
+            if isinstance(sub, dict)
+            and isinstance(sub.get("x-tdm"), dict)
+            and ({"ref", "unique", "generator"} & set(sub["x-tdm"]))
+        }
+        keep |= {n for n, h in self.ctx.overrides.items() if h.ref or h.unique or h.generator}
+        out.check = self.document_validator().is_valid
+        out.keep = frozenset(n for n in keep if n is not None)
+        return out
+
+    def document_validator(self) -> Any:
+        """A compiled validator of the whole schema (other schema files resolved)."""
+        return norm.document_validator(self.root, self.ctx.load_schema)
 
     def array(self, node: dict[str, Any], hint: FieldHint, path: str) -> g.Gen:
         lo = int(node.get("minItems", 0))
@@ -591,7 +855,7 @@ class Planner:
             raise self.fail(path, f"minItems {lo} is greater than maxItems {hi}")
         items = node.get("items", {})
         if isinstance(items, list):
-            raise self.fail(
+            raise self.unsupported(
                 path, "tuple-form 'items' is not supported; use one schema for all items"
             )
         unique = bool(node.get("uniqueItems", False))
@@ -616,8 +880,8 @@ class Planner:
         if self.ctx.resolve_ref is None:
             raise self.fail(path, "x-tdm.ref needs a template that generates the parent dataset")
         target, _, target_field = hint.ref.rpartition(".")
-        parent, count = self.ctx.resolve_ref(target, target_field, path)
-        return g.Ref(self.ctx.key(path), parent, count, unique)
+        parent, count, earlier = self.ctx.resolve_ref(target, target_field, path)
+        return g.Ref(self.ctx.key(path), parent, count, unique, earlier)
 
     def named(
         self,
@@ -714,6 +978,21 @@ class Planner:
             gen.unique_capacity = len(pool)
         elif canon == "ipv6":
             gen = g.IPv6Doc(key)
+        elif canon == "iban":
+            gen = g.Pool(key, list(catalogue.TEST_IBANS))
+        elif canon == "status":
+            gen = g.Choice(key, list(catalogue.STATUSES))
+        elif canon == "sku":
+            gen = g.RegexGen(key, "[A-Z]{3}-[0-9]{5}")
+        elif canon in ("latitude", "longitude"):
+            limit = 90.0 if canon == "latitude" else 180.0
+            return g.Number(key, -limit, limit, decimals=6)
+        elif canon == "amount":
+            if node.get("type") == "integer":
+                return g.Integer(key, 100, 100_000)  # minor units (cents)
+            if node.get("type") == "number":
+                return g.Number(key, 1.0, 1000.0, decimals=2)
+            gen = g.RegexGen(key, "[1-9][0-9]{0,3}[.][0-9]{2}")
         elif canon in ("hostname", "uri", "domain"):
             gen = g.Slugged(key, catalogue.faker_pool(self.ctx.locale, "word"), canon)
         elif canon == "text":

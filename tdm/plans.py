@@ -102,6 +102,8 @@ class SampleChecks(Protocol):
 
     def seen(self, key: str, recipe: str) -> bool: ...
 
+    def passed(self, key: str, recipe: str) -> bool: ...
+
     def add(self, key: str, recipe: str) -> None: ...
 
     def folder(self) -> Path | None: ...
@@ -148,6 +150,7 @@ class TemplatePlanner:
             primary_key=schema.primary_key,
             lines=schema.doc,
             template_doc=self.doc,
+            load_schema=self.project.schema_file,
         )
 
     def check_locale(self) -> None:
@@ -183,7 +186,7 @@ class TemplatePlanner:
             ctx = self._context(dataset, spec, schema)
             planner = Planner(schema.data, ctx)
 
-            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int]:
+            def resolve(target: str, target_field: str, path: str) -> tuple[g.Gen, int, bool]:
                 parent_name = self.resolve_target(target, schema.display, path)
                 if parent_name == dataset:
                     self_spec = spec
@@ -205,26 +208,50 @@ class TemplatePlanner:
                     )
                 if target_field == path and parent_name == dataset:
                     raise UserError(f"property '{path}' references itself", path=schema.display)
-                return gen, self_spec.count
+                if parent_name == dataset and not allows_null(schema.data, path):
+                    raise UserError(
+                        f"property '{path}' references its own dataset: each row points to an "
+                        "earlier row, and the first row has none, so the property must allow "
+                        'null; add "null" to its type',
+                        path=schema.display,
+                    )
+                return gen, self_spec.count, parent_name == dataset
 
             ctx.resolve_ref = resolve
-            root = planner.build_root()
             recipe = self.recipe(dataset)
-            plan = DatasetPlan(
-                self.name,
-                dataset,
-                spec,
-                schema,
-                self.seed,
-                self.locale,
-                root,
-                recipe,
+            # the self-check is skipped for a recipe whose first build passed it before (same
+            # tdm and Faker): that first build is then the plan, as it was then
+            passed = self.checks is not None and self.checks.passed(
+                f"{self.name}/{dataset}", recipe
             )
-            # the self-check is skipped for a recipe it passed before (same tdm and Faker)
-            if self.checks is None or not self.checks.seen(plan.key, recipe):
-                check_sample(plan)
-                if self.checks is not None:
-                    self.checks.add(plan.key, recipe)
+            while True:
+                root = planner.build_root()
+                plan = DatasetPlan(
+                    self.name,
+                    dataset,
+                    spec,
+                    schema,
+                    self.seed,
+                    self.locale,
+                    root,
+                    recipe,
+                )
+                if passed:
+                    break
+                problem = sample_problem(
+                    plan, self.project.schema_externals(schema.data, schema.display)
+                )
+                if problem is None:
+                    if self.checks is not None and not ctx.force_checked:
+                        self.checks.add(plan.key, recipe)
+                    break
+                # a property the plain path built wrongly (a merge it missed): build it
+                # again on the generate-and-check path, once
+                top, error = problem
+                if top is None or top in ctx.force_checked or not planner.can_check(top):
+                    raise error
+                ctx.force_checked.add(top)
+                planner = Planner(schema.data, ctx)
         finally:
             self._building.pop()
         self.plans[dataset] = plan
@@ -336,40 +363,71 @@ class TemplatePlanner:
             )
 
 
+def allows_null(schema: dict[str, Any], prop: str) -> bool:
+    """Whether top-level property ``prop`` of ``schema`` accepts null (its own ``$ref`` to
+    ``$defs``/``definitions`` of the same file included)."""
+    sub = schema.get("properties", {}).get(prop)
+    if not isinstance(sub, dict):
+        return sub is True
+    wrapper: dict[str, Any] = {
+        k: schema[k] for k in ("$schema", "$defs", "definitions") if k in schema
+    }
+    wrapper["properties"] = {prop: sub}
+    import jsonschema_rs
+
+    try:
+        return bool(jsonschema_rs.validator_for(wrapper).is_valid({prop: None}))
+    except (ValueError, jsonschema_rs.ReferencingError):
+        return True  # a schema the validator cannot compile is reported by the sample check
+
+
 _VALIDATORS: dict[bytes, Any] = {}
 
 
-def row_validator(schema: SchemaDoc) -> Any:
-    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted."""
-    key = schema.raw_bytes
+def row_validator(schema: SchemaDoc, others: dict[str, Any] | None = None) -> Any:
+    """A compiled (jsonschema-rs) validator for rows of ``schema``, formats asserted;
+    ``others`` holds the schema files its references name."""
+    key = schema.raw_bytes + canon.dumps(others or {})
     if key not in _VALIDATORS:
-        import jsonschema_rs
+        from tdm import jsonschema_norm
 
-        _VALIDATORS[key] = jsonschema_rs.validator_for(schema.data, validate_formats=True)
+        _VALIDATORS[key] = jsonschema_norm.document_validator(schema.data, (others or {}).get)
     return _VALIDATORS[key]
 
 
-def check_sample(plan: DatasetPlan) -> None:
+def check_sample(plan: DatasetPlan, others: dict[str, Any] | None = None) -> None:
     """Generate the first rows and validate them: a generator that cannot satisfy the
     schema is reported here, naming the property, before anything is written."""
+    problem = sample_problem(plan, others)
+    if problem is not None:
+        raise problem[1]
+
+
+def sample_problem(
+    plan: DatasetPlan, others: dict[str, Any] | None = None
+) -> tuple[str | None, UserError] | None:
+    """The first problem of the first rows: the top-level property it is in (None when
+    not one) and the error to report."""
     from tdm import rng
 
     n = min(plan.count, SAMPLE_ROWS)
     if n == 0:
-        return
+        return None
     try:
         rows = plan.root.column(rng.rows(0, n))
     except ValueError as exc:
-        raise UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display) from None
-    validator = row_validator(plan.schema)
+        return None, UserError(f"dataset '{plan.name}': {exc}", path=plan.schema.display)
+    validator = row_validator(plan.schema, others)
     for row in rows:
         for error in validator.iter_errors(row):
             where = "/".join(str(p) for p in error.instance_path) or "(row)"
-            raise UserError(
+            top = error.instance_path[0] if error.instance_path else None
+            return (top if isinstance(top, str) else None), UserError(
                 f"generated value for property '{where}' does not satisfy the schema: {error.message}. "
                 "Give the property an x-tdm generator that fits, or relax the schema",
                 path=plan.schema.display,
             )
+    return None
 
 
 def plan_templates(

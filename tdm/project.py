@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from tdm import canon
+from tdm import jsonschema_norm as norm
 from tdm.errors import NotARepositoryError, UserError
 from tdm.fsutil import write_bytes_atomic
 from tdm.models import (
@@ -39,6 +40,8 @@ MANAGED = (CONFIG_FILE, LOCK_FILE, SCHEMA_DIR, TEMPLATE_DIR, MASKING_DIR, DATASE
 #: what `tdm commit` stages: the managed files plus the git files `tdm init` writes
 COMMITTED = (*MANAGED, ".gitignore", ".gitattributes")
 _SUFFIXES = (".yaml", ".yml", ".json")
+#: the JSON Schema meta-schemas, which validators know without fetching them
+_META_SCHEMAS = ("http://json-schema.org/", "https://json-schema.org/")
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,44 @@ class Project:
             self._schemas[name] = (stamp, self._load_schema(name))
         return self._schemas[name][1]
 
+    def schema_file(self, file_name: str) -> dict[str, Any] | None:
+        """The data of ``schemas/<file_name>`` (e.g. 'customers.yaml', as a ``$ref`` names
+        it), None when the repository has no such schema; names stay inside schemas/."""
+        stem, dot, suffix = file_name.rpartition(".")
+        if not dot or f".{suffix}" not in _SUFFIXES or "/" in stem or stem.startswith("."):
+            return None
+        if stem not in self.schema_names():
+            return None
+        path = self._find(SCHEMA_DIR, stem, "schema")
+        if path.suffix != f".{suffix}":
+            return None
+        return self.schema(stem).data
+
+    def schema_externals(self, data: Any, where: str | None = None) -> dict[str, Any]:
+        """The other schema files that ``data`` (the schema file ``where``) references,
+        directly or through each other (file name -> data), for validators that must
+        resolve them.  A reference to anything else is a UserError: tdm never fetches a
+        schema from the network or from outside schemas/."""
+        found: dict[str, Any] = {}
+        todo: list[tuple[Any, str | None]] = [(data, where)]
+        while todo:
+            node, at = todo.pop()
+            for name in norm.external_files(node):
+                if name in found or name.startswith(_META_SCHEMAS):
+                    continue
+                doc = self.schema_file(name)
+                if doc is None:
+                    raise UserError(
+                        f"a $ref cannot be resolved: {name} is not a schema file of this "
+                        "repository. References to other schemas name a file of schemas/ "
+                        "relative to this one, e.g. Address.json or "
+                        "customers.yaml#/$defs/Address",
+                        path=at,
+                    )
+                found[name] = doc
+                todo.append((doc, f"{SCHEMA_DIR}/{name}"))
+        return found
+
     def _load_schema(self, name: str) -> SchemaDoc:
         path = self._find(SCHEMA_DIR, name, "schema")
         return schema_doc(name, load_document(path, self.rel(path)))
@@ -242,9 +283,10 @@ def schema_doc(name: str, doc: Located) -> SchemaDoc:
     import jsonschema  # only where a schema is read: checkout, log and show need none
     import jsonschema.validators
 
+    norm.dialect_of(data, display)  # an unknown $schema is named before anything else
     cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(data)
+        norm.check_schema(cls, data)
     except jsonschema.SchemaError as exc:
         loc = tuple(exc.path)
         where = "/".join(str(p) for p in loc) or "(top level)"

@@ -45,6 +45,11 @@ def json_kind(gen: g.Gen) -> Kind:
 
 
 @json_kind.register
+def _(gen: g.Checked) -> Kind:
+    return json_kind(gen.inner)  # retried values come from the same generator
+
+
+@json_kind.register
 def _(gen: g.Integer | g.Number | g.Boolean) -> Kind:
     return "number"
 
@@ -131,7 +136,7 @@ class RowRenderer:
         keys = [orjson.dumps(p.name).decode("utf-8").replace("%", "%%") for p in root.props]
         # optional properties carry their own ',"key":' so that an absent one leaves no trace;
         # that needs a required first property to put the commas after
-        self.fast = bool(root.props) and root.props[0].presence is None
+        self.fast = bool(root.props) and root.props[0].presence is None and root.check is None
         parts = []
         for i, (p, key, kind) in enumerate(zip(root.props, keys, self.kinds, strict=True)):
             value = '"%s"' if kind == "safe" else "%s"

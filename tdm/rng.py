@@ -18,6 +18,7 @@ generators that must be unique build on that.
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -93,7 +94,7 @@ def permute(key: int, idx: U64, n: int) -> I64:
     if n <= 0:
         raise ValueError("n must be positive")
     a = derive(key, "mul") % n or 1
-    while np.gcd(a, n) != 1:
+    while math.gcd(a, n) != 1:  # Python ints: n may exceed int64 (a full int64 range)
         a = (a + 1) % n or 1
     b = derive(key, "add") % n
     # exact integer arithmetic: Python ints in an object array would be slow, and
@@ -101,4 +102,6 @@ def permute(key: int, idx: U64, n: int) -> I64:
     if n < (1 << 31):
         i = idx.astype(np.int64) % n
         return (i * np.int64(a) + np.int64(b)) % np.int64(n)
-    return np.array([(int(i) * a + b) % n for i in idx], dtype=np.int64)
+    # object dtype once values may pass int64 (a unique integer over the whole int64 range)
+    kind = np.int64 if n <= (1 << 63) else object
+    return np.array([(int(i) * a + b) % n for i in idx], dtype=kind)

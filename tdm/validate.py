@@ -148,7 +148,7 @@ def validate(
                 progress(target.rel, 1, len(targets))
             continue
         want = {f for (folder, ds, f) in needed if folder == target.folder and ds == target.name}
-        result = _scan(target, report, want, jobs)
+        result = _scan(target, report, want, jobs, project)
         if progress:
             progress(target.rel, 1, len(targets))
         if result is None:
@@ -245,7 +245,7 @@ def _cache_keys(
         parts: list[str | None] = [
             oids[t.rel],
             t.rel,
-            hashlib.sha256(t.schema.raw_bytes).hexdigest(),
+            _schema_key(project, t.schema),
             entry.sha256 if entry is not None else "-",
             canon.dumps(t.refs).decode(),
         ]
@@ -477,11 +477,17 @@ class _Part:
 
 
 def _scan_range(
-    path: Path, start: int, stop: int, schema: dict[str, Any], fields: list[str], cap: int
+    path: Path,
+    start: int,
+    stop: int,
+    schema: dict[str, Any],
+    fields: list[str],
+    cap: int,
+    others: dict[str, Any],
 ) -> _Part:
-    import jsonschema_rs
+    from tdm import jsonschema_norm
 
-    validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+    validator = jsonschema_norm.document_validator(schema, others.get)
     part = _Part(columns={f: [] for f in fields})
     loads = orjson.loads
     is_valid = validator.is_valid
@@ -540,15 +546,21 @@ def _scan(
     report: ValidationReport,
     want: set[str],
     jobs: int,
+    project: Project,
 ) -> tuple[str, dict[str, set[Any]], dict[str, list[tuple[int, Any]]]] | None:
+    """Check every row of ``target``; the schema files its schema references come from
+    ``project``."""
     assert target.schema is not None
     schema = target.schema
+    others = project.schema_externals(schema.data, schema.display)
     pk = schema.primary_key
     fields = sorted({*want, *target.refs, *([pk] if pk else [])})
     size = target.path.stat().st_size
     parts_wanted = jobs if size >= PARALLEL_BYTES else 1
     ranges = _ranges(target.path, parts_wanted)
-    args = [(target.path, a, b, schema.data, fields, ROW_FINDINGS_PER_FILE) for a, b in ranges]
+    args = [
+        (target.path, a, b, schema.data, fields, ROW_FINDINGS_PER_FILE, others) for a, b in ranges
+    ]
     if len(ranges) > 1:
         with ProcessPoolExecutor(len(ranges), mp_context=_mp_context()) as pool:
             futures = [pool.submit(_scan_range, *a) for a in args]
@@ -606,3 +618,11 @@ def _scan(
 def _mp_context() -> multiprocessing.context.BaseContext:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     return multiprocessing.get_context(method)
+
+
+def _schema_key(project: Project, schema: SchemaDoc) -> str:
+    """A hash of what decides row validity: the schema file, plus the files it references."""
+    others = project.schema_externals(schema.data, schema.display)
+    if not others:
+        return hashlib.sha256(schema.raw_bytes).hexdigest()
+    return canon.sha256({"schema": schema.data, "others": others})

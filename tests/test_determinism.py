@@ -317,4 +317,5 @@ GOLDEN = {
     "2": _GOLDEN_V1,  # v2 changed multipleOf numbers, text, regex and IPv6 only
     "3": _GOLDEN_V1,  # v3: huge or narrow ranges, length-bounded formats, uniqueItems draws
     "4": _GOLDEN_V1,  # v4: first and last name pools drawn from the locale word lists
+    "5": _GOLDEN_V1,  # v5: x-tdm.ref draws (consistent hashing; self-references look back)
 }

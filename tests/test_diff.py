@@ -237,12 +237,14 @@ def test_breaking_schema_change_fails_the_gate_and_names_the_reason(people: Path
 
     change = diff_json(people, "v1", "HEAD")["schemas"][0]["changes"][0]
     assert change == {
-        "path": "name",
-        "kind": "max_length_decreased",
+        "type": "MAX_LENGTH_DECREASED",
+        "path": "#/properties/name/maxLength",
+        "direction": "backward",
+        "version": None,
         "detail": "name: maxLength 40 -> 20",
-        "effect": "narrow",
         "breaking": True,
-        "reason": "data written with the old schema may not be valid under the new one",
+        "reason": "registry (strict) refuses it: "
+        "data written with the old schema may not be valid under the new one",
     }
 
 
@@ -251,7 +253,7 @@ def test_compatible_schema_change_passes_the_gate_even_with_exit_code(people: Pa
     commit_all(people, "widen tier")
     result = tdm("diff", "v1", "HEAD", "--exit-code", "--fail-on", "breaking", "--repo", people)
     assert result.exit_code == 0, result.output
-    assert 'compatible tier: enum added ["gold"]' in result.stdout
+    assert 'compatible tier: enum added ["gold"] [ENUM_ARRAY_EXTENDED]' in result.stdout
     assert tdm("diff", "v1", "HEAD", "--exit-code", "--repo", people).exit_code == 1
 
 
@@ -259,8 +261,8 @@ def test_primary_key_change_is_breaking_and_rows_fall_back_to_lines(people: Path
     set_schema(people, **{"x-tdm": {"primary_key": "email"}})
     write_rows(people, [person(i) for i in range(1, 5)])
     report = diff_json(people, "v1")
-    kinds = [(c["kind"], c["breaking"]) for c in report["schemas"][0]["changes"]]
-    assert ("primary_key_changed", True) in kinds
+    kinds = [(c["type"], c["breaking"]) for c in report["schemas"][0]["changes"]]
+    assert ("PRIMARY_KEY_CHANGED", True) in kinds
     d = only_dataset(report)
     assert d["mode"] == "line"
     assert any("primary key changed (id -> email)" in n for n in d["notes"])
@@ -451,7 +453,7 @@ def test_markdown_is_a_readable_pr_comment(people: Path) -> None:
     md = tdm("diff", "--format", "markdown", "--repo", people).stdout
     assert md.startswith("<!-- tdm diff -->\n## tdm diff `HEAD` → `working tree`")
     assert "**1 breaking schema change**" in md
-    assert "| Schema | Change | Compatibility | Reason |" in md
+    assert "| Schema | Change | Type | Compatibility | Reason |" in md
     assert "❌ breaking" in md
     assert "<details><summary>t/people:" in md and "</details>" in md
     # a value with a pipe does not break the table row
@@ -469,12 +471,13 @@ def test_json_output_is_stable_and_documented(people: Path) -> None:
         "base",
         "head",
         "compat",
+        "rules",
         "summary",
         "schemas",
         "files",
         "datasets",
     }
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["head"] == {"label": "working tree", "commit": None}
     readme = (ROOT / "README.md").read_text()
     for key in (*data, *data["summary"], *data["datasets"][0]):

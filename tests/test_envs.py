@@ -628,8 +628,8 @@ def tighten_names(root: Path) -> None:
 
 
 BREAKING = (
-    "people: name: maxLength 40 -> 20 "
-    "(data written with the old schema may not be valid under the new one)"
+    "people: name: maxLength 40 -> 20 (registry (strict) refuses it: "
+    "data written with the old schema may not be valid under the new one)"
 )
 
 

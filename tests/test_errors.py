@@ -166,36 +166,48 @@ CASES: dict[str, tuple[Mutation, list[str], str]] = {
         ["customers", "duplicate"],
         r"templates/t\.yaml:\d+",
     ),
-    "unsupported-keyword-not": (
+    "unsatisfiable-not": (
         lambda r: _schema(
-            r, "orders", ORDERS.replace("maximum: 500}", "maximum: 500, not: {const: 3}}")
+            r, "orders", ORDERS.replace("maximum: 500}", "maximum: 500, not: {type: number}}")
         ),
-        ["'total'", "'not'"],
+        ["'total'", "no value satisfies", "not"],
         r"schemas/orders\.yaml:7",
     ),
-    "unsupported-keyword-patternProperties": (
-        lambda r: _schema(
-            r,
-            "orders",
-            ORDERS + "  extra: {type: object, patternProperties: {'^x': {type: string}}}\n",
-        ),
-        ["'extra'", "'patternProperties'"],
-        r"schemas/orders\.yaml:8",
-    ),
-    "unsupported-format": (
-        lambda r: _schema(r, "customers", CUSTOMERS.replace("format: email", "format: idn-email")),
-        ["'email'", "idn-email"],
-        r"schemas/customers\.yaml:6",
-    ),
-    "recursive-ref": (
+    "unsatisfiable-required-name": (
         lambda r: _schema(
             r,
             "orders",
             ORDERS
-            + "  tree: {$ref: '#/$defs/node'}\n"
-            + "$defs:\n  node:\n    type: object\n    properties:\n      child: {$ref: '#/$defs/node'}\n",
+            + "  extra:\n    type: object\n    required: [y1]\n    additionalProperties: false\n"
+            + "    patternProperties: {'^x': {type: string}}\n",
         ),
-        ["'tree", "recursive"],
+        ["'extra", "no value satisfies"],
+        r"schemas/orders\.yaml:8",
+    ),
+    "unknown-dialect": (
+        lambda r: _schema(
+            r, "orders", "$schema: 'http://json-schema.org/draft-03/schema#'\n" + ORDERS
+        ),
+        ["draft-03", "$schema", "2020-12"],
+        r"schemas/orders\.yaml",
+    ),
+    "ref-to-a-missing-schema-file": (
+        lambda r: _schema(r, "orders", ORDERS + "  note: {$ref: 'notes.yaml#/$defs/Note'}\n"),
+        ["'note'", "notes.yaml#/$defs/Note", "points to nothing"],
+        r"schemas/orders\.yaml:8",
+    ),
+    "required-recursion-never-ends": (
+        lambda r: _schema(
+            r,
+            "orders",
+            ORDERS.replace(
+                "required: [id, customer_id, total]", "required: [id, customer_id, total, tree]"
+            )
+            + "  tree: {$ref: '#/$defs/node'}\n"
+            + "$defs:\n  node:\n    type: object\n    required: [child]\n"
+            + "    properties:\n      child: {$ref: '#/$defs/node'}\n",
+        ),
+        ["'tree", "no value satisfies"],
         r"schemas/orders\.yaml",
     ),
     "reference-cycle": (
