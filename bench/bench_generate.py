@@ -15,6 +15,7 @@ machine load.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +44,9 @@ RATE_GOAL = 150_000
 FAKER_RATIO_GOAL = 45.0
 JOBS2_GOAL = 1.6
 RSS_GOAL_BYTES = 400_000_000  # "400 MB", read strictly as 400e6 bytes (381 MiB)
+#: tdm's rate over Mimesis's, both as child processes: (rows, goal)
+MIMESIS_GOALS = ((100_000, 5.0), (1_000_000, 7.0))
+MIMESIS_SCRIPT = Path(__file__).resolve().parent / "mimesis_customers.py"
 
 
 def faker_baseline(path: Path, rows: int) -> Timed:
@@ -221,9 +225,55 @@ def run(cfg: Config, repo: BenchRepo | None = None) -> list[Result]:
         ),
     ]
     results.append(engine_jobs(cfg, repo))
+    for rows, goal in MIMESIS_GOALS:
+        results.append(mimesis_comparison(cfg, rows, goal))
     results.append(run_big(cfg, tdm, max(rss1)))
     results.append(fixed)
     return results
+
+
+def mimesis_comparison(cfg: Config, rows: int, goal: float) -> Result:
+    """``tdm generate`` against a Mimesis script (bench/mimesis_customers.py) writing the same
+    customer record shape, both run as child processes in interleaved rounds."""
+    tdm = tdm_executable()
+    repo = repo_for(cfg.workdir, rows)
+    out = cfg.workdir / "mimesis.jsonl"
+    argv_tdm = [str(tdm), "generate", "--force", "--repo", str(repo.root)]
+    argv_mim = [sys.executable, str(MIMESIS_SCRIPT), str(rows), str(out)]
+    runs_tdm: list[RunResult] = []
+    runs_mim: list[RunResult] = []
+    repeats = max(cfg.repeats, 3)
+    for i in range(repeats):
+        progress(f"generate vs Mimesis, {rows:,} rows, round {i + 1}/{repeats}")
+        runs_mim.append(run_timed(argv_mim, sample_tree=False))
+        runs_tdm.append(run_timed(argv_tdm, sample_tree=False))
+    lines = count_lines(out)
+    out.unlink(missing_ok=True)
+    secs_tdm = median([r.seconds for r in runs_tdm])
+    secs_mim = median([r.seconds for r in runs_mim])
+    cpu_tdm = median([r.cpu_seconds for r in runs_tdm])
+    cpu_mim = median([r.cpu_seconds for r in runs_mim])
+    ratio = secs_mim / secs_tdm
+    return Result(
+        name=f"generate vs Mimesis, {rows:,} rows",
+        command=f"{shell_quote(argv_tdm)}  vs  {shell_quote(argv_mim)}",
+        rows=rows,
+        seconds=secs_tdm,
+        rate=rows / secs_tdm,
+        baseline_rate=rows / secs_mim,
+        ratio=ratio,
+        target=f">= {goal:g}x",
+        passed=ratio >= goal and lines == rows,
+        samples=[r.seconds for r in runs_tdm],
+        notes=[
+            f"both are child processes (start-up included), {repeats} interleaved rounds, medians; "
+            f"Mimesis wrote {lines:,} lines",
+            f"CPU s (user+sys), median: tdm {cpu_tdm:.2f}, Mimesis {cpu_mim:.2f}: "
+            f"{cpu_mim / cpu_tdm:.2f}x by CPU time",
+            "Mimesis per-run s: " + ", ".join(f"{r.seconds:.2f}" for r in runs_mim),
+            background_note(runs_tdm),
+        ],
+    )
 
 
 def engine_jobs(cfg: Config, repo: BenchRepo) -> Result:

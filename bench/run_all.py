@@ -31,6 +31,7 @@ import bench_mask
 import bench_merge
 import bench_schemadiff
 import bench_serve
+import bench_startup
 import bench_validate
 import bench_versions
 from common import (
@@ -91,7 +92,8 @@ def environment(cfg: Config) -> dict[str, str]:
         "libraries": (
             f"faker {faker.VERSION}, numpy {numpy.__version__}, orjson {orjson.__version__}, "
             f"jsonschema {metadata.version('jsonschema')}, "
-            f"jsonschema-rs {metadata.version('jsonschema-rs')}"
+            f"jsonschema-rs {metadata.version('jsonschema-rs')}, "
+            f"mimesis {metadata.version('mimesis')}"
         ),
         "load average": " ".join(f"{x:.2f}" for x in load),
         "mode": (
@@ -139,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print_results("tdm export and load", load)
         serve = bench_serve.run(cfg)
         print_results("tdm serve", serve)
+        startup = bench_startup.run(cfg)
+        print_results("tdm start-up and fixed costs", startup)
         results = (
             generate
             + generate_check
@@ -150,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             + merge
             + load
             + serve
+            + startup
         )
     finally:
         cleanup(cfg)

@@ -9,13 +9,22 @@ tdm's own safe-by-construction generators instead of Faker's.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Any
+import hashlib
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from faker import Faker
-from faker.config import AVAILABLE_LOCALES
+import orjson
 
 from tdm import rng
+from tdm._version import ENGINE_VERSION, __version__
+from tdm.fsutil import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 #: pool size per Faker method: values are drawn from a pool built once per run
 POOL_SIZE = 2048
@@ -131,12 +140,66 @@ def canonical(name: str) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------ Faker, lazily
+
+#: where built pools are kept between runs (see :func:`keep_pools_in`); None: nowhere
+_pool_folder: Callable[[], Path | None] | None = None
+
+
+def keep_pools_in(folder: Callable[[], Path | None] | None) -> None:
+    """Keep built Faker pools (and Faker's list of locales) as files in the folder
+    ``folder()`` names, asked for the first time a pool is needed (``tdm generate`` passes
+    ``.git/tdm/pools``): a later run reads them instead of importing Faker and calling
+    it thousands of times.  A file is keyed by the tdm and Faker versions, this module's
+    source, the locale, the method and its parameters, so it holds exactly what Faker
+    would give; an unreadable file is rebuilt."""
+    global _pool_folder
+    _pool_folder = folder
+
+
+@functools.cache
+def _pool_salt() -> str:
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return f"{__version__}\0{ENGINE_VERSION}\0{metadata.version('faker')}\0{source}"
+
+
+def _kept(what: str, build: Callable[[], list[str]]) -> list[str]:
+    folder = _pool_folder() if _pool_folder is not None else None
+    if folder is None:
+        return build()
+    name = hashlib.sha256(f"{_pool_salt()}\0{what}".encode()).hexdigest()
+    path = folder / f"{name}.json"
+    with contextlib.suppress(OSError, orjson.JSONDecodeError):
+        doc = orjson.loads(path.read_bytes())
+        if isinstance(doc, dict) and doc.get("what") == what:
+            values = doc.get("values")
+            if isinstance(values, list) and all(isinstance(v, str) for v in values):
+                return values
+    values = build()
+    with contextlib.suppress(OSError):  # a read-only folder: built again next time
+        write_bytes_atomic(path, orjson.dumps({"what": what, "values": values}))
+    return values
+
+
+def _available_locales() -> list[str]:
+    from faker.config import AVAILABLE_LOCALES
+
+    return list(AVAILABLE_LOCALES)
+
+
+@functools.cache
+def _locales() -> frozenset[str]:
+    return frozenset(_kept("locales", _available_locales))
+
+
 def check_locale(locale: str) -> bool:
-    return locale in AVAILABLE_LOCALES
+    return locale in _locales()
 
 
 @functools.lru_cache(maxsize=16)
 def _faker(locale: str) -> Faker:
+    from faker import Faker
+
     return Faker(locale)
 
 
@@ -149,6 +212,11 @@ def faker_pool(locale: str, method: str, params: tuple[tuple[str, Any], ...] = (
 def _faker_pool(locale: str, method: str, params: tuple[tuple[str, Any], ...]) -> list[str]:
     if method not in FAKER_METHODS:
         raise ValueError(f"{method!r} is not a Faker method in tdm's catalogue")
+    what = f"pool\0{locale}\0{method}\0{params!r}"
+    return _kept(what, lambda: _build_pool(locale, method, params))
+
+
+def _build_pool(locale: str, method: str, params: tuple[tuple[str, Any], ...]) -> list[str]:
     fake = _faker(locale)
     key = rng.derive("faker-pool", locale, method, params)
     values = _word_list_pool(fake, method, key) if not params else None

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -23,7 +23,9 @@ from typer.core import TyperGroup
 from tdm import canon
 from tdm._version import __version__
 from tdm.errors import TdmError, UserError
-from tdm.project import Project
+
+if TYPE_CHECKING:
+    from tdm.project import Project
 
 INTERNAL_ERROR = 3
 TERMINATED = 143  # 128 + SIGTERM, as shells report it
@@ -77,6 +79,18 @@ class _Group(TyperGroup):
             )
             ctx.exit(INTERNAL_ERROR)
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of the plain help, with each command's whole first sentence
+        wrapped (click would cut it at the terminal width with "...")."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 app = typer.Typer(
     cls=_Group,
@@ -86,6 +100,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
 )
 
 RepoOpt = Annotated[
@@ -237,6 +252,8 @@ def generate(
     Examples: tdm generate | tdm generate smoke --jobs 2 | tdm generate --check
     """
     from tdm import engine
+    from tdm.checkcache import CheckedRecipes
+    from tdm.project import Project
 
     project = Project.find(repo)
     with (
@@ -244,7 +261,13 @@ def generate(
         _progress("generating") as progress,
     ):
         result = engine.generate(
-            project, templates, jobs=jobs, check=check, force=force, progress=progress
+            project,
+            templates,
+            jobs=jobs,
+            check=check,
+            force=force,
+            progress=progress,
+            checks=CheckedRecipes(project),
         )
     if as_json:
         _echo_json(
@@ -294,6 +317,7 @@ def validate(
     Example: tdm validate --json
     """
     from tdm import validate as validate_mod
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _progress("validating") as progress:
@@ -326,6 +350,7 @@ def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     Example: tdm status --json
     """
     from tdm import status as status_mod
+    from tdm.project import Project
 
     project = Project.find(repo)
     report = status_mod.status(project)
@@ -372,6 +397,7 @@ def rm(
     Example: tdm rm smoke/payments && tdm commit -m "drop payments"
     """
     from tdm import removal
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _writing(project):
@@ -402,6 +428,7 @@ def clean(repo: RepoOpt = Path(".")) -> None:
     Example: tdm clean
     """
     from tdm import replock
+    from tdm.project import Project
 
     project = Project.find(repo)
     result = replock.clean(
@@ -456,6 +483,7 @@ def commit(
     Example: tdm commit -m "add loyalty tier"
     """
     from tdm import versions
+    from tdm.project import Project
 
     project = Project.find(repo)
     try:
@@ -495,6 +523,7 @@ def tag(
     Example: tdm tag v1.0 -m "baseline for release 3"
     """
     from tdm import versions
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _writing(project):
@@ -511,6 +540,7 @@ def versions_cmd(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     Example: tdm versions --json
     """
     from tdm import versions
+    from tdm.project import Project
 
     found = versions.versions(Project.find(repo))
     if as_json:
@@ -541,6 +571,7 @@ def checkout(
     Example: tdm checkout v1.0 && tdm checkout main
     """
     from tdm import versions
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _writing(project):
@@ -564,6 +595,7 @@ def log(
     Example: tdm log -n 5
     """
     from tdm import versions
+    from tdm.project import Project
 
     entries = versions.log(Project.find(repo), limit)
     if as_json:
@@ -600,6 +632,7 @@ def show(
     Example: tdm show smoke/customers@v1.0 --limit 5 --where country=DE
     """
     from tdm import versions
+    from tdm.project import Project
 
     filters = versions.parse_where(where or [])
     project = Project.find(repo)
@@ -730,6 +763,7 @@ def diff(
       tdm diff HEAD --compat backward-transitive --fail-on breaking
     """
     from tdm import diff as diffmod
+    from tdm.project import Project
 
     project = Project.find(repo)
     report = diffmod.diff(project, base, head, compat=compat.value, sample=rows, rules=rules.value)
@@ -779,6 +813,7 @@ def mask(
     Example: tdm mask prod_customers.csv -r customers -o datasets/prod-sample/customers.jsonl
     """
     from tdm import maskfile
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _writing(project):
@@ -830,6 +865,7 @@ def scan(
     Example: tdm scan --staged
     """
     from tdm import scan as scanmod
+    from tdm.project import Project
 
     project = Project.find(repo)
     report = scanmod.scan(
@@ -863,6 +899,7 @@ hooks_app = typer.Typer(
     ),
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
 )
 app.add_typer(hooks_app, name="hooks")
 
@@ -878,6 +915,7 @@ def hooks_install(repo: RepoOpt = Path(".")) -> None:
     Example: tdm hooks install
     """
     from tdm import hooks
+    from tdm.project import Project
 
     change = hooks.install(Project.find(repo))
     chained = f" (runs the earlier hook {change.chained.name} first)" if change.chained else ""
@@ -891,6 +929,7 @@ def hooks_uninstall(repo: RepoOpt = Path(".")) -> None:
     Example: tdm hooks uninstall
     """
     from tdm import hooks
+    from tdm.project import Project
 
     change = hooks.uninstall(Project.find(repo))
     typer.echo(f"{change.action} {change.path}")
@@ -906,6 +945,7 @@ def hooks_run(repo: RepoOpt = Path(".")) -> None:
     Example: tdm hooks run   # check what `git commit` would check
     """
     from tdm import hooks
+    from tdm.project import Project
 
     result = hooks.run_pre_commit(Project.find(repo))
     for line in result.lines:
@@ -922,6 +962,7 @@ import_app = typer.Typer(
     ),
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
 )
 app.add_typer(import_app, name="import")
 
@@ -951,6 +992,7 @@ def import_openapi(
     Example: tdm import openapi openapi.yaml --only Pet --only Order
     """
     from tdm import openapi
+    from tdm.project import Project
 
     result = openapi.import_openapi(Project.find(repo), spec, only or None, force)
     if as_json:
@@ -1028,6 +1070,7 @@ def resolve(
     Example: tdm resolve smoke/customers --theirs --key 42
     """
     from tdm import merge
+    from tdm.project import Project
 
     project = Project.find(repo)
     if dataset not in ("tdm.lock", "lock") and ours == theirs:
@@ -1054,6 +1097,7 @@ env_app = typer.Typer(
     ),
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
 )
 app.add_typer(env_app, name="env")
 
@@ -1065,6 +1109,7 @@ def env_list(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     Example: tdm env list --json
     """
     from tdm import envs
+    from tdm.project import Project
 
     infos = envs.list_envs(Project.find(repo))
     if as_json:
@@ -1103,6 +1148,7 @@ def env_create(
     Example: tdm env create staging --from dev
     """
     from tdm import envs
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _writing(project):
@@ -1128,6 +1174,7 @@ def env_switch(
     Example: tdm env switch staging
     """
     from tdm import envs
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _writing(project):
@@ -1160,6 +1207,7 @@ def env_diff(
     """
     from tdm import diff as diffmod
     from tdm import envs
+    from tdm.project import Project
 
     project = Project.find(repo)
     a, b = envs.env(project, target), envs.env(project, source)
@@ -1196,6 +1244,7 @@ def env_promote(
     Example: tdm env promote dev staging --dry-run
     """
     from tdm import envs
+    from tdm.project import Project
 
     project = Project.find(repo)
     with contextlib.nullcontext() if dry_run else _writing(project):
@@ -1242,6 +1291,7 @@ def env_delete(
     Example: tdm env delete staging
     """
     from tdm import envs
+    from tdm.project import Project
 
     project = Project.find(repo)
     with _writing(project):
@@ -1310,6 +1360,7 @@ def export(
     Examples: tdm export smoke/customers --rev v1.0 -o customers.csv | tdm export smoke --format sql --dialect postgresql -o smoke.sql | tdm export smoke --format parquet -o out/
     """
     from tdm import export as exporter
+    from tdm.project import Project
 
     project = Project.find(repo)
     if output is None and as_json:
@@ -1381,6 +1432,7 @@ def load(
     Examples: tdm load smoke --rev v1.0 --into sqlite:///test.db | tdm load smoke --into postgresql://qa@localhost/testdb --db-schema test --replace | tdm load --env staging
     """
     from tdm import load as loader
+    from tdm.project import Project
 
     if append and replace:
         raise UserError("--append and --replace exclude each other: pick one")
@@ -1416,11 +1468,13 @@ def load(
 
 serve_app = typer.Typer(
     cls=_Group,
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(serve_app, name="serve")
 token_app = typer.Typer(
     cls=_Group,
+    rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
     help="Bearer tokens for `tdm serve`.\n\nExample: tdm serve token create ci --scope read",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -1484,6 +1538,7 @@ def serve(
         raise UserError(
             "tdm serve needs the server extra: pip install 'tdm[server]' (FastAPI and uvicorn)"
         ) from None
+    from tdm.project import Project
     from tdm.server.settings import Settings
     from tdm.server.tokens import TokenStore, check_outside, default_tokens_file
 
@@ -1532,6 +1587,7 @@ def token_create(
     Example: tdm serve token create qa-portal --scope write --env dev --env staging
     """
     from tdm.errors import NotARepositoryError
+    from tdm.project import Project
     from tdm.server.tokens import TokenStore, check_outside, default_tokens_file
 
     token_file = tokens or default_tokens_file()

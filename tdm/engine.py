@@ -20,16 +20,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import IO, Any, Literal
-
-import faker
 
 from tdm._version import __version__
 from tdm.errors import UserError
 from tdm.fsutil import atomic_writer
 from tdm.measure import file_sha256
 from tdm.models import Lock, LockEntry
-from tdm.plans import DatasetPlan, plan_templates
+from tdm.plans import DatasetPlan, SampleChecks, TemplatePlanner, plan_templates
 from tdm.project import Project
 
 CHUNK_ROWS = 20_000
@@ -200,6 +200,49 @@ def _consume(
     return rows
 
 
+def _pools(checks: SampleChecks) -> Path | None:
+    folder = checks.folder()
+    return None if folder is None else folder / "pools"
+
+
+def _all_unchanged(
+    project: Project, templates: list[str] | None, lock: Lock, progress: Progress | None
+) -> list[DatasetOutcome] | None:
+    """The outcomes when every chosen dataset is up to date (recipe, file and tdm version as
+    tdm.lock records them) and tdm.lock needs no change: then nothing is planned (no
+    generators, no Faker pools).  None when anything is to do, or to report."""
+    chosen = templates or project.template_names()
+    found: list[tuple[DatasetOutcome, int]] = []
+    try:
+        for name in chosen:
+            planner = TemplatePlanner(project, name)
+            for dataset in planner.order():
+                key = f"{name}/{dataset}"
+                path = project.dataset_path(name, dataset)
+                old = lock.datasets.get(key)
+                if (
+                    old is None
+                    or old.tdm_version != __version__
+                    or old.recipe != planner.recipe(dataset)
+                    or old.sha256 != file_sha256(path, missing_ok=True)
+                ):
+                    return None
+                outcome = DatasetOutcome(key, project.rel(path), old.rows, old.sha256, "unchanged")
+                found.append((outcome, planner.template.datasets[dataset].count))
+    except UserError:
+        return None  # planning reports it, with the same message as always
+    keys = {outcome.dataset for outcome, _ in found}
+    if not (project.root / "tdm.lock").exists() or any(
+        entry.template in chosen and key not in keys for key, entry in lock.datasets.items()
+    ):
+        return None  # the lock is to be pruned
+    total = sum(count for _, count in found)
+    for outcome, count in found:
+        if progress:
+            progress(outcome.dataset, count, total)
+    return [outcome for outcome, _ in found]
+
+
 def generate(
     project: Project,
     templates: list[str] | None = None,
@@ -208,19 +251,35 @@ def generate(
     check: bool = False,
     force: bool = False,
     progress: Progress | None = None,
+    checks: SampleChecks | None = None,
 ) -> GenerateResult:
     """Generate (or with ``check``, regenerate in memory and compare) datasets.
 
     Without ``force``, a dataset whose recipe and file still match tdm.lock is
     left alone.  The lock is updated after each dataset, so an interrupted run
     leaves every finished dataset recorded and every unfinished one untouched.
+    ``checks`` remembers the recipes whose 200-row self-check passed (tdm.checkcache).
     """
-    plans = plan_templates(project, templates)
-    total = sum(p.count for p in plans)
     lock = project.read_lock()
+    if not force and not check:
+        unchanged = _all_unchanged(project, templates, lock, progress)
+        if unchanged is not None:
+            return GenerateResult(unchanged)
+    from tdm import catalogue
+
+    if checks is not None:
+        # Faker pools built once are kept in .git/tdm/pools for the next run
+        catalogue.keep_pools_in(lambda: _pools(checks))
+    try:
+        plans = plan_templates(project, templates, checks)
+    finally:
+        catalogue.keep_pools_in(None)
+    total = sum(p.count for p in plans)
     entries = dict(lock.datasets)
     outcomes: list[DatasetOutcome] = []
-    faker_version = faker.VERSION
+    # recorded in tdm.lock; read from the package metadata (importing Faker takes a while,
+    # and with its pools kept in .git/tdm a run may not need Faker itself)
+    faker_version = metadata.version("faker")
     renderer: _Renderer | None = None  # made at the first dataset to render
     try:
         for index, plan in enumerate(plans):

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-import jsonschema_rs
-
-from tdm import canon, catalogue, jsonschema_norm, rng
-from tdm import generators as g
+from tdm import canon
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
 from tdm.models import DatasetSpec, FieldHint, Template
-from tdm.planner import PlanContext, Planner
 from tdm.project import Project, SchemaDoc
-from tdm.render import RowRenderer
+
+if TYPE_CHECKING:
+    # generators, Faker, numpy and jsonschema-rs load when a dataset is planned, not for
+    # the recipe hashes `tdm status` and an up-to-date `tdm generate` need
+    from tdm import generators as g
+    from tdm.planner import PlanContext
+    from tdm.render import RowRenderer
 
 SAMPLE_ROWS = 200
 
@@ -43,10 +46,14 @@ class DatasetPlan:
 
     @functools.cached_property
     def renderer(self) -> RowRenderer:
+        from tdm.render import RowRenderer
+
         return RowRenderer(self.root)
 
     def render(self, start: int, stop: int) -> bytes:
         """JSON Lines for rows ``start..stop-1``."""
+        from tdm import rng
+
         return self.renderer.render(rng.rows(start, stop))
 
 
@@ -90,10 +97,28 @@ def recipe_hash(
     return canon.sha256(payload)
 
 
+class SampleChecks(Protocol):
+    """The datasets whose plan passed :func:`check_sample` for a recipe (see tdm.checkcache)."""
+
+    def seen(self, key: str, recipe: str) -> bool: ...
+
+    def passed(self, key: str, recipe: str) -> bool: ...
+
+    def add(self, key: str, recipe: str) -> None: ...
+
+    def folder(self) -> Path | None: ...
+
+
 class TemplatePlanner:
     """Plans the datasets of one template, parents before children."""
 
-    def __init__(self, project: Project, name: str, template: Template | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        name: str,
+        template: Template | None = None,
+        checks: SampleChecks | None = None,
+    ) -> None:
         self.project = project
         self.name = name
         self.template = template or project.template(name)
@@ -101,11 +126,8 @@ class TemplatePlanner:
         self.display = self.doc.path
         self.seed = self.template.seed if self.template.seed is not None else project.config.seed
         self.locale = self.template.locale or project.config.locale
-        if not catalogue.check_locale(self.locale):
-            raise UserError(
-                f"locale '{self.locale}' is not one Faker knows (e.g. en_US, de_DE, fr_FR, en_GB)",
-                path=self.display,
-            )
+        self.checks = checks
+        self._locale_checked = False
         self.plans: dict[str, DatasetPlan] = {}
         self._building: list[str] = []
 
@@ -115,6 +137,8 @@ class TemplatePlanner:
         return list(self.plans.values())  # insertion order = completion order = parents first
 
     def _context(self, dataset: str, spec: DatasetSpec, schema: SchemaDoc) -> PlanContext:
+        from tdm.planner import PlanContext
+
         return PlanContext(
             seed=self.seed,
             template=self.name,
@@ -129,15 +153,32 @@ class TemplatePlanner:
             load_schema=self.project.schema_file,
         )
 
+    def check_locale(self) -> None:
+        """Faker knows the locale (checked when planning: loading Faker's locales takes a
+        while, and recipes do not need it)."""
+        if self._locale_checked:
+            return
+        from tdm import catalogue
+
+        if not catalogue.check_locale(self.locale):
+            raise UserError(
+                f"locale '{self.locale}' is not one Faker knows (e.g. en_US, de_DE, fr_FR, en_GB)",
+                path=self.display,
+            )
+        self._locale_checked = True
+
     def plan(self, dataset: str) -> DatasetPlan:
         if dataset in self.plans:
             return self.plans[dataset]
+        self.check_locale()
         if dataset in self._building:
             cycle = " -> ".join([*self._building[self._building.index(dataset) :], dataset])
             raise UserError(
                 f"reference cycle between datasets: {cycle}; one side must not use x-tdm.ref",
                 path=self.display,
             )
+        from tdm.planner import Planner
+
         spec = self.template.datasets[dataset]
         schema = self.schema_of(dataset)
         self._building.append(dataset)
@@ -178,6 +219,11 @@ class TemplatePlanner:
 
             ctx.resolve_ref = resolve
             recipe = self.recipe(dataset)
+            # the self-check is skipped for a recipe whose first build passed it before (same
+            # tdm and Faker): that first build is then the plan, as it was then
+            passed = self.checks is not None and self.checks.passed(
+                f"{self.name}/{dataset}", recipe
+            )
             while True:
                 root = planner.build_root()
                 plan = DatasetPlan(
@@ -190,10 +236,14 @@ class TemplatePlanner:
                     root,
                     recipe,
                 )
+                if passed:
+                    break
                 problem = sample_problem(
                     plan, self.project.schema_externals(schema.data, schema.display)
                 )
                 if problem is None:
+                    if self.checks is not None and not ctx.force_checked:
+                        self.checks.add(plan.key, recipe)
                     break
                 # a property the plain path built wrongly (a merge it missed): build it
                 # again on the generate-and-check path, once
@@ -206,6 +256,27 @@ class TemplatePlanner:
             self._building.pop()
         self.plans[dataset] = plan
         return plan
+
+    def order(self) -> list[str]:
+        """The datasets in the order :meth:`plan_all` completes them (a dataset after the
+        datasets its x-tdm.ref properties reference, in property order), without planning."""
+        done: list[str] = []
+
+        def visit(dataset: str, seen: tuple[str, ...]) -> None:
+            if dataset in done or dataset in seen:
+                return
+            spec = self.template.datasets[dataset]
+            schema = self.schema_of(dataset)
+            props = list(schema.data.get("properties", {}))
+            refs = dataset_refs(schema, dict(spec.overrides))
+            for path in sorted(refs, key=lambda p: props.index(p) if p in props else len(props)):
+                target, _, _ = refs[path].rpartition(".")
+                visit(self.resolve_target(target, schema.display, path), (*seen, dataset))
+            done.append(dataset)
+
+        for dataset in self.template.datasets:
+            visit(dataset, ())
+        return done
 
     def schema_of(self, dataset: str) -> SchemaDoc:
         """The schema of a dataset; a missing one is reported at the template line naming it."""
@@ -302,6 +373,8 @@ def allows_null(schema: dict[str, Any], prop: str) -> bool:
         k: schema[k] for k in ("$schema", "$defs", "definitions") if k in schema
     }
     wrapper["properties"] = {prop: sub}
+    import jsonschema_rs
+
     try:
         return bool(jsonschema_rs.validator_for(wrapper).is_valid({prop: None}))
     except (ValueError, jsonschema_rs.ReferencingError):
@@ -316,6 +389,8 @@ def row_validator(schema: SchemaDoc, others: dict[str, Any] | None = None) -> An
     ``others`` holds the schema files its references name."""
     key = schema.raw_bytes + canon.dumps(others or {})
     if key not in _VALIDATORS:
+        from tdm import jsonschema_norm
+
         _VALIDATORS[key] = jsonschema_norm.document_validator(schema.data, (others or {}).get)
     return _VALIDATORS[key]
 
@@ -333,6 +408,8 @@ def sample_problem(
 ) -> tuple[str | None, UserError] | None:
     """The first problem of the first rows: the top-level property it is in (None when
     not one) and the error to report."""
+    from tdm import rng
+
     n = min(plan.count, SAMPLE_ROWS)
     if n == 0:
         return None
@@ -353,10 +430,12 @@ def sample_problem(
     return None
 
 
-def plan_templates(project: Project, names: list[str] | None = None) -> list[DatasetPlan]:
+def plan_templates(
+    project: Project, names: list[str] | None = None, checks: SampleChecks | None = None
+) -> list[DatasetPlan]:
     """Plans for the named templates (all when None), parents first within each."""
     chosen = names or project.template_names()
     plans: list[DatasetPlan] = []
     for name in chosen:
-        plans.extend(TemplatePlanner(project, name).plan_all())
+        plans.extend(TemplatePlanner(project, name, checks=checks).plan_all())
     return plans

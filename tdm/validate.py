@@ -21,6 +21,7 @@ from typing import Any, Literal
 import orjson
 
 from tdm import canon
+from tdm.checkcache import CheckedRecipes
 from tdm.errors import UserError
 from tdm.measure import file_sha256
 from tdm.models import FieldHint, Lock, Template
@@ -469,16 +470,31 @@ def _load_templates(
     project: Project, report: ValidationReport, schemas: dict[str, SchemaDoc]
 ) -> dict[str, Template]:
     templates: dict[str, Template] = {}
+    checks = CheckedRecipes(project)
     for name in project.template_names():
         try:
             template = project.template(name)
-            # planning checks everything generate would: schemas, generators, refs, overrides
-            TemplatePlanner(project, name, template).plan_all()
+            # planning checks everything generate would: schemas, generators, refs, overrides;
+            # it is skipped (no generators, no Faker pools) when every dataset's recipe is
+            # known to plan and pass its self-check (tdm.checkcache)
+            planner = TemplatePlanner(project, name, template, checks)
+            if not _all_checked(planner, checks):
+                planner.plan_all()
         except UserError as exc:
             _file_finding(report, exc)
             continue
         templates[name] = template
     return templates
+
+
+def _all_checked(planner: TemplatePlanner, checks: CheckedRecipes) -> bool:
+    try:
+        return all(
+            checks.seen(f"{planner.name}/{ds}", planner.recipe(ds))
+            for ds in planner.template.datasets
+        )
+    except UserError:
+        return False  # planning reports it, with the same message as always
 
 
 def _targets(

@@ -28,6 +28,17 @@ JsonSafeLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+#: the same loader on libyaml (PyYAML's C parser) when PyYAML was built with it: the
+#: constructor and the resolvers are the same Python code, only the parsing is compiled
+_FastLoader: Any = None
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CJsonSafeLoader(yaml.CSafeLoader):
+        pass
+
+    _CJsonSafeLoader.yaml_implicit_resolvers = JsonSafeLoader.yaml_implicit_resolvers
+    _FastLoader = _CJsonSafeLoader
+
 
 class Located:
     """Parsed document plus the line of every node."""
@@ -71,8 +82,29 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], display: str) -> Non
             _walk(item, (*loc, index), lines, display)
 
 
+def _parse_fast(text: str) -> tuple[yaml.Node | None, Any] | None:
+    """The node tree and the data, parsed once by libyaml; None when libyaml is missing or
+    finds an error (the pure-Python parser then reports it, in its words)."""
+    if _FastLoader is None:
+        return None
+    loader = _FastLoader(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, display: str) -> Located:
     """Parse YAML text safely; a syntax error becomes a UserError with its line."""
+    fast = _parse_fast(text)
+    if fast is not None:
+        found: dict[Loc, int] = {}
+        if fast[0] is not None:
+            _walk(fast[0], (), found, display)
+        return Located(fast[1], found, display)
     try:
         node = yaml.compose(text, Loader=JsonSafeLoader)
         data = yaml.load(text, Loader=JsonSafeLoader)  # a SafeLoader subclass

@@ -1,0 +1,207 @@
+"""Start-up and fixed costs: what a command loads, and what it does not redo.
+
+These check the modules a fresh interpreter loads and the work done (planning, the
+200-row self-check), never timings.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from helpers import dataset, git, tdm
+
+from tdm import checkcache, plans
+from tdm.plans import TemplatePlanner, plan_templates
+from tdm.project import Project
+
+#: what `import tdm.cli`, `tdm --version` and `tdm --help` must not load
+HEAVY = ("faker", "jsonschema", "jsonschema_rs", "numpy", "pydantic", "pygit2", "rich", "yaml")
+
+# runs the console entry point, then writes the names of the loaded modules to a file
+PROBE = """
+import atexit, json, sys
+out, args = sys.argv[1], sys.argv[2:]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv = ["tdm", *args]
+from tdm.cli import main
+main()
+"""
+
+
+def loaded(tmp_path: Path, *args: str | Path, cwd: Path | None = None) -> set[str]:
+    """Top-level packages a fresh interpreter has loaded after running ``tdm ARGS``."""
+    out = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *[str(a) for a in args]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return {name.split(".")[0] for name in json.loads(out.read_text())}
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    code = "import sys, tdm.cli; print(' '.join(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    found = {name.split(".")[0] for name in proc.stdout.split()}
+    assert "typer" in found  # the probe sees what was imported
+    assert not found & set(HEAVY), sorted(found & set(HEAVY))
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["generate", "--help"]])
+def test_version_and_help_load_no_heavy_library(tmp_path: Path, args: list[str]) -> None:
+    heavy = set(HEAVY)
+    if args[0] == "generate":
+        heavy.discard("pydantic")  # typer itself loads it to build a command's parameters
+    found = loaded(tmp_path, *args)
+    assert not found & heavy, sorted(found & heavy)
+
+
+def test_help_is_plain_and_keeps_each_commands_first_sentence(tmp_path: Path) -> None:
+    result = tdm("--help")
+    assert result.exit_code == 0
+    assert "╭" not in result.output  # click's plain help, no rich panels
+    # the whole first sentence, wrapped, not cut at the terminal width with "..."
+    listing = " ".join(result.output.split("Commands:")[1].split())
+    assert "from templates and record them in tdm.lock." in listing
+    assert "Show stale, missing and hand-edited datasets, and changed tdm files (git status)." in (
+        listing
+    )
+
+
+def test_status_generate_and_validate_of_an_up_to_date_repo_build_no_generators(
+    smoke_repo: Path, tmp_path: Path
+) -> None:
+    # every template generated (validate plans a template none of whose recipes is known)
+    (smoke_repo / "templates" / "full.yaml").unlink()
+    git(smoke_repo, "add", "-A")
+    git(smoke_repo, "commit", "-q", "-m", "generated")
+    for args, heavy in (
+        (["status"], {"faker", "numpy"}),
+        (["generate", "smoke"], {"faker", "numpy"}),
+        (["validate"], {"faker", "numpy"}),
+    ):
+        found = loaded(tmp_path, *args, cwd=smoke_repo)
+        assert "tdm" in found
+        assert not found & heavy, (args, sorted(found & heavy))
+    assert git(smoke_repo, "status", "--porcelain").stdout == ""  # nothing was rewritten
+
+
+def test_up_to_date_generate_lists_datasets_in_planning_order(smoke_repo: Path) -> None:
+    project = Project.find(smoke_repo)
+    planned = [p.key for p in plan_templates(project, ["smoke"])]
+    assert TemplatePlanner(project, "smoke").order() == [k.split("/")[1] for k in planned]
+    result = tdm("generate", "smoke", "--json", "--repo", smoke_repo)
+    assert result.exit_code == 0, result.output
+    outcomes = json.loads(result.output)["datasets"]
+    assert [d["dataset"] for d in outcomes] == planned
+    assert {d["status"] for d in outcomes} == {"unchanged"}
+
+
+def test_self_check_is_cached_by_recipe_and_skipped_next_time(
+    bare_sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git(bare_sample, "add", "-A")  # a git repository: the cache lives in .git/tdm
+    calls: list[str] = []
+    real = plans.sample_problem
+
+    def counted(plan: plans.DatasetPlan, others: dict[str, Any] | None = None) -> Any:
+        calls.append(plan.key)
+        return real(plan, others)
+
+    monkeypatch.setattr(plans, "sample_problem", counted)
+    assert tdm("generate", "smoke", "--repo", bare_sample).exit_code == 0
+    assert len(calls) == 6  # every dataset checked once
+    state = bare_sample / ".git" / "tdm" / checkcache.FILE
+    assert len(orjson.loads(state.read_bytes())["keys"]) == 6
+    before = {ds: dataset(bare_sample, "smoke", ds).read_bytes() for ds in ("customers", "orders")}
+    calls.clear()
+    assert tdm("generate", "smoke", "--force", "--repo", bare_sample).exit_code == 0
+    assert calls == []  # same recipes: the check passed before
+    after = {ds: dataset(bare_sample, "smoke", ds).read_bytes() for ds in ("customers", "orders")}
+    assert after == before  # the cache changes no byte
+    # a changed recipe is checked again
+    schema = bare_sample / "schemas" / "products.yaml"
+    schema.write_text(schema.read_text().replace("maximum: 40}", "maximum: 39}"))
+    assert tdm("generate", "smoke", "--repo", bare_sample).exit_code == 0
+    assert calls == ["smoke/products"]
+
+
+def test_a_corrupt_cache_only_means_checking_again(bare_sample: Path) -> None:
+    git(bare_sample, "add", "-A")
+    state = bare_sample / ".git" / "tdm" / checkcache.FILE
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"{not json")
+    result = tdm("generate", "smoke", "--repo", bare_sample)
+    assert result.exit_code == 0, result.output
+    assert len(orjson.loads(state.read_bytes())["keys"]) == 6
+
+
+def test_validate_plans_a_template_whose_recipe_changed(smoke_repo: Path) -> None:
+    # the lock vouches for the generated recipes; a template edited since is planned again
+    template = smoke_repo / "templates" / "smoke.yaml"
+    text = template.read_text()
+    old = "{schema: customers, count: 200}"
+    assert old in text
+    template.write_text(
+        text.replace(old, "{schema: customers, count: 200, overrides: {email: {generator: nope}}}")
+    )
+    result = tdm("validate", "--repo", smoke_repo)
+    assert result.exit_code != 0
+    assert "nope" in result.output
+
+
+def test_kept_faker_pools_give_the_same_bytes_without_loading_faker(
+    bare_sample: Path, tmp_path: Path
+) -> None:
+    git(bare_sample, "add", "-A")
+    assert "faker" in loaded(tmp_path, "generate", "smoke", cwd=bare_sample)  # a fresh process
+    pools = bare_sample / ".git" / "tdm" / "pools"
+    assert sorted(pools.glob("*.json"))  # kept by the first run
+    before = {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()}
+    found = loaded(tmp_path, "generate", "smoke", "--force", cwd=bare_sample)
+    assert "faker" not in found  # every pool and the locale list came from .git/tdm/pools
+    after = {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()}
+    assert after == before
+    # an unreadable pool file is rebuilt, to the same bytes
+    for path in pools.glob("*.json"):
+        path.write_bytes(b'{"what": "something else", "values": ["x"]}')
+    result = tdm("generate", "smoke", "--force", "--repo", bare_sample)
+    assert result.exit_code == 0, result.output
+    assert {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()} == (
+        before
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [x, {c: 2024-01-31}]\nd: ~\ne: 'yes'\nf: yes\n",
+        "list:\n  - one\n  - two: 2\n    three: 3.5\n",
+        "",
+        "# only a comment\n",
+    ],
+)
+def test_yaml_parsed_by_libyaml_equals_the_pure_python_parse(text: str) -> None:
+    import yaml
+
+    from tdm import yamlio
+
+    fast = yamlio.parse_yaml(text, "x.yaml")
+    node = yaml.compose(text, Loader=yamlio.JsonSafeLoader)
+    data = yaml.load(text, Loader=yamlio.JsonSafeLoader)
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        yamlio._walk(node, (), lines, "x.yaml")
+    assert (fast.data, fast.lines) == (data, lines)
