@@ -83,10 +83,16 @@ def match_ref_target(target: str, schemas: dict[str, str]) -> tuple[str | None, 
 
 
 def recipe_hash(
-    schema: SchemaDoc, spec: DatasetSpec, seed: int, locale: str, parents: dict[str, str]
+    schema: SchemaDoc,
+    spec: DatasetSpec,
+    seed: int,
+    locale: str,
+    parents: dict[str, str],
+    externals: dict[str, Any] | None = None,
 ) -> str:
-    """A hash of everything that decides a dataset's bytes."""
-    payload = {
+    """A hash of everything that decides a dataset's bytes: ``externals`` are the other
+    schema files its schema references (file name -> data)."""
+    payload: dict[str, Any] = {
         "engine": ENGINE_VERSION,
         "schema": schema.data,
         "spec": spec.model_dump(mode="json", by_alias=True),
@@ -94,6 +100,8 @@ def recipe_hash(
         "locale": locale,
         "parents": parents,
     }
+    if externals:  # absent otherwise, so the hashes of self-contained schemas stay as they were
+        payload["externals"] = externals
     return canon.sha256(payload)
 
 
@@ -309,7 +317,8 @@ class TemplatePlanner:
             parents[f"{parent}.{target_field}"] = self._key_recipe(
                 parent, target_field, (*_seen, dataset)
             )
-        return recipe_hash(schema, spec, self.seed, self.locale, parents)
+        externals = self.project.schema_externals(schema.data, schema.display)
+        return recipe_hash(schema, spec, self.seed, self.locale, parents, externals)
 
     def _key_recipe(self, dataset: str, field_name: str, seen: tuple[str, ...]) -> str:
         spec = self.template.datasets[dataset]

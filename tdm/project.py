@@ -17,7 +17,6 @@ import orjson
 from pydantic import ValidationError
 
 from tdm import canon
-from tdm import jsonschema_norm as norm
 from tdm.errors import NotARepositoryError, UserError
 from tdm.fsutil import write_bytes_atomic
 from tdm.models import (
@@ -244,9 +243,11 @@ class Project:
         schema from the network or from outside schemas/."""
         found: dict[str, Any] = {}
         todo: list[tuple[Any, str | None]] = [(data, where)]
+        from tdm.jsonschema_norm import external_files  # jsonschema-rs: not at start-up
+
         while todo:
             node, at = todo.pop()
-            for name in norm.external_files(node):
+            for name in external_files(node):
                 if name in found or name.startswith(_META_SCHEMAS):
                     continue
                 doc = self.schema_file(name)
@@ -329,6 +330,8 @@ def schema_doc(name: str, doc: Located) -> SchemaDoc:
         raise UserError("a schema must be a mapping (a JSON Schema object)", path=display, line=1)
     import jsonschema  # only where a schema is read: checkout, log and show need none
     import jsonschema.validators
+
+    from tdm import jsonschema_norm as norm
 
     norm.dialect_of(data, display)  # an unknown $schema is named before anything else
     cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)

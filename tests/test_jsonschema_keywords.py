@@ -173,6 +173,26 @@ def test_ref_to_another_schema_file_with_pointer_escapes(tmp_path: Path) -> None
     assert tdm("validate", "--repo", root).exit_code == 0  # the validator resolves it too
 
 
+def test_an_edit_to_a_referenced_schema_file_makes_the_dataset_stale(tmp_path: Path) -> None:
+    shared = {"$defs": {"Code": {"type": "integer", "minimum": 1, "maximum": 3}}}
+    orders = _record({"code": {"$ref": "shared.yaml#/$defs/Code"}})
+    root = make_project(
+        tmp_path / "p",
+        {"shared": shared, "orders": orders},
+        {"t": {"seed": 3, "datasets": {"orders": {"schema": "orders", "count": 20}}}},
+    )
+    generate_in_process(root)
+    assert tdm("generate", "--check", "--repo", root).exit_code == 0
+    shared["$defs"]["Code"]["minimum"] = 7
+    shared["$defs"]["Code"]["maximum"] = 9
+    write_file(root / "schemas" / "shared.yaml", json.dumps(shared))
+    status = tdm("status", "--repo", root)
+    assert "stale" in status.output, status.output
+    assert tdm("generate", "--check", "--repo", root).exit_code == 1
+    generate_in_process(root)
+    assert {r["code"] for r in read_rows(dataset(root, "t", "orders"))} <= {7, 8, 9}
+
+
 def test_draft07_tuple_items_definitions_and_dependencies(tmp_path: Path) -> None:
     schema = {
         "$schema": "http://json-schema.org/draft-07/schema#",
