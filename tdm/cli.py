@@ -27,8 +27,27 @@ from tdm.project import Project
 INTERNAL_ERROR = 3
 
 
+def _plain_flags(command: Any, ctx: Any) -> Any:
+    """Boolean flags show as `--flag` in --help, without a `<bool>` value column."""
+    for param in command.get_params(ctx):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return command
+
+
 class _Group(TyperGroup):
     """Translates errors at the edge: message on stderr and an exit code, no traceback."""
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]
+        command = super().get_command(ctx, cmd_name)
+        return None if command is None else _plain_flags(command, ctx)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         debug = (
@@ -90,12 +109,26 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "-C",
+            metavar="DIR",
+            help="Run as if tdm was started in DIR (as `git -C DIR`).",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     """Test data as code: schemas, templates and masking rules in git; deterministic datasets."""
+    if directory is not None:
+        try:
+            os.chdir(directory)
+        except OSError as exc:
+            raise UserError(f"-C {directory}: cannot change to it ({exc.strerror})") from None
 
 
 def _echo_json(data: Any) -> None:
@@ -145,11 +178,17 @@ def _progress(label: str) -> Iterator[Callable[[str, int, int], None] | None]:
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Directory to create or use.")] = Path("."),
-    sample: Annotated[bool, typer.Option("--sample", help="Copy the e-commerce example.")] = False,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Copy the e-commerce example and commit it.")
+    ] = False,
 ) -> None:
     """Create a tdm repository (and `git init` when PATH is not in one).
 
-    Example: tdm init shop --sample
+    Refused inside another tdm repository's tree. With --sample the example (schemas,
+    templates, masking rules, smoke data, README.md) is committed as the first commit,
+    unless other changes are staged.
+
+    Examples: tdm init shop --sample | tdm init
     """
     from tdm import scaffold
 
@@ -157,7 +196,18 @@ def init(
     what = "the e-commerce sample" if result.sample else "an empty tdm layout"
     git = " (new git repository)" if result.created_git else ""
     typer.echo(f"Initialised {what} in {result.root}{git}")
-    typer.echo("Next: tdm generate && tdm validate && tdm status")
+    if result.commit:
+        typer.echo(f"Committed the sample as {result.commit[:7]}")
+    elif result.not_committed:
+        typer.echo(f"Not committed: {result.not_committed}")
+    where = "" if result.root == Path.cwd().resolve() else f"cd {path} && "
+    if result.sample:
+        typer.echo(f"Next: {where}tdm generate && tdm validate && tdm status")
+    else:
+        typer.echo(
+            f"Next: {where}tdm new schema NAME && tdm new template NAME (commented skeletons "
+            "to edit), then tdm generate && tdm validate"
+        )
 
 
 # ------------------------------------------------------------------ generate
@@ -860,7 +910,7 @@ def env_list(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
         _echo_json({"environments": [i.to_json() for i in infos]})
         return
     if not infos:
-        typer.echo("no environments in tdm.yaml; add one with `tdm env create NAME --from REV`")
+        typer.echo("no environments in tdm.yaml; add one with `tdm env create NAME`")
     for i in infos:
         mark = "*" if i.current else " "
         head = f"{i.head} {i.version or '(no version)'}" if i.exists else "(no branch yet)"
@@ -878,23 +928,30 @@ def env_list(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
 def env_create(
     name: Annotated[str, typer.Argument(help="The new environment.")],
     source: Annotated[
-        str, typer.Option("--from", help="An environment or any revision to start from.")
-    ],
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="ENV|REV",
+            help="An environment (its branch) or any revision to start from (default: HEAD).",
+            show_default=False,
+        ),
+    ] = None,
     branch: Annotated[
         str | None, typer.Option("--branch", help="Branch name (default env/NAME, or tdm.yaml's).")
     ] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Create an environment's branch from another environment's head (or a revision).
+    """Create an environment's branch at HEAD, like `git branch`, or at another environment's head (or a revision) with --from.
 
-    An environment not yet in tdm.yaml is added to it (commit that change).
+    An environment declared in tdm.yaml whose branch does not exist yet stands for HEAD as a
+    source. An environment not yet in tdm.yaml is added to it (commit that change).
 
-    Example: tdm env create staging --from dev
+    Examples: tdm env create dev | tdm env create staging --from dev
     """
     from tdm import envs
 
     created = envs.create(Project.find(repo), name, source, branch=branch)
-    typer.echo(f"created {created.branch} at {created.commit[:7]} (from {source})")
+    typer.echo(f"created {created.branch} at {created.commit[:7]} (from {created.start})")
     if created.declared:
         typer.echo(f'added {name} to tdm.yaml: commit it (`tdm commit -m "environment {name}"`)')
 

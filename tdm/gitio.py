@@ -563,6 +563,18 @@ class Git:
             raise _translate(exc, "cannot stage the tdm files") from None
         return index
 
+    def nothing_staged(self) -> bool:
+        """True when the index holds nothing that HEAD does not (no staged change)."""
+        try:
+            index: pygit2.Index = self.repo.index
+            index.read()
+            head = self.head()
+            if head is None:
+                return len(index) == 0
+            return index.write_tree() == head.tree_id
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot read the index") from None
+
     def commit(self, index: pygit2.Index, message: str) -> pygit2.Oid | None:
         """Commit the index on HEAD's branch; None when it equals HEAD's tree."""
         author = self.signature("AUTHOR")
