@@ -262,6 +262,11 @@ def generate(
     else:
         for d in result.datasets:
             typer.echo(f"{d.status:<13} {d.path}  ({d.rows:,} rows)")
+        if not result.datasets:
+            typer.echo(
+                "nothing to generate: no template in templates/; start with "
+                "`tdm new schema NAME && tdm new template NAME`"
+            )
         if check:
             if result.changed:
                 typer.echo(
@@ -883,6 +888,61 @@ def resolve(
         typer.echo(
             f"{result.dataset}: {result.settled} settled; staged (commit to finish the merge)"
         )
+
+
+new_app = typer.Typer(
+    cls=_Group,
+    help=(
+        "Commented skeletons to start from: a schema, a template. Each validates and "
+        "generates as it is.\n\nExample: tdm new schema customers && tdm new template smoke"
+    ),
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(new_app, name="new")
+
+
+@new_app.command("schema")
+def new_schema(
+    name: Annotated[str, typer.Argument(help="The schema's name (schemas/NAME.yaml).")],
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Write schemas/NAME.yaml: a commented JSON Schema with a primary key and three fields.
+
+    Example: tdm new schema customers
+    """
+    from tdm import skeleton
+
+    created = skeleton.new_schema(Project.find(repo), name)
+    typer.echo(f"wrote {created.path}: edit its fields, then `tdm new template NAME`")
+
+
+@new_app.command("template")
+def new_template(
+    name: Annotated[str, typer.Argument(help="The template's name (templates/NAME.yaml).")],
+    schemas: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--schema",
+            "-s",
+            help="A schema to make a dataset of (repeatable; default: every schema).",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[int, typer.Option("--count", min=0, help="Rows per dataset.")] = 10,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Write templates/NAME.yaml: one dataset per schema, commented.
+
+    Example: tdm new template smoke --count 100
+    """
+    from tdm import skeleton
+
+    created = skeleton.new_template(Project.find(repo), name, schemas, count=count)
+    typer.echo(
+        f"wrote {created.path} ({len(created.schemas)} dataset(s)): "
+        f"`tdm generate {name} && tdm validate`"
+    )
 
 
 env_app = typer.Typer(

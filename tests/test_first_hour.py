@@ -120,3 +120,49 @@ def test_a_boolean_is_not_a_count(tmp_path: Path) -> None:
     assert f"templates/smoke.yaml:{line}:" in result.output
     assert "count" in result.output
     assert tdm("generate", "smoke", "--repo", root).exit_code == 2
+
+
+# ------------------------------------------------------------------ 10. skeletons
+
+
+def test_empty_init_hint_leads_to_skeletons_that_validate_and_generate(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    init = tdm("init", root)
+    assert init.exit_code == 0
+    assert "tdm new schema NAME" in init.output
+    nothing = tdm("generate", "--repo", root)
+    assert nothing.exit_code == 0
+    assert "no template in templates/" in nothing.output
+    early = tdm("new", "template", "smoke", "--repo", root)
+    assert early.exit_code == 2 and "`tdm new schema NAME`" in early.output
+
+    for name in ("customers", "orders"):
+        made = tdm("new", "schema", name, "--repo", root)
+        assert made.exit_code == 0, made.output
+        text = (root / "schemas" / f"{name}.yaml").read_text(encoding="utf-8")
+        assert text.startswith("# schemas/")
+    made = tdm("new", "template", "smoke", "--schema", "customers", "--count", "7", "--repo", root)
+    assert made.exit_code == 0, made.output
+    assert "#" in (root / "templates" / "smoke.yaml").read_text(encoding="utf-8")
+    assert tdm("validate", "--repo", root).exit_code == 0
+    generated = tdm("generate", "--repo", root)
+    assert generated.exit_code == 0, generated.output
+    rows = (root / "datasets" / "smoke" / "customers.jsonl").read_text().splitlines()
+    assert len(rows) == 7
+    checked = tdm("validate", "--repo", root)
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.startswith("ok: 1 dataset(s), 7 rows valid")
+
+
+def test_new_refuses_to_overwrite_or_escape(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    assert tdm("init", root).exit_code == 0
+    assert tdm("new", "schema", "customers", "--repo", root).exit_code == 0
+    before = (root / "schemas" / "customers.yaml").read_bytes()
+    again = tdm("new", "schema", "customers", "--repo", root)
+    assert again.exit_code == 2 and "exists already" in again.output
+    assert (root / "schemas" / "customers.yaml").read_bytes() == before
+    escape = tdm("new", "schema", "../outside", "--repo", root)
+    assert escape.exit_code == 2 and not (tmp_path / "outside.yaml").exists()
+    unknown = tdm("new", "template", "smoke", "--schema", "nope", "--repo", root)
+    assert unknown.exit_code == 2 and "no schema 'nope'" in unknown.output
