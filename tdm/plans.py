@@ -14,7 +14,7 @@ from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
 from tdm.models import DatasetSpec, FieldHint, Template
 from tdm.planner import PlanContext, Planner
-from tdm.project import Project, SchemaDoc
+from tdm.project import CONFIG_FILE, Project, SchemaDoc
 from tdm.render import RowRenderer
 
 SAMPLE_ROWS = 200
@@ -102,9 +102,15 @@ class TemplatePlanner:
         self.seed = self.template.seed if self.template.seed is not None else project.config.seed
         self.locale = self.template.locale or project.config.locale
         if not catalogue.check_locale(self.locale):
+            # blame the file the locale comes from: the template's own, or tdm.yaml's
+            if self.template.locale:
+                path, line = self.display, self.doc.line_of(("locale",))
+            else:
+                path, line = CONFIG_FILE, project.config_line(("locale",))
             raise UserError(
                 f"locale '{self.locale}' is not one Faker knows (e.g. en_US, de_DE, fr_FR, en_GB)",
-                path=self.display,
+                path=path,
+                line=line,
             )
         self.plans: dict[str, DatasetPlan] = {}
         self._building: list[str] = []

@@ -89,6 +89,13 @@ class Project:
             raise UserError("must be a mapping with at least 'name'", path=CONFIG_FILE, line=1)
         return cls(root, parse_model(ProjectConfig, doc))
 
+    def config_line(self, loc: tuple[str | int, ...]) -> int | None:
+        """The line of ``loc`` in tdm.yaml (None when it cannot be read again)."""
+        try:
+            return load_document(self.root / CONFIG_FILE, CONFIG_FILE).line_of(loc)
+        except UserError:
+            return None
+
     # ------------------------------------------------------------ paths
 
     def rel(self, path: Path) -> str:

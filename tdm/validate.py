@@ -284,7 +284,9 @@ def record_cache(report: ValidationReport, project: Project, cache: ValidationCa
 
 
 def _file_finding(report: ValidationReport, exc: UserError) -> None:
-    report.findings.append(Finding("file", exc.path or "tdm", exc.line, _strip_where(exc)))
+    finding = Finding("file", exc.path or "tdm", exc.line, _strip_where(exc))
+    if finding not in report.findings:  # tdm.yaml's problem reached through each template
+        report.findings.append(finding)
 
 
 def _strip_where(exc: UserError) -> str:
@@ -493,7 +495,7 @@ def _scan_range(
                 try:
                     row = loads(line)
                 except orjson.JSONDecodeError as exc:
-                    add("row", f"not valid JSON: {exc}")
+                    add("row", f"not valid JSON: {canon.decode_error(line, exc)}")
                     for _, col in cols:
                         col.append(None)
                     continue

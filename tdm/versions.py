@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tdm import gitio, snapshot
+from tdm import canon, gitio, snapshot
 from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
 from tdm.measure import Measure
@@ -295,7 +295,9 @@ def _rows(lines: Iterator[bytes], display: str) -> Iterator[dict[str, Any]]:
         try:
             yield loads(line)
         except orjson.JSONDecodeError as exc:
-            raise UserError(f"line {line_no} is not valid JSON: {exc}", path=display) from None
+            raise UserError(
+                f"line {line_no} is not valid JSON: {canon.decode_error(line, exc)}", path=display
+            ) from None
 
 
 def read_dataset(project: Project, name: str, rev: str | None = None) -> Iterator[dict[str, Any]]:

@@ -166,3 +166,123 @@ def test_new_refuses_to_overwrite_or_escape(tmp_path: Path) -> None:
     assert escape.exit_code == 2 and not (tmp_path / "outside.yaml").exists()
     unknown = tdm("new", "template", "smoke", "--schema", "nope", "--repo", root)
     assert unknown.exit_code == 2 and "no schema 'nope'" in unknown.output
+
+
+# ------------------------------------------------------------------ 11. messages in tdm's words
+
+
+def _sample(tmp_path: Path) -> Path:
+    root = tmp_path / "shop"
+    assert tdm("init", root, "--sample").exit_code == 0
+    return root
+
+
+def _set_line(path: Path, number: int, raw: bytes) -> None:
+    lines = path.read_bytes().split(b"\n")
+    lines[number - 1] = raw
+    path.write_bytes(b"\n".join(lines))
+
+
+LIBRARY_WORDS = ("surrogates", "char 0", "zero-length", "line 1 column")
+
+
+def test_jsonl_errors_name_file_line_column_and_byte(tmp_path: Path) -> None:
+    root = _sample(tmp_path)
+    products = root / "datasets" / "smoke" / "products.jsonl"
+    line5 = products.read_bytes().split(b"\n")[4]
+    _set_line(products, 5, line5.replace(b"SKU", b"S\xffKU", 1))
+    _set_line(products, 7, b"{oops")
+    _set_line(products, 9, b"")
+    out = tdm("validate", "--repo", root).output
+    assert "datasets/smoke/products.jsonl:5: not valid JSON: byte " in out
+    assert "(0xff) is not UTF-8" in out
+    assert "datasets/smoke/products.jsonl:7: not valid JSON: column 2: " in out
+    assert "datasets/smoke/products.jsonl:9: not valid JSON: the line is blank" in out
+    shown = tdm("show", "smoke/products", "--repo", root)
+    assert shown.exit_code == 2
+    assert "datasets/smoke/products.jsonl" in shown.output and "line 5" in shown.output
+    assert "is not UTF-8" in shown.output
+    for words in LIBRARY_WORDS:
+        assert words not in out + shown.output
+
+
+def test_mask_jsonl_error_gives_line_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _sample(tmp_path)
+    monkeypatch.setenv("TDM_MASKING_KEY", "0123456789abcdef0123456789abcdef")
+    rows = (root / "datasets" / "smoke" / "customers.jsonl").read_text().splitlines()[:3]
+    records = tmp_path / "prod.jsonl"
+    records.write_text("\n".join([*rows, "", '{"id": 9,}']) + "\n")
+    result = tdm(
+        "mask", records, "-r", "customers", "-o", root / "datasets/prod/c.jsonl", "--repo", root
+    )
+    assert result.exit_code == 2
+    assert "prod.jsonl:5: not valid JSON: column " in result.output
+    for words in LIBRARY_WORDS:
+        assert words not in result.output
+    assert not (root / "datasets" / "prod").exists()
+
+
+def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _customer_cells(root: Path, n: int) -> tuple[list[str], list[list[str]]]:
+    import json
+
+    lines = (root / "datasets" / "smoke" / "customers.jsonl").read_text().splitlines()[:n]
+    rows = [json.loads(line) for line in lines]
+    header = [k for k in rows[0] if k != "referrer_id"]
+    cells = [
+        ["" if r[c] is None else str(r[c]).lower() if isinstance(r[c], bool) else str(r[c])]
+        for r in rows
+        for c in header
+    ]
+    width = len(header)
+    return header, [sum(cells[i * width : (i + 1) * width], []) for i in range(n)]
+
+
+def test_mask_csv_names_the_missing_and_the_extra_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _sample(tmp_path)
+    monkeypatch.setenv("TDM_MASKING_KEY", "0123456789abcdef0123456789abcdef")
+    header, rows = _customer_cells(root, 3)
+    short = _csv(tmp_path / "short.csv", header, [*rows[:2], rows[2][:5]])
+    result = tdm(
+        "mask", short, "-r", "customers", "-o", root / "datasets/prod/c.jsonl", "--repo", root
+    )
+    assert result.exit_code == 1, result.output
+    assert f"short.csv:4: column '{header[5]}' is required but has no value" in result.output
+    assert "fails Required" not in result.output
+
+    extra = _csv(tmp_path / "extra.csv", [*header, "nickname"], [r + ["x"] for r in rows])
+    result = tdm(
+        "mask", extra, "-r", "customers", "-o", root / "datasets/prod/c.jsonl", "--repo", root
+    )
+    assert result.exit_code == 1, result.output
+    assert "extra.csv:2: column(s) 'nickname' not in the schema" in result.output
+    assert "AdditionalProperties" not in result.output
+    assert not (root / "datasets" / "prod").exists()
+
+
+def test_a_bad_locale_in_tdm_yaml_is_blamed_on_tdm_yaml(tmp_path: Path) -> None:
+    root = _sample(tmp_path)
+    config = root / "tdm.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("locale: en_US", "locale: xx_YY"), encoding="utf-8")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("locale:"))
+    result = tdm("validate", "--repo", root)
+    assert result.exit_code == 2
+    assert result.output.count("xx_YY") == 1, result.output
+    assert f"tdm.yaml:{line}: locale 'xx_YY'" in result.output
+    assert "templates/" not in result.output
+    generated = tdm("generate", "smoke", "--repo", root)
+    assert generated.exit_code == 2 and f"tdm.yaml:{line}:" in generated.output
