@@ -283,6 +283,13 @@ def generate(
 
 @app.command()
 def validate(
+    templates: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Only these templates' datasets (default: all); tdm files are always checked.",
+            show_default=False,
+        ),
+    ] = None,
     repo: RepoOpt = Path("."),
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, max=64, help="Processes for large files.")
@@ -293,13 +300,15 @@ def validate(
 
     Rows are validated against their schema (file:line and JSON path), primary keys must be unique, references must resolve, and datasets must match tdm.lock. Exit 0 clean, 1 findings, 2 a file is malformed.
 
-    Example: tdm validate --json
+    Examples: tdm validate --json | tdm validate smoke
     """
     from tdm import validate as validate_mod
 
     project = Project.find(repo)
     with _progress("validating") as progress:
-        report = validate_mod.validate(project, jobs=jobs, progress=progress)
+        report = validate_mod.validate(
+            project, jobs=jobs, progress=progress, only_templates=templates
+        )
     if as_json:
         _echo_json(report.to_json())
     else:
@@ -320,17 +329,24 @@ def validate(
 
 
 @app.command()
-def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+def status(
+    templates: Annotated[
+        list[str] | None,
+        typer.Argument(help="Only these templates' datasets (default: all).", show_default=False),
+    ] = None,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
     """Show stale, missing and hand-edited datasets, and changed tdm files (git status).
 
     A dataset is stale when its schema or template changed since tdm.lock recorded it.
 
-    Example: tdm status --json
+    Examples: tdm status --json | tdm status smoke
     """
     from tdm import status as status_mod
 
     project = Project.find(repo)
-    report = status_mod.status(project)
+    report = status_mod.status(project, templates)
     if as_json:
         _echo_json(report.to_json())
         return
@@ -538,9 +554,14 @@ def show(
     rows: list[Any] = []
     out = sys.stdout
     count = 0
+    unseen = {f for f, _ in filters}  # --where fields no row has had yet
+    fields: list[str] = []
     for row in versions.read_dataset(project, dataset):
         if limit is not None and count >= limit:
             break
+        if unseen:
+            fields = fields or list(row)
+            unseen = {f for f in unseen if not versions.has_field(row, f)}
         if filters and not versions.matches(row, filters):
             continue
         count += 1
@@ -548,6 +569,12 @@ def show(
             rows.append(row)
         else:
             out.write(orjson.dumps(row).decode() + "\n")
+    for name in sorted(unseen):
+        known = f" (its fields: {', '.join(fields)})" if fields else ""
+        typer.echo(
+            f"tdm: warning: --where {name}: no row of {dataset} has a field '{name}'{known}",
+            err=True,
+        )
     if as_json:
         _echo_json({"dataset": dataset, "rows": rows})
 

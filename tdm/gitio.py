@@ -533,6 +533,18 @@ class Git:
             return None
         return str(entry.id)
 
+    def content_blob_id(self, rel: str) -> str | None:
+        """The blob id git would give the working file ``rel``: the index's when the stat
+        check says it is unchanged, else hashed from the file's bytes (read once, nothing
+        written), so a byte-identical file has the same id whatever the index holds."""
+        clean = self.clean_blob_id(rel)
+        if clean is not None:
+            return clean
+        try:
+            return str(pygit2.hashfile(str(self.workdir / (self.prefix + rel))))
+        except (OSError, pygit2.GitError):
+            return None
+
     # ------------------------------------------------------------------ commit
 
     def stage(self, prefixes: tuple[str, ...], *, all_tracked: bool = False) -> pygit2.Index:

@@ -344,6 +344,16 @@ def read_schema(project: Project, name: str, rev: str | None = None) -> dict[str
     return dict(snap.schema(name).data)
 
 
+def has_field(row: dict[str, Any], path: str) -> bool:
+    """True when the dotted ``path`` names a field of ``row`` (whatever its value)."""
+    value: Any = row
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
 def matches(row: dict[str, Any], where: list[tuple[str, Any]]) -> bool:
     """True when every (dotted field, value) pair equals the row's value."""
     for path, want in where:

@@ -240,13 +240,13 @@ def _customer_cells(root: Path, n: int) -> tuple[list[str], list[list[str]]]:
     lines = (root / "datasets" / "smoke" / "customers.jsonl").read_text().splitlines()[:n]
     rows = [json.loads(line) for line in lines]
     header = [k for k in rows[0] if k != "referrer_id"]
-    cells = [
-        ["" if r[c] is None else str(r[c]).lower() if isinstance(r[c], bool) else str(r[c])]
-        for r in rows
-        for c in header
-    ]
-    width = len(header)
-    return header, [sum(cells[i * width : (i + 1) * width], []) for i in range(n)]
+
+    def cell(value: object) -> str:
+        return (
+            "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        )
+
+    return header, [[cell(r[c]) for c in header] for r in rows]
 
 
 def test_mask_csv_names_the_missing_and_the_extra_column(
@@ -263,7 +263,7 @@ def test_mask_csv_names_the_missing_and_the_extra_column(
     assert f"short.csv:4: column '{header[5]}' is required but has no value" in result.output
     assert "fails Required" not in result.output
 
-    extra = _csv(tmp_path / "extra.csv", [*header, "nickname"], [r + ["x"] for r in rows])
+    extra = _csv(tmp_path / "extra.csv", [*header, "nickname"], [[*r, "x"] for r in rows])
     result = tdm(
         "mask", extra, "-r", "customers", "-o", root / "datasets/prod/c.jsonl", "--repo", root
     )
@@ -286,3 +286,103 @@ def test_a_bad_locale_in_tdm_yaml_is_blamed_on_tdm_yaml(tmp_path: Path) -> None:
     assert "templates/" not in result.output
     generated = tdm("generate", "smoke", "--repo", root)
     assert generated.exit_code == 2 and f"tdm.yaml:{line}:" in generated.output
+
+
+# ------------------------------------------------------------------ 12. smaller ones
+
+
+def test_show_warns_about_an_unknown_where_field(tmp_path: Path) -> None:
+    root = _sample(tmp_path)
+    result = tdm("show", "smoke/products", "--where", "nofield=1", "--repo", root)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "warning: --where nofield: no row of smoke/products has a field 'nofield'" in (
+        result.stderr
+    )
+    known = tdm("show", "smoke/products", "--where", "category=books", "-n", "1", "--repo", root)
+    assert known.exit_code == 0 and known.stdout.count("\n") == 1
+    assert "warning" not in known.stderr
+    nested = tdm("show", "smoke/products", "--where", "dimensions.width_cm=-1", "--repo", root)
+    assert nested.exit_code == 0 and "warning" not in nested.stderr
+
+
+def test_incremental_validation_counts_byte_identical_datasets_as_unchanged(
+    tmp_path: Path,
+) -> None:
+    from tdm import gitio
+    from tdm import validate as validate_mod
+    from tdm.project import Project
+    from tdm.vcache import ValidationCache
+
+    root = _sample(tmp_path)
+    project = Project.find(root)
+    cache = ValidationCache(gitio.Git(root))
+    first = validate_mod.validate(project, jobs=1, cache=cache)
+    assert first.ok and not any(d.cached for d in first.datasets)
+    assert validate_mod.record_cache(first, project, cache) == 6
+
+    # the index now holds another version of customers, the working file the validated bytes
+    customers = root / "datasets" / "smoke" / "customers.jsonl"
+    original = customers.read_bytes()
+    customers.write_bytes(original + b"\n")
+    git(root, "add", "datasets/smoke/customers.jsonl")
+    customers.write_bytes(original)
+    assert git(root, "status", "--porcelain").stdout.startswith("MM ")
+
+    again = validate_mod.validate(project, jobs=1, cache=cache)
+    assert again.ok
+    assert sorted(d.path for d in again.datasets if not d.cached) == []
+
+    customers.write_bytes(original.replace(b'"loyalty_points":', b'"loyalty_points": ', 1))
+    changed = validate_mod.validate(project, jobs=1, cache=cache)
+    assert "datasets/smoke/customers.jsonl" in {d.path for d in changed.datasets if not d.cached}
+
+
+def test_validate_and_status_accept_templates(tmp_path: Path) -> None:
+    root = _sample(tmp_path)
+    schema = root / "schemas" / "orders.yaml"
+    (root / "templates" / "tiny.yaml").write_text(
+        "datasets:\n  products: {schema: products, count: 3}\n", encoding="utf-8"
+    )
+    assert tdm("generate", "tiny", "--repo", root).exit_code == 0
+    assert schema.exists()
+    valid = tdm("validate", "tiny", "--repo", root)
+    assert valid.exit_code == 0, valid.output
+    assert valid.output.startswith("ok: 1 dataset(s), 3 rows valid")
+    both = tdm("validate", "tiny", "smoke", "--repo", root)
+    assert both.output.startswith("ok: 7 dataset(s)")
+    status = tdm("status", "tiny", "--json", "--repo", root)
+    assert status.exit_code == 0
+    import json
+
+    assert [d["dataset"] for d in json.loads(status.stdout)["datasets"]] == ["tiny/products"]
+    unknown = tdm("validate", "nope", "--repo", root)
+    assert unknown.exit_code == 2 and "no template or dataset folder 'nope'" in unknown.output
+    assert tdm("status", "nope", "--repo", root).exit_code == 2
+
+
+def test_readme_documents_the_json_of_versions_and_log(tmp_path: Path) -> None:
+    import json
+
+    from helpers import REPO_ROOT
+
+    root = _sample(tmp_path)
+    assert tdm("tag", "v1.0", "-m", "baseline", "--repo", root).exit_code == 0
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for command in ("versions", "log"):
+        line = next(ln for ln in readme.splitlines() if ln.startswith(f"- `tdm {command} --json`"))
+        out = json.loads(tdm(command, "--json", "--repo", root).stdout)
+        assert isinstance(out, list) and out
+        keys = set(out[0]) | (set(out[0]["datasets"][0]) if command == "versions" else set())
+        for key in keys:
+            assert f'"{key}"' in line, (command, key)
+
+
+def test_scan_redacts_short_values_fully(tmp_path: Path) -> None:
+    root = _sample(tmp_path)
+    leak = root / "datasets" / "smoke" / "leak.jsonl"
+    leak.write_text('{"id": 1, "ip": "8.8.8.8"}\n', encoding="utf-8")
+    result = tdm("scan", leak, "--repo", root)
+    assert result.exit_code == 1
+    assert "*******" in result.stdout
+    assert "8.8.8.8" not in result.output and "8****.8" not in result.output
