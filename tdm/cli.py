@@ -87,10 +87,25 @@ app = typer.Typer(
     name="tdm",
     help="Test data as code: schemas, templates and masking rules in git; deterministic datasets.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _complete(kind: str) -> Callable[[typer.Context, str], list[str]]:
+    """A completion callback: names of ``kind`` (see tdm.completion) in the repository the
+    command line names with --repo, else the current directory's."""
+
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+        from tdm import completion
+
+        start = ctx.params.get("repo") or Path(".")
+        names: Callable[[Path, str], list[str]] = getattr(completion, kind)
+        return names(Path(start), incomplete)
+
+    return complete
+
 
 RepoOpt = Annotated[
     Path,
@@ -217,7 +232,11 @@ def init(
 def generate(
     templates: Annotated[
         list[str] | None,
-        typer.Argument(help="Templates to generate (default: all).", show_default=False),
+        typer.Argument(
+            help="Templates to generate (default: all).",
+            show_default=False,
+            autocompletion=_complete("templates"),
+        ),
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Worker processes.")] = 1,
     check: Annotated[
@@ -288,6 +307,7 @@ def validate(
         typer.Argument(
             help="Only these templates' datasets (default: all); tdm files are always checked.",
             show_default=False,
+            autocompletion=_complete("dataset_folders"),
         ),
     ] = None,
     repo: RepoOpt = Path("."),
@@ -332,7 +352,11 @@ def validate(
 def status(
     templates: Annotated[
         list[str] | None,
-        typer.Argument(help="Only these templates' datasets (default: all).", show_default=False),
+        typer.Argument(
+            help="Only these templates' datasets (default: all).",
+            show_default=False,
+            autocompletion=_complete("dataset_folders"),
+        ),
     ] = None,
     repo: RepoOpt = Path("."),
     as_json: JsonOpt = False,
@@ -478,7 +502,13 @@ def versions_cmd(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
 
 @app.command()
 def checkout(
-    rev: Annotated[str, typer.Argument(help="A version tag, branch or commit (short ids too).")],
+    rev: Annotated[
+        str,
+        typer.Argument(
+            help="A version tag, branch or commit (short ids too).",
+            autocompletion=_complete("revisions"),
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", "-f", help="Discard uncommitted changes in the way.")
     ] = False,
@@ -530,7 +560,12 @@ def log(
 
 @app.command()
 def show(
-    dataset: Annotated[str, typer.Argument(help="TEMPLATE/DATASET or TEMPLATE/DATASET@REV")],
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="TEMPLATE/DATASET or TEMPLATE/DATASET@REV", autocompletion=_complete("datasets")
+        ),
+    ],
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=0, help="At most N rows.")
     ] = None,
@@ -1013,12 +1048,15 @@ def env_list(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
 
 @env_app.command("create")
 def env_create(
-    name: Annotated[str, typer.Argument(help="The new environment.")],
+    name: Annotated[
+        str, typer.Argument(help="The new environment.", autocompletion=_complete("environments"))
+    ],
     source: Annotated[
         str | None,
         typer.Option(
             "--from",
             metavar="ENV|REV",
+            autocompletion=_complete("environments"),
             help="An environment (its branch) or any revision to start from (default: HEAD).",
             show_default=False,
         ),
@@ -1045,7 +1083,12 @@ def env_create(
 
 @env_app.command("switch")
 def env_switch(
-    name: Annotated[str, typer.Argument(help="The environment to work on.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The environment to work on.", autocompletion=_complete("environments")
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Discard uncommitted changes in the way.")
     ] = False,
@@ -1066,8 +1109,18 @@ def env_switch(
 
 @env_app.command("diff")
 def env_diff(
-    source: Annotated[str, typer.Argument(help="The environment data comes from.")],
-    target: Annotated[str, typer.Argument(help="The environment it would go to.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The environment data comes from.", autocompletion=_complete("environments")
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The environment it would go to.", autocompletion=_complete("environments")
+        ),
+    ],
     fmt: Annotated[
         DiffFormat, typer.Option("--format", "-f", help="text, markdown or json.")
     ] = DiffFormat.text,
@@ -1098,8 +1151,18 @@ def env_diff(
 
 @env_app.command("promote")
 def env_promote(
-    source: Annotated[str, typer.Argument(help="The environment data comes from.")],
-    target: Annotated[str, typer.Argument(help="The environment it goes to.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The environment data comes from.", autocompletion=_complete("environments")
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The environment it goes to.", autocompletion=_complete("environments")
+        ),
+    ],
     allow_breaking: Annotated[
         bool,
         typer.Option(
@@ -1155,7 +1218,12 @@ def env_promote(
 
 @env_app.command("delete")
 def env_delete(
-    name: Annotated[str, typer.Argument(help="The environment whose branch goes.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The environment whose branch goes.", autocompletion=_complete("environments")
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Delete even if HEAD does not contain it.")
     ] = False,

@@ -354,6 +354,10 @@ class Git:
 
     # ------------------------------------------------------------------ branches
 
+    def branch_names(self) -> list[str]:
+        """The local branches' names."""
+        return list(self.repo.branches.local)
+
     def branch_commit(self, name: str) -> pygit2.Commit | None:
         """The commit the local branch ``name`` points at, None when there is no such branch."""
         branch = self.repo.branches.local.get(name)

@@ -3,6 +3,7 @@ completion, skeletons, messages in tdm's words, and the smaller surprises."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -386,3 +387,64 @@ def test_scan_redacts_short_values_fully(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "*******" in result.stdout
     assert "8.8.8.8" not in result.output and "8****.8" not in result.output
+
+
+# ------------------------------------------------------------------ 9. shell completion
+
+
+def test_completion_callbacks_read_names_and_never_fail(tmp_path: Path) -> None:
+    from tdm import completion
+
+    root = _sample(tmp_path)
+    assert tdm("tag", "v1.0", "-m", "baseline", "--repo", root).exit_code == 0
+    assert tdm("env", "create", "dev", "--repo", root).exit_code == 0
+    assert completion.templates(root, "") == ["full", "smoke"]
+    assert completion.templates(root, "sm") == ["smoke"]
+    assert "smoke/customers" in completion.datasets(root, "smoke/c")
+    assert "full/customers" in completion.datasets(root, "")  # declared, not generated yet
+    assert completion.datasets(root, "smoke/customers@v") == ["smoke/customers@v1.0"]
+    assert completion.environments(root, "") == ["dev", "prod-like", "staging"]
+    assert completion.versions(root, "") == ["v1.0"]
+    assert completion.revisions(root, "") == ["env/dev", "main", "v1.0"]
+    assert completion.dataset_folders(root / "schemas", "f") == ["full"]  # from a subfolder
+    # outside a repository, or with a broken tdm.yaml: no candidates, no exception
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    assert completion.templates(outside, "") == []
+    (root / "tdm.yaml").write_text("name: [unclosed\n", encoding="utf-8")
+    assert completion.environments(root, "") == []
+    assert completion.versions(root, "") == []
+
+
+def _complete(words: str, cwd: Path) -> list[str]:
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "_TDM_COMPLETE": "complete_bash",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tdm"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return done.stdout.split()
+
+
+def test_shell_completion_in_a_real_process(tmp_path: Path) -> None:
+    root = _sample(tmp_path)
+    assert _complete("tdm generate ", root) == ["full", "smoke"]
+    assert _complete("tdm env switch st", root) == ["staging"]
+    assert _complete(f"tdm show --repo {root} smoke/pro", tmp_path) == ["smoke/products"]
+    assert _complete("tdm generate ", tmp_path) == []  # not a repository: quietly nothing
+
+
+def test_show_completion_prints_a_script() -> None:
+    result = tdm("--show-completion", "bash")
+    assert result.exit_code == 0, result.output
+    assert "_tdm_completion()" in result.output
+    assert "complete " in result.output and "_TDM_COMPLETE=complete_bash" in result.output
+    assert "--install-completion" in tdm("--help").output
