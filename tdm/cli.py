@@ -207,7 +207,7 @@ def init(
     """
     from tdm import scaffold
 
-    result = scaffold.init(path, sample=sample)
+    result = scaffold.init(path, sample=sample, commit=True)
     what = "the e-commerce sample" if result.sample else "an empty tdm layout"
     git = " (new git repository)" if result.created_git else ""
     typer.echo(f"Initialised {what} in {result.root}{git}")

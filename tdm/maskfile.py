@@ -463,7 +463,7 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
             masked = masking.mask_row(row)
         except orjson.JSONDecodeError as exc:
             # positions only, never the text
-            out.error = (line, f"not valid JSON: {canon.decode_error(raw, exc)}")
+            out.error = (line, f"not valid JSON ({canon.decode_error(raw, exc)})")
             return
         except ValueError as exc:
             out.error = (line, str(exc))

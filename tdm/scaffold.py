@@ -37,8 +37,11 @@ class InitResult:
     not_committed: str | None = None  # why the sample was not committed
 
 
-def init(path: Path, *, sample: bool = False, name: str | None = None) -> InitResult:
-    """Create a tdm repository at ``path`` (git init first when it is not in one)."""
+def init(
+    path: Path, *, sample: bool = False, name: str | None = None, commit: bool = False
+) -> InitResult:
+    """Create a tdm repository at ``path`` (git init first when it is not in one); with
+    ``commit``, the sample's files are committed as the first commit (`tdm init --sample`)."""
     root = path.resolve()
     outer = next((p for p in root.parents if (p / CONFIG_FILE).is_file()), None)
     if outer is not None:
@@ -109,7 +112,7 @@ def init(path: Path, *, sample: bool = False, name: str | None = None) -> InitRe
     for changed in register(Project.load(root)):
         if not changed.startswith("git config") and changed not in files:
             files.append(changed)
-    if not sample:
+    if not (sample and commit):
         return InitResult(root, created_git, sample, files)
     commit, why = _commit_sample(root, files)
     return InitResult(root, created_git, sample, files, commit, why)

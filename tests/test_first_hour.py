@@ -219,7 +219,7 @@ def test_mask_jsonl_error_gives_line_and_column(
         "mask", records, "-r", "customers", "-o", root / "datasets/prod/c.jsonl", "--repo", root
     )
     assert result.exit_code == 2
-    assert "prod.jsonl:5: not valid JSON: column " in result.output
+    assert "prod.jsonl:5: not valid JSON (column " in result.output
     for words in LIBRARY_WORDS:
         assert words not in result.output
     assert not (root / "datasets" / "prod").exists()
