@@ -27,27 +27,25 @@ from tdm.project import Project
 INTERNAL_ERROR = 3
 
 
-def _plain_flags(command: Any, ctx: Any) -> Any:
+def _plain_flags(params: list[Any]) -> list[Any]:
     """Boolean flags show as `--flag` in --help, without a `<bool>` value column."""
-    for param in command.get_params(ctx):
+    for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
-    return command
+    return params
 
 
 class _Group(TyperGroup):
     """Translates errors at the edge: message on stderr and an exit code, no traceback."""
 
     def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False) and param.metavar is None:
-                param.metavar = ""
-        return params
+        return _plain_flags(super().get_params(ctx))
 
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]
         command = super().get_command(ctx, cmd_name)
-        return None if command is None else _plain_flags(command, ctx)
+        if command is not None:  # its help is printed by the command itself
+            _plain_flags(command.get_params(ctx))
+        return command
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         debug = (

@@ -114,8 +114,8 @@ def init(
             files.append(changed)
     if not (sample and commit):
         return InitResult(root, created_git, sample, files)
-    commit, why = _commit_sample(root, files)
-    return InitResult(root, created_git, sample, files, commit, why)
+    made, why = _commit_sample(root, files)
+    return InitResult(root, created_git, sample, files, made, why)
 
 
 def _commit_sample(root: Path, files: list[str]) -> tuple[str | None, str | None]:
