@@ -106,8 +106,8 @@ step "tdm hooks install && git commit   # the hook validates and scans what is s
 git add -A
 git commit -q -m "masked production sample" && echo "committed: $(git log -1 --format=%s)"
 
-step "tdm env create staging --from dev   # environments are branches"
-git branch -f env/dev main
+step "tdm env create dev && tdm env create staging --from dev   # environments are branches"
+"$tdm" env create dev                     # from HEAD, as `git branch` does
 "$tdm" env create staging --from dev      # declared in the sample's tdm.yaml (protected)
 "$tdm" env list
 

@@ -109,3 +109,21 @@ def _with_wide(value: Any, wide: list[int], option: int) -> bytes:
     for index, number in enumerate(wide):
         data = data.replace(orjson.dumps(token(index)), str(number).encode(), 1)
     return data
+
+
+def decode_error(line: bytes, exc: orjson.JSONDecodeError) -> str:
+    """Why one line of JSON Lines does not parse, in tdm's words: the column and the
+    problem (a blank line, a byte that is not UTF-8), never the decoder's own
+    ``line 1 column 1 (char 0)`` (each line is decoded on its own, so its line is 1)."""
+    if not line.strip():
+        return "the line is blank (JSON Lines has one JSON object on every line)"
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return (
+            f"byte {bad.start + 1} of the line (0x{line[bad.start]:02x}) is not UTF-8; "
+            "save the file as UTF-8"
+        )
+    message = str(getattr(exc, "msg", "") or exc).split(": line ")[0]
+    column = getattr(exc, "colno", None)
+    return f"column {column}: {message}" if column else message

@@ -39,8 +39,25 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """Boolean flags show as `--flag` in --help, without a `<bool>` value column."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
 class _Group(TyperGroup):
     """Translates errors at the edge: message on stderr and an exit code, no traceback."""
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
+        return _plain_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:  # its help is printed by the command itself
+            _plain_flags(command.get_params(ctx))
+        return command
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         debug = (
@@ -97,11 +114,26 @@ app = typer.Typer(
     name="tdm",
     help="Test data as code: schemas, templates and masking rules in git; deterministic datasets.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,  # click's plain help: rich costs ~0.15 s of start-up per --help
 )
+
+
+def _complete(kind: str) -> Callable[[typer.Context, str], list[str]]:
+    """A completion callback: names of ``kind`` (see tdm.completion) in the repository the
+    command line names with --repo, else the current directory's."""
+
+    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+        from tdm import completion
+
+        start = ctx.params.get("repo") or Path(".")
+        names: Callable[[Path, str], list[str]] = getattr(completion, kind)
+        return names(Path(start), incomplete)
+
+    return complete
+
 
 RepoOpt = Annotated[
     Path,
@@ -121,6 +153,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     ctx: typer.Context,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "-C",
+            metavar="DIR",
+            help="Run as if tdm was started in DIR (as `git -C DIR`).",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
@@ -135,6 +176,11 @@ def _main(
     ] = False,
 ) -> None:
     """Test data as code: schemas, templates and masking rules in git; deterministic datasets."""
+    if directory is not None:
+        try:
+            os.chdir(directory)
+        except OSError as exc:
+            raise UserError(f"-C {directory}: cannot change to it ({exc.strerror})") from None
     _RUN["no_wait"] = no_wait
     _RUN["command"] = ctx.invoked_subcommand or ""
 
@@ -210,19 +256,36 @@ def _progress(label: str) -> Iterator[Callable[[str, int, int], None] | None]:
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="Directory to create or use.")] = Path("."),
-    sample: Annotated[bool, typer.Option("--sample", help="Copy the e-commerce example.")] = False,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Copy the e-commerce example and commit it.")
+    ] = False,
 ) -> None:
     """Create a tdm repository (and `git init` when PATH is not in one).
 
-    Example: tdm init shop --sample
+    Refused inside another tdm repository's tree. With --sample the example (schemas,
+    templates, masking rules, smoke data, README.md) is committed as the first commit,
+    unless other changes are staged.
+
+    Examples: tdm init shop --sample | tdm init
     """
     from tdm import scaffold
 
-    result = scaffold.init(path, sample=sample)
+    result = scaffold.init(path, sample=sample, commit=True)
     what = "the e-commerce sample" if result.sample else "an empty tdm layout"
     git = " (new git repository)" if result.created_git else ""
     typer.echo(f"Initialised {what} in {result.root}{git}")
-    typer.echo("Next: tdm generate && tdm validate && tdm status")
+    if result.commit:
+        typer.echo(f"Committed the sample as {result.commit[:7]}")
+    elif result.not_committed:
+        typer.echo(f"Not committed: {result.not_committed}")
+    where = "" if result.root == Path.cwd().resolve() else f"cd {path} && "
+    if result.sample:
+        typer.echo(f"Next: {where}tdm generate && tdm validate && tdm status")
+    else:
+        typer.echo(
+            f"Next: {where}tdm new schema NAME && tdm new template NAME (commented skeletons "
+            "to edit), then tdm generate && tdm validate"
+        )
 
 
 # ------------------------------------------------------------------ generate
@@ -232,7 +295,11 @@ def init(
 def generate(
     templates: Annotated[
         list[str] | None,
-        typer.Argument(help="Templates to generate (default: all).", show_default=False),
+        typer.Argument(
+            help="Templates to generate (default: all).",
+            show_default=False,
+            autocompletion=_complete("templates"),
+        ),
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Worker processes.")] = 1,
     check: Annotated[
@@ -288,6 +355,11 @@ def generate(
     else:
         for d in result.datasets:
             typer.echo(f"{d.status:<13} {d.path}  ({d.rows:,} rows)")
+        if not result.datasets:
+            typer.echo(
+                "nothing to generate: no template in templates/; start with "
+                "`tdm new schema NAME && tdm new template NAME`"
+            )
         if check:
             if result.changed:
                 typer.echo(
@@ -304,6 +376,14 @@ def generate(
 
 @app.command()
 def validate(
+    templates: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Only these templates' datasets (default: all); tdm files are always checked.",
+            show_default=False,
+            autocompletion=_complete("dataset_folders"),
+        ),
+    ] = None,
     repo: RepoOpt = Path("."),
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, max=64, help="Processes for large files.")
@@ -314,14 +394,16 @@ def validate(
 
     Rows are validated against their schema (file:line and JSON path), primary keys must be unique, references must resolve, and datasets must match tdm.lock. Exit 0 clean, 1 findings, 2 a file is malformed.
 
-    Example: tdm validate --json
+    Examples: tdm validate --json | tdm validate smoke
     """
     from tdm import validate as validate_mod
     from tdm.project import Project
 
     project = Project.find(repo)
     with _progress("validating") as progress:
-        report = validate_mod.validate(project, jobs=jobs, progress=progress)
+        report = validate_mod.validate(
+            project, jobs=jobs, progress=progress, only_templates=templates
+        )
     if as_json:
         _echo_json(report.to_json())
     else:
@@ -342,18 +424,29 @@ def validate(
 
 
 @app.command()
-def status(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+def status(
+    templates: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Only these templates' datasets (default: all).",
+            show_default=False,
+            autocompletion=_complete("dataset_folders"),
+        ),
+    ] = None,
+    repo: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
     """Show stale, missing and hand-edited datasets, and changed tdm files (git status).
 
     A dataset is stale when its schema or template changed since tdm.lock recorded it. Exit 0, or 1 when a dataset tdm.lock records is missing, or 2 when a tdm file is malformed (its datasets are listed as blocked). Leftover temporary files of an interrupted run are listed (`tdm clean`).
 
-    Example: tdm status --json
+    Examples: tdm status --json | tdm status smoke
     """
     from tdm import status as status_mod
     from tdm.project import Project
 
     project = Project.find(repo)
-    report = status_mod.status(project)
+    report = status_mod.status(project, templates)
     if as_json:
         _echo_json(report.to_json())
         raise typer.Exit(report.exit_code)
@@ -558,7 +651,13 @@ def versions_cmd(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
 
 @app.command()
 def checkout(
-    rev: Annotated[str, typer.Argument(help="A version tag, branch or commit (short ids too).")],
+    rev: Annotated[
+        str,
+        typer.Argument(
+            help="A version tag, branch or commit (short ids too).",
+            autocompletion=_complete("revisions"),
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", "-f", help="Discard uncommitted changes in the way.")
     ] = False,
@@ -614,7 +713,12 @@ def log(
 
 @app.command()
 def show(
-    dataset: Annotated[str, typer.Argument(help="TEMPLATE/DATASET or TEMPLATE/DATASET@REV")],
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="TEMPLATE/DATASET or TEMPLATE/DATASET@REV", autocompletion=_complete("datasets")
+        ),
+    ],
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=0, help="At most N rows.")
     ] = None,
@@ -639,9 +743,14 @@ def show(
     rows: list[Any] = []
     out = sys.stdout
     count = 0
+    unseen = {f for f, _ in filters}  # --where fields no row has had yet
+    fields: list[str] = []
     for row in versions.read_dataset(project, dataset):
         if limit is not None and count >= limit:
             break
+        if unseen:
+            fields = fields or list(row)
+            unseen = {f for f in unseen if not versions.has_field(row, f)}
         if filters and not versions.matches(row, filters):
             continue
         count += 1
@@ -649,6 +758,12 @@ def show(
             rows.append(row)
         else:
             out.write(orjson.dumps(row).decode() + "\n")
+    for name in sorted(unseen):
+        known = f" (its fields: {', '.join(fields)})" if fields else ""
+        typer.echo(
+            f"tdm: warning: --where {name}: no row of {dataset} has a field '{name}'{known}",
+            err=True,
+        )
     if as_json:
         _echo_json({"dataset": dataset, "rows": rows})
 
@@ -1089,6 +1204,61 @@ def resolve(
         )
 
 
+new_app = typer.Typer(
+    cls=_Group,
+    help=(
+        "Commented skeletons to start from: a schema, a template. Each validates and "
+        "generates as it is.\n\nExample: tdm new schema customers && tdm new template smoke"
+    ),
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(new_app, name="new")
+
+
+@new_app.command("schema")
+def new_schema(
+    name: Annotated[str, typer.Argument(help="The schema's name (schemas/NAME.yaml).")],
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Write schemas/NAME.yaml: a commented JSON Schema with a primary key and three fields.
+
+    Example: tdm new schema customers
+    """
+    from tdm import skeleton
+
+    created = skeleton.new_schema(Project.find(repo), name)
+    typer.echo(f"wrote {created.path}: edit its fields, then `tdm new template NAME`")
+
+
+@new_app.command("template")
+def new_template(
+    name: Annotated[str, typer.Argument(help="The template's name (templates/NAME.yaml).")],
+    schemas: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--schema",
+            "-s",
+            help="A schema to make a dataset of (repeatable; default: every schema).",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[int, typer.Option("--count", min=0, help="Rows per dataset.")] = 10,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Write templates/NAME.yaml: one dataset per schema, commented.
+
+    Example: tdm new template smoke --count 100
+    """
+    from tdm import skeleton
+
+    created = skeleton.new_template(Project.find(repo), name, schemas, count=count)
+    typer.echo(
+        f"wrote {created.path} ({len(created.schemas)} dataset(s)): "
+        f"`tdm generate {name} && tdm validate`"
+    )
+
+
 env_app = typer.Typer(
     cls=_Group,
     help=(
@@ -1116,7 +1286,7 @@ def env_list(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
         _echo_json({"environments": [i.to_json() for i in infos]})
         return
     if not infos:
-        typer.echo("no environments in tdm.yaml; add one with `tdm env create NAME --from REV`")
+        typer.echo("no environments in tdm.yaml; add one with `tdm env create NAME`")
     for i in infos:
         mark = "*" if i.current else " "
         head = f"{i.head} {i.version or '(no version)'}" if i.exists else "(no branch yet)"
@@ -1132,20 +1302,30 @@ def env_list(repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
 
 @env_app.command("create")
 def env_create(
-    name: Annotated[str, typer.Argument(help="The new environment.")],
-    source: Annotated[
-        str, typer.Option("--from", help="An environment or any revision to start from.")
+    name: Annotated[
+        str, typer.Argument(help="The new environment.", autocompletion=_complete("environments"))
     ],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="ENV|REV",
+            autocompletion=_complete("environments"),
+            help="An environment (its branch) or any revision to start from (default: HEAD).",
+            show_default=False,
+        ),
+    ] = None,
     branch: Annotated[
         str | None, typer.Option("--branch", help="Branch name (default env/NAME, or tdm.yaml's).")
     ] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Create an environment's branch from another environment's head (or a revision).
+    """Create an environment's branch at HEAD, like `git branch`, or at another environment's head (or a revision) with --from.
 
-    An environment not yet in tdm.yaml is added to it (commit that change).
+    An environment declared in tdm.yaml whose branch does not exist yet stands for HEAD as a
+    source. An environment not yet in tdm.yaml is added to it (commit that change).
 
-    Example: tdm env create staging --from dev
+    Examples: tdm env create dev | tdm env create staging --from dev
     """
     from tdm import envs
     from tdm.project import Project
@@ -1153,14 +1333,19 @@ def env_create(
     project = Project.find(repo)
     with _writing(project):
         created = envs.create(project, name, source, branch=branch)
-    typer.echo(f"created {created.branch} at {created.commit[:7]} (from {source})")
+    typer.echo(f"created {created.branch} at {created.commit[:7]} (from {created.start})")
     if created.declared:
         typer.echo(f'added {name} to tdm.yaml: commit it (`tdm commit -m "environment {name}"`)')
 
 
 @env_app.command("switch")
 def env_switch(
-    name: Annotated[str, typer.Argument(help="The environment to work on.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The environment to work on.", autocompletion=_complete("environments")
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Discard uncommitted changes in the way.")
     ] = False,
@@ -1184,8 +1369,18 @@ def env_switch(
 
 @env_app.command("diff")
 def env_diff(
-    source: Annotated[str, typer.Argument(help="The environment data comes from.")],
-    target: Annotated[str, typer.Argument(help="The environment it would go to.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The environment data comes from.", autocompletion=_complete("environments")
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The environment it would go to.", autocompletion=_complete("environments")
+        ),
+    ],
     fmt: Annotated[
         DiffFormat, typer.Option("--format", "-f", help="text, markdown or json.")
     ] = DiffFormat.text,
@@ -1217,8 +1412,18 @@ def env_diff(
 
 @env_app.command("promote")
 def env_promote(
-    source: Annotated[str, typer.Argument(help="The environment data comes from.")],
-    target: Annotated[str, typer.Argument(help="The environment it goes to.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The environment data comes from.", autocompletion=_complete("environments")
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The environment it goes to.", autocompletion=_complete("environments")
+        ),
+    ],
     allow_breaking: Annotated[
         bool,
         typer.Option(
@@ -1277,7 +1482,12 @@ def env_promote(
 
 @env_app.command("delete")
 def env_delete(
-    name: Annotated[str, typer.Argument(help="The environment whose branch goes.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The environment whose branch goes.", autocompletion=_complete("environments")
+        ),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Delete even if HEAD does not contain it.")
     ] = False,

@@ -47,7 +47,8 @@ def env(project: Project, name: str) -> Environment:
         known = ", ".join(sorted(envs)) or "none"
         raise UserError(
             f"no environment '{name}' in {CONFIG_FILE} (known: {known}); add it there or create it "
-            f"with `tdm env create {name} --from ENV`"
+            f"with `tdm env create {name}` (from HEAD; `--from` names another environment or a "
+            "revision)"
         )
     return envs[name]
 
@@ -57,7 +58,8 @@ def _branch_commit(git: gitio.Git, name: str, environment: Environment) -> gitio
     if commit is None:
         raise UserError(
             f"environment '{name}' has no branch {environment.branch} yet; create it with "
-            f"`tdm env create {name} --from ENV`"
+            f"`tdm env create {name}` (from HEAD; `--from` names another environment or a "
+            "revision)"
         )
     return commit
 
@@ -137,9 +139,40 @@ class Created:
     branch: str
     commit: str
     declared: bool  # added to tdm.yaml (uncommitted)
+    start: str  # where the branch started, in words: "HEAD", "dev", a revision
 
 
-def create(project: Project, name: str, source: str, *, branch: str | None = None) -> Created:
+def _start(
+    git: gitio.Git, envs: dict[str, Environment], source: str | None
+) -> tuple[gitio.Commit, str]:
+    """The commit a new environment starts from, and how to say it.
+
+    No source is HEAD, as with `git branch`; an environment resolves to its branch, and a
+    declared environment whose branch does not exist yet stands for HEAD too (its branch
+    would start there), so `tdm env create staging --from dev` works in a fresh repository.
+    """
+    if source is not None and source in envs:
+        e = envs[source]
+        commit = git.branch_commit(e.branch)
+        if commit is not None:
+            return commit, source
+        what = f"HEAD, as {source} has no branch {e.branch} yet"
+    elif source is not None:
+        return git.resolve(source), source
+    else:
+        what = "HEAD"
+    head = git.head()
+    if head is None:
+        raise UserError(
+            "HEAD has no commit yet, so there is nothing to start an environment from; commit "
+            'first (`tdm commit -m "first data"`)'
+        )
+    return head, what
+
+
+def create(
+    project: Project, name: str, source: str | None = None, *, branch: str | None = None
+) -> Created:
     try:
         check_name(name, "environment")
     except ValueError as exc:
@@ -154,7 +187,7 @@ def create(project: Project, name: str, source: str, *, branch: str | None = Non
         raise UserError(
             f"branch {target} already exists; switch to it with `tdm env switch {name}`"
         )
-    start = _branch_commit(git, source, envs[source]) if source in envs else git.resolve(source)
+    start, start_words = _start(git, envs, source)
     if declared:
         _declare(project, name, target)  # first: when it cannot be done, nothing changed
     try:
@@ -163,7 +196,7 @@ def create(project: Project, name: str, source: str, *, branch: str | None = Non
         if declared:
             _undeclare(project)
         raise
-    return Created(name, target, str(start.id), declared)
+    return Created(name, target, str(start.id), declared, start_words)
 
 
 def _declare(project: Project, name: str, branch: str) -> None:

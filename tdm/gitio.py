@@ -425,6 +425,10 @@ class Git:
 
     # ------------------------------------------------------------------ branches
 
+    def branch_names(self) -> list[str]:
+        """The local branches' names."""
+        return list(self.repo.branches.local)
+
     def branch_commit(self, name: str) -> pygit2.Commit | None:
         """The commit the local branch ``name`` points at, None when there is no such branch."""
         branch = self.repo.branches.local.get(name)
@@ -604,6 +608,18 @@ class Git:
             return None
         return str(entry.id)
 
+    def content_blob_id(self, rel: str) -> str | None:
+        """The blob id git would give the working file ``rel``: the index's when the stat
+        check says it is unchanged, else hashed from the file's bytes (read once, nothing
+        written), so a byte-identical file has the same id whatever the index holds."""
+        clean = self.clean_blob_id(rel)
+        if clean is not None:
+            return clean
+        try:
+            return str(pygit2.hashfile(str(self.workdir / (self.prefix + rel))))
+        except (OSError, pygit2.GitError):
+            return None
+
     # ------------------------------------------------------------------ commit
 
     def stage(self, prefixes: tuple[str, ...], *, all_tracked: bool = False) -> pygit2.Index:
@@ -633,6 +649,18 @@ class Git:
         except pygit2.GitError as exc:
             raise _translate(exc, "cannot stage the tdm files") from None
         return index
+
+    def nothing_staged(self) -> bool:
+        """True when the index holds nothing that HEAD does not (no staged change)."""
+        try:
+            index: pygit2.Index = self.repo.index
+            index.read()
+            head = self.head()
+            if head is None:
+                return len(index) == 0
+            return index.write_tree() == head.tree_id
+        except pygit2.GitError as exc:
+            raise _translate(exc, "cannot read the index") from None
 
     def commit(self, index: pygit2.Index, message: str) -> pygit2.Oid | None:
         """Commit the index on HEAD's branch; None when it equals HEAD's tree."""

@@ -464,7 +464,8 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
                 raise ValueError("a record must be a JSON object")
             masked = masking.mask_row(row)
         except orjson.JSONDecodeError as exc:
-            out.error = (line, f"not valid JSON ({exc})")  # positions only, never the text
+            # positions only, never the text
+            out.error = (line, f"not valid JSON ({canon.decode_error(raw, exc)})")
             return
         except ValueError as exc:
             out.error = (line, str(exc))
@@ -477,7 +478,7 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
         if job.shuffled:
             out.ids.append((_ukey(row.get(pk)) or b"") if pk else str(line).encode())
         if check_now and not validator.is_valid(masked):
-            out.invalid.append((len(line_nos) - 1, _problem(validator, masked)))
+            out.invalid.append((len(line_nos) - 1, _problem(validator, masked, job.display)))
         if pk is not None:
             out.keys.append(masked.get(pk))
         out.data += dumps(masked)
@@ -601,7 +602,7 @@ def _shuffle(
     invalid = []
     for n, row in enumerate(rows):
         if not job.validator.is_valid(row):
-            invalid.append((line_of[n], _problem(job.validator, row)))
+            invalid.append((line_of[n], _problem(job.validator, row, job.display)))
         lines[n] = bytes(memoryview(orjson.dumps(row)))  # exact size (see _ChunkOut)
         if job.pk is not None:
             keys[n] = row.get(job.pk)
@@ -640,11 +641,28 @@ def unique_fields(schema: dict[str, Any], pk: str | None) -> dict[str, tuple[str
     return out
 
 
-def _problem(validator: Any, row: dict[str, Any]) -> str:
-    """Where a row fails and which keyword, without the value (it may be personal data)."""
+def _problem(validator: Any, row: dict[str, Any], display: str = "") -> str:
+    """Where a row fails and which keyword, without the value (it may be personal data).
+    Missing and unexpected fields are named (names are not personal data): in a CSV they
+    are columns, missing when a row has too few cells."""
+    noun = "column" if display.lower().endswith(".csv") else "field"
     for error in validator.iter_errors(row):
         pointer = "/" + "/".join(str(p) for p in error.instance_path)
         kind = type(error.kind).__name__.removeprefix("ValidationErrorKind_")
+        where = f" in {pointer}" if pointer != "/" else ""
+        if kind == "Required":
+            missing = f"{noun} '{error.kind.property}'{where} is required but has no value"
+            return missing + (
+                " (the row has fewer cells than the header, or no such column)"
+                if noun == "column"
+                else ""
+            )
+        if kind == "AdditionalProperties":
+            names = ", ".join(f"'{n}'" for n in error.kind.unexpected)
+            return (
+                f"{noun}(s) {names}{where} not in the schema (additionalProperties: false); "
+                "remove them from the input or add them to the schema"
+            )
         return f"{pointer}: fails {kind} ({'/'.join(str(p) for p in error.schema_path)})"
     return "invalid"
 

@@ -137,7 +137,7 @@ class SchemaHint(Model):
 
 class DatasetSpec(Model):
     schema_: str = Field(alias="schema")
-    count: int = Field(ge=0, le=1_000_000_000)
+    count: int = Field(ge=0, le=1_000_000_000, strict=True)  # `true` is not 1 row
     overrides: dict[str, FieldHint] = Field(default_factory=dict)
 
     @field_validator("schema_")

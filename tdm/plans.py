@@ -11,7 +11,7 @@ from tdm import canon
 from tdm._version import ENGINE_VERSION
 from tdm.errors import UserError
 from tdm.models import DatasetSpec, FieldHint, Template
-from tdm.project import Project, SchemaDoc
+from tdm.project import CONFIG_FILE, Project, SchemaDoc
 
 if TYPE_CHECKING:
     # generators, Faker, numpy and jsonschema-rs load when a dataset is planned, not for
@@ -169,9 +169,15 @@ class TemplatePlanner:
         from tdm import catalogue
 
         if not catalogue.check_locale(self.locale):
+            # blame the file the locale comes from: the template's own, or tdm.yaml's
+            if self.template.locale:
+                path, line = self.display, self.doc.line_of(("locale",))
+            else:
+                path, line = CONFIG_FILE, self.project.config_line(("locale",))
             raise UserError(
                 f"locale '{self.locale}' is not one Faker knows (e.g. en_US, de_DE, fr_FR, en_GB)",
-                path=self.display,
+                path=path,
+                line=line,
             )
         self._locale_checked = True
 

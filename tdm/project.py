@@ -133,6 +133,13 @@ class Project:
         except ValueError:
             return str(path)
 
+    def config_line(self, loc: tuple[str | int, ...]) -> int | None:
+        """The line of ``loc`` in tdm.yaml (None when it cannot be read again)."""
+        try:
+            return load_document(self.root / CONFIG_FILE, CONFIG_FILE).line_of(loc)
+        except UserError:
+            return None
+
     # ------------------------------------------------------------ paths
 
     def rel(self, path: Path) -> str:
@@ -178,6 +185,20 @@ class Project:
 
     def template_names(self) -> list[str]:
         return self._names(TEMPLATE_DIR)
+
+    def select_templates(self, names: list[str] | None) -> set[str] | None:
+        """The dataset folders a command is limited to (None: all): templates, or folders
+        of datasets/ that no template writes (masked data); an unknown name is an error."""
+        if not names:
+            return None
+        known = set(self.template_names()) | {p.parent.name for p in self.dataset_files()}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise UserError(
+                f"no template or dataset folder {', '.join(repr(u) for u in unknown)} "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )
+        return set(names)
 
     def masking_names(self) -> list[str]:
         return self._names(MASKING_DIR)

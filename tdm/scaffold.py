@@ -33,11 +33,23 @@ class InitResult:
     created_git: bool
     sample: bool
     files: list[str]
+    commit: str | None = None  # the sample's first commit
+    not_committed: str | None = None  # why the sample was not committed
 
 
-def init(path: Path, *, sample: bool = False, name: str | None = None) -> InitResult:
-    """Create a tdm repository at ``path`` (git init first when it is not in one)."""
+def init(
+    path: Path, *, sample: bool = False, name: str | None = None, commit: bool = False
+) -> InitResult:
+    """Create a tdm repository at ``path`` (git init first when it is not in one); with
+    ``commit``, the sample's files are committed as the first commit (`tdm init --sample`)."""
     root = path.resolve()
+    outer = next((p for p in root.parents if (p / CONFIG_FILE).is_file()), None)
+    if outer is not None:
+        raise UserError(
+            f"{path} is inside the tdm repository {outer}; a repository in a repository is "
+            "refused (to create one elsewhere: `tdm init DIR` outside it; `--sample` takes no "
+            "value)"
+        )
     if root.exists() and not root.is_dir():
         raise UserError(f"{path} exists and is not a directory")
     if (root / CONFIG_FILE).exists():
@@ -100,4 +112,22 @@ def init(path: Path, *, sample: bool = False, name: str | None = None) -> InitRe
     for changed in register(Project.load(root)):
         if not changed.startswith("git config") and changed not in files:
             files.append(changed)
-    return InitResult(root, created_git, sample, files)
+    if not (sample and commit):
+        return InitResult(root, created_git, sample, files)
+    made, why = _commit_sample(root, files)
+    return InitResult(root, created_git, sample, files, made, why)
+
+
+def _commit_sample(root: Path, files: list[str]) -> tuple[str | None, str | None]:
+    """Commit the sample's files (its README.md too) as the first commit; not when other
+    changes are staged already (they are the user's to commit) or git has no identity."""
+    git = gitio.Git(root)
+    if not git.nothing_staged():
+        return None, "other changes are staged; commit the sample with them (`tdm commit -a`)"
+    try:
+        git.signature("AUTHOR")
+        index = git.stage(tuple(files))
+        oid = git.commit(index, "tdm init --sample: the e-commerce sample\n")
+    except UserError as exc:
+        return None, str(exc)
+    return (str(oid) if oid is not None else None), None

@@ -209,9 +209,14 @@ _CHECKS: dict[str, Callable[[bytes], bool]] = {
 }
 
 
+#: values shorter than this are starred out entirely: three characters of `8.8.8.8`
+#: (`8****.8`) say too much
+REDACT_FULLY_BELOW = 10
+
+
 def redact(value: str) -> str:
     """Enough to find the value in the file, not enough to read it."""
-    if len(value) <= 4:
+    if len(value) < REDACT_FULLY_BELOW:
         return "*" * len(value)
     return f"{value[0]}{'*' * (len(value) - 3)}{value[-2:]}"
 

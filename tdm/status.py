@@ -73,8 +73,10 @@ class StatusReport:
         }
 
 
-def status(project: Project) -> StatusReport:
-    """Compare every template's datasets with tdm.lock and the files on disk."""
+def status(project: Project, templates: list[str] | None = None) -> StatusReport:
+    """Compare every template's datasets (or only ``templates``') with tdm.lock and the
+    files on disk."""
+    only = project.select_templates(templates)
     report = StatusReport()
     lock = project.read_lock()
     known: set[str] = set()
@@ -179,6 +181,8 @@ def status(project: Project) -> StatusReport:
     from tdm.replock import temp_files
 
     report.temp_files = [project.rel(p) for p in temp_files(project)]
+    if only is not None:
+        report.datasets = [d for d in report.datasets if d.dataset.split("/")[0] in only]
     repo = gitio.discover(project.root)
     if repo is None:
         report.git = False

@@ -125,16 +125,23 @@ def validate(
     jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     cache: ValidationCache | None = None,
+    only_templates: list[str] | None = None,
 ) -> ValidationReport:
     """Check every tdm file and dataset of ``project``; large files are split over ``jobs`` processes.
+
+    With ``only_templates``, only the datasets of those templates (dataset folders) are read;
+    every tdm file is still checked.
 
     With a ``cache``, datasets validated before with identical content, schema, lock entry
     and referenced datasets are not read (files and templates are always checked)."""
     jobs = jobs or os.cpu_count() or 1
+    only = project.select_templates(only_templates)
     report = ValidationReport()
     schemas = _check_files(project, report)
     templates = _load_templates(project, report, schemas)
     targets = _targets(project, report, schemas, templates)
+    if only is not None:  # references stay inside a folder, so the selection is closed
+        targets = [t for t in targets if t.folder in only]
     report.targets = targets
     lock = project.read_lock()
     _check_links(project, report)
@@ -658,7 +665,7 @@ def _scan_range(
                 try:
                     row = loads(line)
                 except orjson.JSONDecodeError as exc:
-                    add("row", f"not valid JSON: {exc}")
+                    add("row", f"not valid JSON: {canon.decode_error(line, exc)}")
                     for _, col in cols:
                         col.append(None)
                     continue

@@ -38,9 +38,11 @@ class ValidationCache:
         return self._keys
 
     def oid(self, rel: str) -> str | None:
-        """The blob id of a file (relative to the tdm root) when the working copy is known
-        to equal the index (a stat check, the file is not read); None otherwise."""
-        return self.git.clean_blob_id(rel)
+        """The blob id of a file's content (relative to the tdm root): from the index when
+        a stat check shows the working copy equals it, else hashed from the file, so a
+        byte-identical dataset counts as unchanged whatever git's index says; None when
+        the file cannot be read."""
+        return self.git.content_blob_id(rel)
 
     def key(self, *parts: str) -> str:
         digest = hashlib.sha256(f"{__version__}\0{ENGINE_VERSION}".encode())

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tdm import gitio, snapshot
+from tdm import canon, gitio, snapshot
 from tdm._version import __version__
 from tdm.errors import CheckFailed, UserError
 from tdm.measure import Measure
@@ -300,7 +300,9 @@ def _rows(lines: Iterator[bytes], display: str) -> Iterator[dict[str, Any]]:
         try:
             yield loads(line)
         except orjson.JSONDecodeError as exc:
-            raise UserError(f"line {line_no} is not valid JSON: {exc}", path=display) from None
+            raise UserError(
+                f"line {line_no} is not valid JSON: {canon.decode_error(line, exc)}", path=display
+            ) from None
 
 
 def read_dataset(project: Project, name: str, rev: str | None = None) -> Iterator[dict[str, Any]]:
@@ -345,6 +347,16 @@ def read_schema(project: Project, name: str, rev: str | None = None) -> dict[str
     ``tdm validate`` loads it."""
     snap = snapshot.at(project, rev) if rev is not None else snapshot.WorktreeSnapshot(project)
     return dict(snap.schema(name).data)
+
+
+def has_field(row: dict[str, Any], path: str) -> bool:
+    """True when the dotted ``path`` names a field of ``row`` (whatever its value)."""
+    value: Any = row
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
 
 
 def matches(row: dict[str, Any], where: list[tuple[str, Any]]) -> bool:

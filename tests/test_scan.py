@@ -369,8 +369,11 @@ def test_findings_name_file_line_field_and_detector_and_never_the_value(
 
 def test_redaction_keeps_too_little_to_read_the_value() -> None:
     assert scanmod.redact("alice@gmail.com") == "a************om"
-    assert scanmod.redact("8.8.8.8") == "8****.8"
+    assert scanmod.redact("8.8.8.8") == "*******"  # short values: nothing shown (issue 11)
+    assert scanmod.redact("1.2.3.4:99") != "1.2.3.4:99"
     assert scanmod.redact("1234") == "****"
+    for short in ("8.8.8.8", "10.1.2.3", "::1", "123456789"):
+        assert set(scanmod.redact(short)) == {"*"}
     for value in ("alice@gmail.com", "4539578763621486", "123-45-6789"):
         shown = scanmod.redact(value)
         assert len(shown) == len(value)
