@@ -280,8 +280,8 @@ def engine_jobs(cfg: Config, repo: BenchRepo) -> Result:
     """--jobs 2 against --jobs 1 for the generation itself, in this process: the CLI's
     start-up, imports and planning (the same for both, and serial) left out."""
     from tdm import engine
-    from tdm.plans import plan_templates
     from tdm.project import Project
+    from tdm.recipes import plan_templates
 
     project = Project.find(repo.root)
     plan_templates(project, ["bench"])  # Faker pools and sample checks, as the CLI does first

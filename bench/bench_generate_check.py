@@ -79,8 +79,8 @@ def make_repo(root: Path, rows: int) -> Path:
 
 def run(cfg: Config) -> list[Result]:
     from tdm import engine
-    from tdm.plans import plan_templates, row_validator
     from tdm.project import Project
+    from tdm.recipes import plan_templates, row_validator
 
     rows = cfg.rows
     root = make_repo(cfg.workdir / "generate-check", rows)

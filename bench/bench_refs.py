@@ -23,8 +23,8 @@ import numpy as np
 
 from tdm import generators as g
 from tdm import rng
-from tdm.plans import TemplatePlanner
 from tdm.project import Project
+from tdm.recipes import TemplatePlanner
 from tdm.render import RowRenderer
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_repo"

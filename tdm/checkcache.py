@@ -1,7 +1,7 @@
 """Which datasets' plans passed the 200-row self-check, by recipe hash.
 
 Planning a dataset renders its first rows and validates them against the schema
-(:func:`tdm.plans.check_sample`).  What decides that check is the dataset's name,
+(:func:`tdm.recipes.check_sample`).  What decides that check is the dataset's name,
 its recipe hash (schema, template spec, seed, locale, referenced keys, engine
 version), the tdm version and the Faker version, so a passed check is remembered
 under that key and not repeated:

@@ -927,12 +927,12 @@ def mask(
 
     Example: tdm mask prod_customers.csv -r customers -o datasets/prod-sample/customers.jsonl
     """
-    from tdm import maskfile
+    from tdm import maskrun
     from tdm.project import Project
 
     project = Project.find(repo)
     with _writing(project):
-        result = maskfile.mask(
+        result = maskrun.mask(
             project, input_file, rules, output, key_file=key_file, allow_unmasked=allow_unmasked
         )
     for warning in result.warnings:

@@ -29,8 +29,8 @@ from tdm.errors import UserError
 from tdm.fsutil import atomic_writer
 from tdm.measure import file_sha256
 from tdm.models import Lock, LockEntry
-from tdm.plans import DatasetPlan, SampleChecks, TemplatePlanner, plan_templates
 from tdm.project import Project
+from tdm.recipes import DatasetPlan, SampleChecks, TemplatePlanner, plan_templates
 
 CHUNK_ROWS = 20_000
 #: called as progress(dataset, rows just done, total rows of the run)

@@ -9,8 +9,8 @@ from tdm import gitio
 from tdm.errors import UserError
 from tdm.measure import file_sha256
 from tdm.models import Lock
-from tdm.plans import TemplatePlanner
 from tdm.project import MANAGED, Project
+from tdm.recipes import TemplatePlanner
 
 DatasetState = Literal[
     "up to date", "stale", "missing", "modified", "orphaned", "unknown", "blocked", "removed"

@@ -183,7 +183,7 @@ def _table(
     db_schema: str | None,
     need_schema: bool,
 ) -> Table:
-    from tdm.plans import dataset_refs, match_ref_target
+    from tdm.recipes import dataset_refs, match_ref_target
 
     folder, _, name = dataset.partition("/")
     schema_name = source.schema_name(dataset)

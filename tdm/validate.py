@@ -25,8 +25,8 @@ from tdm.checkcache import CheckedRecipes
 from tdm.errors import UserError
 from tdm.measure import file_sha256
 from tdm.models import FieldHint, Lock, Template
-from tdm.plans import TemplatePlanner, dataset_refs, match_ref_target
 from tdm.project import DATASET_DIR, Project, SchemaDoc
+from tdm.recipes import TemplatePlanner, dataset_refs, match_ref_target
 from tdm.vcache import ValidationCache
 
 FindingKind = Literal["file", "row", "primary_key", "foreign_key", "lock", "dataset", "masking"]

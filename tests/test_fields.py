@@ -13,8 +13,8 @@ from tdm import generators as g
 from tdm.errors import UserError
 from tdm.masking import fake_kind
 from tdm.models import FakeRule
-from tdm.plans import plan_templates
 from tdm.project import Project
+from tdm.recipes import plan_templates
 
 FAKE = FakeRule(strategy="fake")
 

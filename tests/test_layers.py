@@ -2,7 +2,7 @@
 
 - only tdm/gitio.py imports pygit2 (all git access goes through one door);
 - the core never imports the command line (tdm.cli);
-- generation (planner, plans, generators, render, rng, engine, catalogue) never imports
+- generation (planner, recipes, generators, render, rng, engine, catalogue) never imports
   git or the repository reader (gitio, pygit2, snapshot);
 - no module uses another module's ``_private`` names.
 """
@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "tdm"
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
 CLI_SIDE = {"cli", "__main__"}  # the command line itself, and `python -m tdm`
-GENERATION = {"planner", "plans", "generators", "render", "rng", "engine", "catalogue"}
+GENERATION = {"planner", "recipes", "generators", "render", "rng", "engine", "catalogue"}
 GIT_SIDE = {"tdm.gitio", "pygit2", "tdm.snapshot"}
 
 

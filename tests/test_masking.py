@@ -42,7 +42,7 @@ from helpers import (
     write_file,
 )
 
-from tdm import catalogue, maskfile
+from tdm import catalogue, maskrun
 from tdm._version import __version__
 from tdm.errors import UserError
 from tdm.masking import MaskingKey
@@ -1870,10 +1870,10 @@ def test_parallel_masking_is_byte_identical_to_serial(
 ) -> None:
     project = Project.find(sample_repo)
 
-    serial = maskfile.mask(
+    serial = maskrun.mask(
         project, big_input, "customers_big", sample_repo / "datasets/one/c.jsonl", jobs=1
     )
-    parallel = maskfile.mask(
+    parallel = maskrun.mask(
         project, big_input, "customers_big", sample_repo / "datasets/two/c.jsonl", jobs=2
     )
 
@@ -1916,12 +1916,12 @@ def test_parallel_errors_name_lines_in_later_chunks(tmp_path: Path, key: str) ->
     project = Project.find(root)
     out = root / "datasets" / "prod" / "people.jsonl"
 
-    with pytest.raises(maskfile.MaskCheckFailed) as collision:
-        maskfile.mask(project, dup, "people", out, jobs=2)
-    with pytest.raises(maskfile.MaskCheckFailed) as failing:
-        maskfile.mask(project, invalid, "people", out, jobs=2)
+    with pytest.raises(maskrun.MaskCheckFailed) as collision:
+        maskrun.mask(project, dup, "people", out, jobs=2)
+    with pytest.raises(maskrun.MaskCheckFailed) as failing:
+        maskrun.mask(project, invalid, "people", out, jobs=2)
     with pytest.raises(UserError) as unreadable:
-        maskfile.mask(project, broken_json, "people", out, jobs=2)
+        maskrun.mask(project, broken_json, "people", out, jobs=2)
 
     assert str(collision.value) == (
         "prod.jsonl: masked email is not unique: the rows at lines 3 and 20504 get the same "

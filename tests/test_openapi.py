@@ -23,7 +23,7 @@ from helpers import (
     write_file,
 )
 
-from tdm import plans
+from tdm import recipes
 from tdm._version import __version__
 from tdm.project import Project
 
@@ -544,7 +544,7 @@ def test_row_validator_with_and_without_the_repository(repo: Path) -> None:
     project = Project.find(repo)
     pet = project.schema("Pet")
 
-    validator = plans.row_validator(pet, project.schema_externals(pet.data))
+    validator = recipes.row_validator(pet, project.schema_externals(pet.data))
 
     assert validator.is_valid({"id": 1, "name": "Rex"})
     assert not validator.is_valid({"id": 1})

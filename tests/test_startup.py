@@ -16,9 +16,9 @@ import orjson
 import pytest
 from helpers import dataset, git, tdm
 
-from tdm import checkcache, plans
-from tdm.plans import TemplatePlanner, plan_templates
+from tdm import checkcache, recipes
 from tdm.project import Project
+from tdm.recipes import TemplatePlanner, plan_templates
 
 #: what `import tdm.cli`, `tdm --version` and `tdm --help` must not load
 HEAVY = ("faker", "jsonschema", "jsonschema_rs", "numpy", "pydantic", "pygit2", "rich", "yaml")
@@ -114,13 +114,13 @@ def test_self_check_is_cached_by_recipe_and_skipped_next_time(
 ) -> None:
     git(bare_sample, "add", "-A")  # a git repository: the cache lives in .git/tdm
     calls: list[str] = []
-    real = plans.sample_problem
+    real = recipes.sample_problem
 
-    def counted(plan: plans.DatasetPlan, others: dict[str, Any] | None = None) -> Any:
+    def counted(plan: recipes.DatasetPlan, others: dict[str, Any] | None = None) -> Any:
         calls.append(plan.key)
         return real(plan, others)
 
-    monkeypatch.setattr(plans, "sample_problem", counted)
+    monkeypatch.setattr(recipes, "sample_problem", counted)
     assert tdm("generate", "smoke", "--repo", bare_sample).exit_code == 0
     assert len(calls) == 6  # every dataset checked once
     state = bare_sample / ".git" / "tdm" / checkcache.FILE
