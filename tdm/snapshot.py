@@ -510,6 +510,9 @@ def _non_string_key(value: Any) -> Any:
 
 def _check_schema(data: dict[str, Any], where: str) -> None:
     """A schema must be a valid JSON Schema in every version (as `tdm validate` requires)."""
+    from tdm import jsonschema_norm as norm
+
+    norm.dialect_of(data, where)  # an unknown $schema is named, as `tdm validate` does
     if _valid_schema_fast(data):
         return
     import jsonschema
@@ -517,7 +520,7 @@ def _check_schema(data: dict[str, Any], where: str) -> None:
 
     cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(data)
+        norm.check_schema(cls, data)  # patterns read as ECMA-262 (\p{L}), as validate reads them
     except jsonschema.SchemaError as exc:
         if "$schema" not in data and jsonschema.Draft7Validator(
             jsonschema.Draft7Validator.META_SCHEMA

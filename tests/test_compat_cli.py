@@ -221,3 +221,19 @@ def test_a_draft07_schema_without_dollar_schema_is_read_as_draft07(tmp_path: Pat
     assert changes(json.loads(result.stdout)) == [
         ("ITEM_ADDED_TO_CLOSED_CONTENT_MODEL", "#/properties/pair/items/1", None, False)
     ]
+
+
+def test_diff_reads_patterns_and_dialects_as_validate_does(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    init_repo(root)
+    save(root, people_with())
+    commit_all(root, "base")
+    # \p{L} is a valid ECMA-262 pattern (the validator's reading), not a Python one
+    save(root, people_with(name={"type": "string", "pattern": "^\\p{L}+$"}))
+    result = tdm("diff", "--repo", root)
+    assert result.exit_code == 0, result.output
+    assert tdm("validate", "--repo", root).exit_code == 0
+    save(root, {**people_with(), "$schema": "https://example.com/my-dialect"})
+    unknown = tdm("diff", "--repo", root)
+    assert unknown.exit_code == 2
+    assert "schemas/people.yaml" in unknown.output and "dialect" in unknown.output
