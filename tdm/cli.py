@@ -1226,6 +1226,7 @@ def new_schema(
     Example: tdm new schema customers
     """
     from tdm import skeleton
+    from tdm.project import Project
 
     created = skeleton.new_schema(Project.find(repo), name)
     typer.echo(f"wrote {created.path}: edit its fields, then `tdm new template NAME`")
@@ -1251,6 +1252,7 @@ def new_template(
     Example: tdm new template smoke --count 100
     """
     from tdm import skeleton
+    from tdm.project import Project
 
     created = skeleton.new_template(Project.find(repo), name, schemas, count=count)
     typer.echo(

@@ -257,11 +257,13 @@ class Project:
             return None
         return self.schema(stem).data
 
-    def schema_externals(self, data: Any, where: str | None = None) -> dict[str, Any]:
+    def schema_externals(
+        self, data: Any, where: str | None = None, *, missing_ok: bool = False
+    ) -> dict[str, Any]:
         """The other schema files that ``data`` (the schema file ``where``) references,
         directly or through each other (file name -> data), for validators that must
-        resolve them.  A reference to anything else is a UserError: tdm never fetches a
-        schema from the network or from outside schemas/."""
+        resolve them.  A reference to anything else is a UserError (skipped with
+        ``missing_ok``): tdm never fetches a schema from the network or from outside schemas/."""
         found: dict[str, Any] = {}
         todo: list[tuple[Any, str | None]] = [(data, where)]
         from tdm.jsonschema_norm import external_files  # jsonschema-rs: not at start-up
@@ -272,6 +274,8 @@ class Project:
                 if name in found or name.startswith(_META_SCHEMAS):
                     continue
                 doc = self.schema_file(name)
+                if doc is None and missing_ok:
+                    continue
                 if doc is None:
                     raise UserError(
                         f"a $ref cannot be resolved: {name} is not a schema file of this "

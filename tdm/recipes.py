@@ -323,7 +323,8 @@ class TemplatePlanner:
             parents[f"{parent}.{target_field}"] = self._key_recipe(
                 parent, target_field, (*_seen, dataset)
             )
-        externals = self.project.schema_externals(schema.data, schema.display)
+        # a reference to no file is reported by planning, which names the property
+        externals = self.project.schema_externals(schema.data, missing_ok=True)
         return recipe_hash(schema, spec, self.seed, self.locale, parents, externals)
 
     def _key_recipe(self, dataset: str, field_name: str, seen: tuple[str, ...]) -> str:

@@ -117,3 +117,61 @@ def test_a_private_import_is_detected(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     monkeypatch.setattr(sys.modules[__name__], "MODULES", ["a", "b"])
     assert sorted(private_uses("a")) == [("tdm.b", "_hidden", 1), ("tdm.b", "_other", 3)]
+
+
+def _type_checking_names(tree: ast.Module) -> set[str]:
+    """Names a module imports only under ``if TYPE_CHECKING:``."""
+    names: set[str] = set()
+    for node in tree.body:
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+        ):
+            for stmt in node.body:
+                if isinstance(stmt, ast.ImportFrom | ast.Import):
+                    names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+    return names
+
+
+def _runtime_uses(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """Whether ``fn``'s body uses ``name`` at run time (annotations excepted) without
+    importing it itself."""
+    skip: set[int] = set()  # annotations are never evaluated (from __future__ import annotations)
+    for n in ast.walk(fn):
+        note: ast.expr | None = None
+        if isinstance(n, ast.AnnAssign | ast.arg):
+            note = n.annotation
+        elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+            note = n.returns
+        if note is not None:
+            skip.update(id(x) for x in ast.walk(note))
+    local_import = any(
+        (
+            isinstance(n, ast.ImportFrom | ast.Import)
+            and any((a.asname or a.name).split(".")[0] == name for a in n.names)
+        )
+        or (isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store))
+        for n in ast.walk(fn)
+    )
+    used = any(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+        for stmt in fn.body
+        for n in ast.walk(stmt)
+        if id(n) not in skip
+    )
+    return used and not local_import
+
+
+@pytest.mark.parametrize("module", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.stem)
+def test_names_imported_for_type_checking_only_are_not_used_at_run_time(module: Path) -> None:
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    lazy = _type_checking_names(tree)
+    bad = [
+        f"{fn.name} uses {name}"
+        for fn in ast.walk(tree)
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+        for name in lazy
+        if _runtime_uses(fn, name)
+    ]
+    assert bad == [], f"{module.name}: import these inside the function: {bad}"
