@@ -4,6 +4,9 @@ completion, skeletons, messages in tdm's words, and the smaller surprises."""
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -443,8 +446,16 @@ def test_shell_completion_in_a_real_process(tmp_path: Path) -> None:
 
 
 def test_show_completion_prints_a_script() -> None:
-    result = tdm("--show-completion", "bash")
-    assert result.exit_code == 0, result.output
-    assert "_tdm_completion()" in result.output
-    assert "complete " in result.output and "_TDM_COMPLETE=complete_bash" in result.output
+    # typer detects the shell from the process tree: run tdm from a real bash, as a user does
+    # (a second statement keeps bash from exec-ing tdm in its place)
+    result = subprocess.run(
+        ["bash", "-c", f"{shlex.quote(sys.executable)} -m tdm --show-completion; exit $?"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "_tdm_completion()" in result.stdout
+    assert "complete " in result.stdout and "_TDM_COMPLETE=complete_bash" in result.stdout
     assert "--install-completion" in tdm("--help").output
