@@ -27,6 +27,9 @@ from loadhelpers import (
     write_rows,
 )
 
+# a throwaway PostgreSQL cluster for the module: marked slow (make test runs them, test-fast not)
+pytestmark = pytest.mark.slow
+
 psycopg = pytest.importorskip("psycopg", reason="pip install 'psycopg[binary]' (tdm's dependency)")
 
 SAMPLE_TABLES = ("customers", "addresses", "products", "orders", "order_items", "payments")

@@ -15,6 +15,9 @@ import pytest
 from helpers import git
 from serverkit import auth, make_tokens, served_repo
 
+# a real `tdm serve` process per test: marked slow (make test runs them, test-fast not)
+pytestmark = pytest.mark.slow
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

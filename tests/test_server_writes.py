@@ -21,7 +21,8 @@ from tdm.server.services import writes
 from tdm.server.services.repository import Repository
 from tdm.server.settings import Settings
 
-pytestmark = pytest.mark.anyio
+# each test builds commits in worker processes: marked slow (make test runs them, test-fast not)
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 PERSON = {
     "type": "object",
