@@ -129,6 +129,7 @@ def test_a_boolean_is_not_a_count(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ 10. skeletons
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_empty_init_hint_leads_to_skeletons_that_validate_and_generate(tmp_path: Path) -> None:
     root = tmp_path / "shop"
     init = tdm("init", root)
@@ -437,6 +438,7 @@ def _complete(words: str, cwd: Path) -> list[str]:
     return done.stdout.split()
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_shell_completion_in_a_real_process(tmp_path: Path) -> None:
     root = _sample(tmp_path)
     assert _complete("tdm generate ", root) == ["full", "smoke"]

@@ -141,6 +141,7 @@ def test_install_writes_an_executable_hook_and_is_idempotent(repo: Path) -> None
 
 
 @pytest.mark.parametrize("where", ["relative", "absolute"])
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_core_hooks_path_is_respected(repo: Path, tmp_path: Path, where: str) -> None:
     folder = repo / "githooks" if where == "relative" else tmp_path / "shared-hooks"
     git(repo, "config", "core.hooksPath", "githooks" if where == "relative" else str(folder))
@@ -161,6 +162,7 @@ def test_core_hooks_path_is_respected(repo: Path, tmp_path: Path, where: str) ->
 EARLIER = b"#!/bin/sh\n# team hook \xc3\xa9\necho 'EARLIER HOOK RAN' >&2\necho ran >> \"$(git rev-parse --git-dir)/earlier.log\"\nexit 0"
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_an_earlier_hook_runs_first_and_uninstall_restores_it_byte_for_byte(repo: Path) -> None:
     hook = hook_path(repo)
     hook.write_bytes(EARLIER)
@@ -246,6 +248,7 @@ def test_install_refuses_to_chain_a_second_earlier_hook(repo: Path) -> None:
 # ---------------------------------------------------------------- commits through the hook
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_a_commit_staging_an_unmasked_email_is_blocked(repo: Path) -> None:
     install(repo)
     write_rows(repo, rows_with(LEAK))
@@ -268,6 +271,7 @@ def test_a_commit_staging_an_unmasked_email_is_blocked(repo: Path) -> None:
     ("skip", "passes"),
     [("tdm-scan", True), ("flake8,tdm", True), ("tdm-validate", False)],
 )
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_skip_ids_as_pre_commit_users_write_them(
     repo: Path, monkeypatch: pytest.MonkeyPatch, skip: str, passes: bool
 ) -> None:
@@ -306,6 +310,7 @@ def test_a_staged_invalid_row_blocks_even_when_the_working_copy_was_fixed(repo: 
     assert f"{PEOPLE_FILE}:1" in result.stderr
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_a_staged_leak_blocks_even_when_the_working_copy_was_fixed(repo: Path) -> None:
     install(repo)
     write_rows(repo, rows_with(LEAK))
@@ -318,6 +323,7 @@ def test_a_staged_leak_blocks_even_when_the_working_copy_was_fixed(repo: Path) -
     assert f"{PEOPLE_FILE}:1: email email " in result.stderr
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_a_staged_clean_file_passes_even_when_the_working_copy_is_broken_and_leaks(
     repo: Path,
 ) -> None:
@@ -333,6 +339,7 @@ def test_a_staged_clean_file_passes_even_when_the_working_copy_is_broken_and_lea
     assert LEAK not in committed(repo)
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_a_commit_with_no_tdm_file_staged_does_not_start_python(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -406,6 +413,7 @@ def test_the_allow_list_comes_from_the_staged_schema(repo: Path) -> None:
 
 
 @pytest.mark.parametrize("how", [["-a"], ["--", PEOPLE_FILE]], ids=["commit-a", "commit-path"])
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_commit_all_and_commit_paths_are_checked_too(repo: Path, how: list[str]) -> None:
     """`git commit -a` and `git commit PATH` commit from a temporary index (GIT_INDEX_FILE)."""
     install(repo)

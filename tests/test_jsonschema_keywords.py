@@ -328,6 +328,7 @@ def test_a_search_that_does_not_find_values_is_refused_naming_the_property(
 # ------------------------------------------------------------------ determinism
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_the_checked_path_is_deterministic_across_jobs_and_counts(tmp_path: Path) -> None:
     schema = _record(
         {

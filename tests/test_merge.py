@@ -475,6 +475,7 @@ def test_merge_driver_on_tdm_lock_without_the_merged_commits_asks_for_resolve(
 # ---------------------------------------------------------------- real merges
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_adjacent_rows_changed_on_two_branches_merge_cleanly_only_with_the_driver(
     repo: Path,
 ) -> None:
@@ -724,6 +725,7 @@ def test_conflicts_of_two_datasets_are_reported_separately(
     assert datasets == ["a/b__c", "a__b/c"]
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_an_aborted_merge_leaves_no_conflicts_in_status(repo: Path) -> None:
     commit_rows(repo, "theirs", people({2: {"name": "Two T"}}))
     commit_rows(repo, "ours", people({2: {"name": "Two O"}}))

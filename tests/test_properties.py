@@ -480,6 +480,7 @@ def test_ipv6_values_are_documentation_addresses(tmp_path: Path) -> None:
         assert address in net
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_all_features_together_in_one_schema(tmp_path: Path) -> None:
     props = {
         case.replace("-", "_").replace(".", "_"): p for case, (p, _) in INFERENCE_CASES.items()

@@ -195,6 +195,7 @@ def _holder(root: Path) -> subprocess.Popen[str]:
     return proc
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_a_second_writer_waits_or_fails_fast_and_readers_go_on(smoke_repo: Path) -> None:
     holder = _holder(smoke_repo)
     try:
@@ -331,6 +332,7 @@ def test_sigkill_of_the_parent_takes_the_workers_and_clean_removes_temp_files(
     assert "1 temporary file(s) removed" in result.output
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_the_next_writer_removes_temp_files_left_behind(smoke_repo: Path) -> None:
     left = write_file(smoke_repo / "datasets" / "smoke" / ".orders.jsonl.k2j4h5g6.tmp", "x")
     other = write_file(smoke_repo / "datasets" / "smoke" / "notes.tmp", "mine")
@@ -369,6 +371,7 @@ def test_a_deleted_dataset_is_a_finding_until_removed_on_purpose(smoke_repo: Pat
     assert "datasets/smoke/payments.jsonl" in git(smoke_repo, "show", "--stat", "HEAD").stdout
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_the_commit_hook_blocks_a_staged_deletion_of_recorded_data(smoke_repo: Path) -> None:
     _commit(smoke_repo)
     assert tdm("hooks", "install", "--repo", smoke_repo).exit_code == 0

@@ -320,6 +320,7 @@ async def test_diff_is_the_json_of_tdm_diff(
 # ------------------------------------------------------------------ validate
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 async def test_validate_a_commit(
     client: httpx.AsyncClient, repo: Path, tokens: dict[str, str]
 ) -> None:

@@ -80,6 +80,7 @@ def test_help_is_plain_and_keeps_each_commands_first_sentence(tmp_path: Path) ->
     )
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_status_generate_and_validate_of_an_up_to_date_repo_build_no_generators(
     smoke_repo: Path, tmp_path: Path
 ) -> None:
@@ -162,6 +163,7 @@ def test_validate_plans_a_template_whose_recipe_changed(smoke_repo: Path) -> Non
     assert "nope" in result.output
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_kept_faker_pools_give_the_same_bytes_without_loading_faker(
     bare_sample: Path, tmp_path: Path
 ) -> None:

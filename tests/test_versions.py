@@ -224,6 +224,7 @@ def test_dirty_tree_is_not_tagged(committed: Path) -> None:
     assert git(committed, "tag", "-l", "v1.1").stdout == ""
 
 
+@pytest.mark.slow  # over 0.6 s: make test runs it, test-fast not
 def test_versions_newest_first_by_version_order(committed: Path) -> None:
     for count, name in ((210, "v1.2"), (220, "v1.10"), (230, "v2")):
         grow_customers(committed, count)
