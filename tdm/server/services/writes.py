@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -85,17 +86,19 @@ def _same(view: View, rel: str, data: bytes | None) -> bool:
     return digest.hexdigest() == current
 
 
-class Change:
+class Change(ABC):
     """A write, as an object a worker process can receive: what it changes on a tip,
     and which paths must not have changed under it between two attempts."""
 
     message: str = ""
 
+    @abstractmethod
     def prepare(self, view: View) -> Changes:
-        raise NotImplementedError
+        """The files this write puts on (bytes) or removes from (None) the tip ``view``."""
 
+    @abstractmethod
     def watched(self, view: View) -> set[str]:
-        raise NotImplementedError
+        """Paths whose change under this write, between two attempts, is a conflict."""
 
 
 @dataclass(frozen=True)
