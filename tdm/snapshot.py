@@ -359,7 +359,25 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 # ---------------------------------------------------------------------- git objects
 
 
-class TreeSnapshot(Snapshot):
+class _BlobSnapshot(Snapshot):
+    """A snapshot whose files are git blobs (a tree or the index): reading goes by blob id."""
+
+    git: gitio.Git
+
+    def read(self, rel: str) -> bytes | None:
+        oid = self.blob_id(rel)
+        return None if oid is None else self.git.read_blob(oid)
+
+    def chunks(self, rel: str) -> Iterator[bytes] | None:
+        oid = self.blob_id(rel)
+        return None if oid is None else self.git.chunks(oid)
+
+    def lines(self, rel: str) -> Iterator[bytes] | None:
+        oid = self.blob_id(rel)
+        return None if oid is None else self.git.lines(oid)
+
+
+class TreeSnapshot(_BlobSnapshot):
     """A tree object: a commit's, or one built in memory.  ``tree`` None is an empty
     repository (an unborn branch)."""
 
@@ -394,20 +412,8 @@ class TreeSnapshot(Snapshot):
         found = self._entry(rel)
         return found.id if found is not None and found.kind == "file" else None
 
-    def read(self, rel: str) -> bytes | None:
-        oid = self.blob_id(rel)
-        return None if oid is None else self.git.read_blob(oid)
 
-    def chunks(self, rel: str) -> Iterator[bytes] | None:
-        oid = self.blob_id(rel)
-        return None if oid is None else self.git.chunks(oid)
-
-    def lines(self, rel: str) -> Iterator[bytes] | None:
-        oid = self.blob_id(rel)
-        return None if oid is None else self.git.lines(oid)
-
-
-class IndexSnapshot(Snapshot):
+class IndexSnapshot(_BlobSnapshot):
     """The staged files: what the next commit would hold (inside a hook, the index git
     names in GIT_INDEX_FILE)."""
 
@@ -432,18 +438,6 @@ class IndexSnapshot(Snapshot):
     def blob_id(self, rel: str) -> str | None:
         found = self._entries.get(rel)
         return None if found is None else found.id
-
-    def read(self, rel: str) -> bytes | None:
-        oid = self.blob_id(rel)
-        return None if oid is None else self.git.read_blob(oid)
-
-    def chunks(self, rel: str) -> Iterator[bytes] | None:
-        oid = self.blob_id(rel)
-        return None if oid is None else self.git.chunks(oid)
-
-    def lines(self, rel: str) -> Iterator[bytes] | None:
-        oid = self.blob_id(rel)
-        return None if oid is None else self.git.lines(oid)
 
     def where(self, rel: str) -> str:
         return rel

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from tdm import canon
 from tdm.datasource import DataSource
 from tdm.errors import UserError
 from tdm.models import check_name
@@ -69,7 +70,9 @@ class Selection:
             try:
                 row = loads(line)
             except orjson.JSONDecodeError as exc:
-                raise UserError(f"not valid JSON: {exc}", path=display, line=number) from None
+                raise UserError(
+                    f"not valid JSON: {canon.decode_error(line, exc)}", path=display, line=number
+                ) from None
             if type(row) is not dict or not row.keys() <= names:
                 _bad_row(table, row, names, display, number)
             yield number, row
@@ -93,7 +96,9 @@ class Selection:
             try:
                 row = loads(line)
             except orjson.JSONDecodeError as exc:
-                raise UserError(f"not valid JSON: {exc}", path=display, line=number) from None
+                raise UserError(
+                    f"not valid JSON: {canon.decode_error(line, exc)}", path=display, line=number
+                ) from None
             if type(row) is not dict or not row.keys() <= known:
                 _bad_row(table, row, known, display, number)
             values = list(map(row.get, names))
