@@ -353,23 +353,11 @@ def schema_doc(name: str, doc: Located) -> SchemaDoc:
     data = doc.data
     if not isinstance(data, dict):
         raise UserError("a schema must be a mapping (a JSON Schema object)", path=display, line=1)
-    import jsonschema  # only where a schema is read: checkout, log and show need none
-    import jsonschema.validators
-
     from tdm import jsonschema_norm as norm
 
     norm.dialect_of(data, display)  # an unknown $schema is named before anything else
-    cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
-    try:
-        norm.check_schema(cls, data)
-    except jsonschema.SchemaError as exc:
-        loc = tuple(exc.path)
-        where = "/".join(str(p) for p in loc) or "(top level)"
-        raise UserError(
-            f"not a valid JSON Schema at {where}: {exc.message}; fix it to follow the JSON Schema spec",
-            path=display,
-            line=doc.line_of(loc),
-        ) from None
+    if not norm.meta_valid_fast(data):
+        _check_schema_slow(data, doc)
     hint_raw = data.get("x-tdm", {})
     try:
         hint = SchemaHint.model_validate(hint_raw)
@@ -398,3 +386,24 @@ def schema_doc(name: str, doc: Located) -> SchemaDoc:
                 line=doc.line_of(("required",)) or doc.line_of(("x-tdm",)),
             )
     return SchemaDoc(name, display, data, doc, hint)
+
+
+def _check_schema_slow(data: dict[str, Any], doc: Located) -> None:
+    """The pure-Python meta-schema check, which decides any doubt of the compiled one and
+    words the error with its place in the file."""
+    import jsonschema  # only where the fast check is in doubt
+    import jsonschema.validators
+
+    from tdm import jsonschema_norm as norm
+
+    cls = jsonschema.validators.validator_for(data, default=jsonschema.Draft202012Validator)
+    try:
+        norm.check_schema(cls, data)
+    except jsonschema.SchemaError as exc:
+        loc = tuple(exc.path)
+        where = "/".join(str(p) for p in loc) or "(top level)"
+        raise UserError(
+            f"not a valid JSON Schema at {where}: {exc.message}; fix it to follow the JSON Schema spec",
+            path=doc.path,
+            line=doc.line_of(loc),
+        ) from None

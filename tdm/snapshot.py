@@ -528,18 +528,10 @@ _DRAFT7 = "http://json-schema.org/draft-07/schema#"
 
 
 def _valid_schema_fast(data: dict[str, Any]) -> bool:
-    """The compiled meta-schema check (jsonschema-rs): a valid schema costs microseconds,
-    not the pure-Python check's tens of milliseconds; any doubt goes the slow way, which
-    also words the error."""
-    import jsonschema_rs
+    """The compiled meta-schema check; any doubt goes the slow way, which words the error."""
+    from tdm import jsonschema_norm as norm
 
-    meta = getattr(jsonschema_rs, "meta", None)
-    if meta is None:
-        return False
-    try:
-        if meta.is_valid(data):
-            return True
-        # no $schema: draft-07 is a schema registry's default dialect
-        return "$schema" not in data and bool(meta.is_valid({**data, "$schema": _DRAFT7}))
-    except Exception:  # an unknown $schema, a value it cannot read: the slow check decides
-        return False
+    if norm.meta_valid_fast(data):
+        return True
+    # no $schema: draft-07 is a schema registry's default dialect
+    return "$schema" not in data and norm.meta_valid_fast({**data, "$schema": _DRAFT7})

@@ -234,6 +234,18 @@ CASES: dict[str, tuple[Mutation, list[str], str]] = {
         ["not a valid JSON Schema"],
         r"schemas/orders\.yaml:7",
     ),
+    # the compiled meta-schema check does not read the meta-schema's "regex" format: the
+    # pure-Python check must still name a pattern that is not a regex, with its line
+    "pattern-that-is-not-a-regex": (
+        lambda r: _schema(r, "orders", ORDERS + "  note: {type: string, pattern: '[a-'}\n"),
+        ["not a valid JSON Schema", "pattern"],
+        r"schemas/orders\.yaml:8",
+    ),
+    "pattern-property-that-is-not-a-regex": (
+        lambda r: _schema(r, "orders", ORDERS + "patternProperties: {'(x': {type: string}}\n"),
+        ["not a valid JSON Schema", "patternProperties"],
+        r"schemas/orders\.yaml",
+    ),
     "python-object-yaml-tag": (
         lambda r: _schema(r, "orders", "!!python/object/apply:os.system ['echo pwned']\n"),
         ["malformed YAML"],
