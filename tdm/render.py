@@ -1,7 +1,7 @@
 """Rendering rows to JSON Lines without building a dict per row.
 
 Each column is encoded to JSON text once, as a whole where the generator's
-output allows it, and rows are assembled with one ``%`` format per row.  The
+output allows it, and the rows are laid out column by column and joined once.  The
 result is byte-identical to ``orjson.dumps(row)`` for every row (a test holds
 this), it is just several times faster than building and dumping dicts.
 """
@@ -9,8 +9,10 @@ this), it is just several times faster than building and dumping dicts.
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from tdm import canon, rng
@@ -113,39 +115,83 @@ def _(gen: g.Ref) -> Kind:
 
 
 def fragments(gen: g.Gen, idx: U64, kind: Kind) -> list[str]:
-    """The JSON text of each value of ``gen`` at ``idx``."""
+    """The JSON text of each value of ``gen`` at ``idx`` (for ``safe``: the text between
+    the quotes, which the row layout supplies)."""
+    if isinstance(gen, g.Nullable) and kind != "any":
+        return _nullable(gen, idx, kind)
     values = gen.column(idx)
     if not values:
         return []
     if kind == "number":
         return orjson.dumps(values)[1:-1].decode("ascii").split(",")
     if kind == "safe":
-        return values  # the row template puts the quotes around them
+        return values  # the row layout puts the quotes around them
     if kind == "safe_or_null":
         return ["null" if v is None else f'"{v}"' for v in values]
     dumps = orjson.dumps
     return [dumps(v).decode("utf-8") for v in values]
 
 
+def _nullable(gen: g.Nullable, idx: U64, kind: Kind) -> list[str]:
+    """A nullable value's text, its inner generator asked only for the rows that are not
+    null (every value is a function of its own row index, so the rows asked for do not
+    change the values; :meth:`Nullable.column` draws the same nulls)."""
+    keep = np.flatnonzero(~rng.chance(gen.key, idx, gen.probability))
+    inner_kind = json_kind(gen.inner)
+    inner = fragments(gen.inner, idx[keep], inner_kind) if keep.size else []
+    if inner_kind == "safe":
+        inner = [f'"{v}"' for v in inner]
+    return scatter(len(idx), keep, inner, "null")
+
+
+def scatter(n: int, where: npt.NDArray[np.intp], values: list[str], fill: str) -> list[str]:
+    """``n`` strings: ``values`` at the positions ``where``, ``fill`` elsewhere."""
+    if len(values) == n:
+        return values
+    out = np.full(n, fill, dtype=object)
+    if len(values):
+        out[where] = values
+    return cast(list[str], out.tolist())
+
+
 class RowRenderer:
-    """Renders a top-level object generator to JSON Lines."""
+    """Renders a top-level object generator to JSON Lines.
+
+    Rows are laid out as one flat list of strings, column by column (each column's
+    strings and the constant text between them placed with a slice assignment), and
+    joined once: no per-row formatting.  An optional property's column carries its own
+    ``,"key":`` (empty where the key is absent), computed only for the rows that have it.
+    """
 
     def __init__(self, root: g.Object) -> None:
         self.root = root
         self.kinds = [json_kind(p.gen) for p in root.props]
-        keys = [orjson.dumps(p.name).decode("utf-8").replace("%", "%%") for p in root.props]
-        # optional properties carry their own ',"key":' so that an absent one leaves no trace;
-        # that needs a required first property to put the commas after
+        # optional properties carry their own ',"key":', so that an absent one leaves no
+        # trace; that needs a required first property to put the commas after
         self.fast = bool(root.props) and root.props[0].presence is None and root.check is None
-        parts = []
-        for i, (p, key, kind) in enumerate(zip(root.props, keys, self.kinds, strict=True)):
-            value = '"%s"' if kind == "safe" else "%s"
+        # the row as text pieces: a str is constant text, an int the column of property i
+        pieces: list[str | int] = ["{"]
+        for i, (p, kind) in enumerate(zip(root.props, self.kinds, strict=True)):
             if p.presence is None:
-                parts.append(("," if i else "") + f"{key}:{value}")
+                key = orjson.dumps(p.name).decode("utf-8")
+                quote = '"' if kind == "safe" else ""
+                pieces += [("," if i else "") + key + ":" + quote, i, quote]
             else:
-                parts.append("%s")
-        self.template = "{" + "".join(parts) + "}"
-        self.keys = keys
+                pieces.append(i)
+        pieces.append("}\n")
+        merged: list[str | int] = []
+        for piece in pieces:
+            if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += piece
+            elif piece != "":
+                merged.append(piece)
+        # the text that starts the first row; a row's last text is joined with the next
+        # row's first (one slot less per row), and the final row ends with the last.
+        # With a required first property, the row starts and ends with constant text.
+        head, tail = merged[0], merged[-1]
+        self.head = head if isinstance(head, str) else ""
+        self.tail = tail if isinstance(tail, str) else ""
+        self.layout = [*merged[1:-1], self.tail + self.head] if self.fast else []
 
     def render(self, idx: U64) -> bytes:
         try:
@@ -156,26 +202,29 @@ class RowRenderer:
             return b"".join([canon.encode(row, sort_keys=False) + b"\n" for row in rows])
 
     def _render(self, idx: U64) -> bytes:
-        if len(idx) == 0:
+        n = len(idx)
+        if n == 0:
             return b""
         if not self.fast:
             dumps = orjson.dumps
             return b"\n".join([dumps(row) for row in self.root.column(idx)]) + b"\n"
-        columns: list[list[str]] = []
-        for p, kind, key in zip(self.root.props, self.kinds, self.keys, strict=True):
-            col = fragments(p.gen, idx, kind)
-            if p.presence is not None:
-                present = rng.chance(p.presence_key, idx, p.presence).tolist()
-                prefix = f",{key.replace('%%', '%')}:"
-                if kind == "safe":
-                    col = [
-                        f'{prefix}"{v}"' if keep else ""
-                        for v, keep in zip(col, present, strict=True)
-                    ]
-                else:
-                    col = [prefix + v if keep else "" for v, keep in zip(col, present, strict=True)]
-            columns.append(col)
-        template = self.template
-        lines = [template % row for row in zip(*columns, strict=True)]
-        lines.append("")
-        return "\n".join(lines).encode("utf-8")
+        width = len(self.layout)
+        out: list[str] = [""] * (1 + n * width)
+        out[0] = self.head
+        for slot, piece in enumerate(self.layout, start=1):
+            if isinstance(piece, str):
+                out[slot::width] = [piece] * n
+            else:
+                out[slot::width] = self._column(piece, idx)
+        out[-1] = self.tail
+        return "".join(out).encode("utf-8")
+
+    def _column(self, i: int, idx: U64) -> list[str]:
+        p, kind = self.root.props[i], self.kinds[i]
+        if p.presence is None:
+            return fragments(p.gen, idx, kind)
+        have = np.flatnonzero(rng.chance(p.presence_key, idx, p.presence))
+        col = fragments(p.gen, idx[have], kind) if have.size else []
+        prefix = "," + orjson.dumps(p.name).decode("utf-8") + ":"
+        col = [f'{prefix}"{v}"' for v in col] if kind == "safe" else [prefix + v for v in col]
+        return scatter(len(idx), have, col, "")
