@@ -12,6 +12,7 @@ import abc
 import dataclasses
 import functools
 import math
+import operator
 import re
 import unicodedata
 import warnings
@@ -259,12 +260,6 @@ def _day_strings(lo: int, hi: int) -> list[str]:
     return (_EPOCH_DAY + np.arange(lo, hi + 1, dtype=np.int64)).astype(str).tolist()
 
 
-@functools.lru_cache(maxsize=1)
-def _second_strings() -> list[str]:
-    """ "HH:MM:SS" for every second of a day."""
-    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
-
-
 @dataclass
 class DateTime(Gen):
     key: int
@@ -277,10 +272,18 @@ class DateTime(Gen):
         if last_day - first_day + 1 > _TABLE_DAYS:
             return [s + "Z" for s in (_EPOCH_S + secs).astype(str).tolist()]
         days = _day_strings(first_day, last_day)
-        clock = _second_strings()
+        clock = _clock_strings()
         day_idx = (secs // 86_400 - first_day).tolist()
         tod = (secs % 86_400).tolist()
-        return [f"{days[d]}T{clock[t]}Z" for d, t in zip(day_idx, tod, strict=True)]
+        return list(map(operator.add, map(days.__getitem__, day_idx), map(clock.__getitem__, tod)))
+
+
+@functools.lru_cache(maxsize=1)
+def _clock_strings() -> list[str]:
+    """ "THH:MM:SSZ" for every second of a day: a date-time's time part."""
+    two = [f"{i:02d}" for i in range(60)]
+    minutes = [f"T{h}:{m}:" for h in two[:24] for m in two]  # "THH:MM:", 1,440 of them
+    return [hm + sec + "Z" for hm in minutes for sec in two]
 
 
 @dataclass
@@ -331,6 +334,7 @@ def ascii_slug(text: str) -> str:
 
 
 SAFE_DOMAINS = ("example.com", "example.net", "example.org")
+_AT_DOMAINS = tuple("@" + d for d in SAFE_DOMAINS)
 
 
 @dataclass
@@ -343,22 +347,29 @@ class Email(Gen):
     unique: bool = False
 
     def __post_init__(self) -> None:
-        self._first = [ascii_slug(x) for x in self.first]
+        self._first = [ascii_slug(x) + "." for x in self.first]  # "first."
         self._last = [ascii_slug(x) for x in self.last]
 
     def column(self, idx: U64) -> list[Any]:
         a = rng.below(self.key, idx, len(self._first)).tolist()
         b = rng.below(rng.derive(self.key, "last"), idx, len(self._last)).tolist()
-        d = rng.below(rng.derive(self.key, "domain"), idx, 3).tolist()
+        d = rng.below(rng.derive(self.key, "domain"), idx, 3)
+        first, last = self._first, self._last
         if self.unique:
             n = (idx + np.uint64(1)).tolist()
-        else:
-            n = rng.below(rng.derive(self.key, "n"), idx, 1000).tolist()
-        first, last = self._first, self._last
-        return [
-            f"{first[i]}.{last[j]}{k}@{SAFE_DOMAINS[m]}"
-            for i, j, k, m in zip(a, b, n, d, strict=True)
-        ]
+            return [
+                f"{first[i]}{last[j]}{k}{_AT_DOMAINS[m]}"
+                for i, j, k, m in zip(a, b, n, d.tolist(), strict=True)
+            ]
+        n3 = rng.below(rng.derive(self.key, "n"), idx, 1000) * 3 + d
+        tails = _email_tails()
+        return [f"{first[i]}{last[j]}{tails[t]}" for i, j, t in zip(a, b, n3.tolist(), strict=True)]
+
+
+@functools.lru_cache(maxsize=1)
+def _email_tails() -> list[str]:
+    """ "<n>@<domain>" for n < 1000 and each safe domain, at n * 3 + domain."""
+    return [f"{n}@{domain}" for n in range(1000) for domain in SAFE_DOMAINS]
 
 
 @dataclass
