@@ -29,7 +29,7 @@ from pathlib import Path
 
 import orjson
 
-from tdm import gitio
+from tdm import gitdir
 from tdm._version import ENGINE_VERSION, __version__
 from tdm.fsutil import write_bytes_atomic
 from tdm.project import Project
@@ -79,8 +79,8 @@ class CheckedRecipes:
     def _load(self) -> list[str]:
         if self._keys is None:
             self._keys = []
-            repo = gitio.discover(self.project.root)
-            self._path = None if repo is None else gitio.state_dir(repo) / FILE
+            folder = gitdir.state_dir_of(self.project.root)
+            self._path = None if folder is None else folder / FILE
             if self._path is not None:
                 try:
                     data = orjson.loads(self._path.read_bytes())

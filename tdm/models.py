@@ -28,7 +28,7 @@ def check_name(value: str, what: str) -> str:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # ---------------------------------------------------------------- tdm.yaml
@@ -67,11 +67,26 @@ class Environment(Model):
     @field_validator("branch")
     @classmethod
     def _branch_name(cls, value: str) -> str:
+        if plain_branch_name(value):
+            return value
         from tdm.gitio import valid_branch_name  # git's own rule for branch names
 
         if not valid_branch_name(value):
             raise ValueError(f"'{value}' is not a valid git branch name")
         return value
+
+
+#: names like ``main``, ``release/1.2`` or ``qa_env-2``: words of letters, digits, ``_`` and
+#: ``-`` joined by single dots and slashes, starting with a letter, digit or ``_``
+_PLAIN_BRANCH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:[./][A-Za-z0-9_-]+)*")
+
+
+def plain_branch_name(name: str) -> bool:
+    """A name git certainly accepts as a branch name, decided without loading libgit2 (every
+    command reads tdm.yaml's environments); any other name is asked of git itself."""
+    return _PLAIN_BRANCH.fullmatch(name) is not None and not any(
+        part.endswith(".lock") or part.startswith(".") for part in name.split("/")
+    )
 
 
 class ProjectConfig(Model):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tdm import gitio
+from tdm import gitdir
 from tdm.errors import UserError
 from tdm.fsutil import is_temp_file
 from tdm.project import DATASET_DIR, MASKING_DIR, SCHEMA_DIR, TEMPLATE_DIR, Project
@@ -37,9 +37,8 @@ class RepositoryBusy(UserError):
 
 def lock_path(project: Project) -> Path:
     """``.git/tdm/write.lock``; outside git, a file in the temp folder named after the root."""
-    repo = gitio.discover(project.root)
-    if repo is not None:
-        folder = gitio.state_dir(repo)
+    folder = gitdir.state_dir_of(project.root)
+    if folder is not None:
         if folder.is_symlink():
             raise UserError(
                 f"{folder} is a symbolic link; tdm keeps its state inside the git directory: "

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 from helpers import git
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tdm import gitio, snapshot
+from tdm import gitdir, gitio, snapshot
 from tdm.errors import GitError
+from tdm.models import plain_branch_name
 
 
 def _repo(root: Path) -> Path:
@@ -208,3 +211,48 @@ def test_the_index_snapshot_reads_what_is_staged_and_the_work_tree_never_follows
         work.read("datasets/t/link.jsonl")
     with pytest.raises(UserError, match="is not a valid name"):
         work.dataset_file("t/../../x")
+
+
+# ------------------------------------------------------------------ branch names without libgit2
+
+_NAME_CHARS = st.sampled_from([*"abZ09_-./@{}~^:?*[\\ ", "lock", ".lock", "ü"])
+
+
+@given(st.lists(_NAME_CHARS, min_size=1, max_size=12).map("".join))
+def test_a_plain_branch_name_is_one_git_accepts(name: str) -> None:
+    # tdm.yaml's environments are checked without loading libgit2 when the name is plain;
+    # that shortcut must never accept a name git refuses
+    if plain_branch_name(name):
+        assert gitio.valid_branch_name(name), name
+
+
+@pytest.mark.parametrize("name", ["main", "release/1.2", "qa_env-2", "feature/x.y.z", "HEAD"])
+def test_common_branch_names_are_plain(name: str) -> None:
+    assert plain_branch_name(name) and gitio.valid_branch_name(name)
+
+
+@pytest.mark.parametrize("name", ["a..b", "a.lock", "x/y.lock/z", "a//b", ".a", "a.", "a b"])
+def test_names_git_refuses_are_not_plain(name: str) -> None:
+    assert not plain_branch_name(name) and not gitio.valid_branch_name(name)
+
+
+def test_the_state_folder_is_the_one_git_names(tmp_path: Path) -> None:
+    # an ordinary repository: found without libgit2; a linked work tree and a project in a
+    # sub-folder: asked of git; outside git: none
+    main = tmp_path / "main"
+    git(tmp_path, "init", "-q", "-b", "main", str(main))
+    git(main, "commit", "-q", "--allow-empty", "-m", "first")
+    repo = gitio.discover(main)
+    assert repo is not None
+    assert gitdir.state_dir_of(main) == gitio.state_dir(repo) == main / ".git" / "tdm"
+    (main / "sub").mkdir()
+    assert gitdir.state_dir_of(main / "sub") == main / ".git" / "tdm"
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", "-b", "other", str(linked))
+    linked_repo = gitio.discover(linked)
+    assert linked_repo is not None
+    assert gitdir.state_dir_of(linked) == gitio.state_dir(linked_repo)
+    assert gitdir.state_dir_of(linked) != main / ".git" / "tdm"
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert gitdir.state_dir_of(outside) is None

@@ -174,6 +174,10 @@ def test_kept_faker_pools_give_the_same_bytes_without_loading_faker(
     before = {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()}
     found = loaded(tmp_path, "generate", "smoke", "--force", cwd=bare_sample)
     assert "faker" not in found  # every pool and the locale list came from .git/tdm/pools
+    # generation reads no git objects (its state folder is found without libgit2) and the
+    # compiled meta-schema check needs no pure-Python jsonschema
+    assert not found & {"pygit2", "jsonschema"}, sorted(found & {"pygit2", "jsonschema"})
+    assert "numpy" in found  # the probe sees what generation loads
     after = {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()}
     assert after == before
     # an unreadable pool file is rebuilt, to the same bytes
