@@ -7,6 +7,7 @@ result; errors are translated once, in :class:`_Group`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import sys
@@ -538,7 +539,50 @@ def main() -> None:
     """Console-script entry point."""
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: temp files removed, exit 143
     signal.signal(signal.SIGTERM, _on_sigterm)
-    app(prog_name="tdm")
+    _for_command(app, sys.argv[1:])(prog_name="tdm")
+
+
+#: top-level options, and whether each takes a value (see _main)
+_TOP_OPTIONS = {"-C": True, "--debug": False, "--no-wait": False}
+
+
+def _for_command(full: typer.Typer, argv: list[str]) -> typer.Typer:
+    """The app with only the command the command line names registered.
+
+    typer builds every command's parameters (signatures, annotations) before it parses
+    anything: for tdm's commands that is a good part of a short run's start-up, and a run
+    needs one.  The command is found as click will find it, after the top-level options;
+    anything else (--help, --version, no command, an unknown one, shell completion) gets
+    the whole app, so listings, suggestions and completion see every command.
+    """
+    if any(k.startswith("_TDM_COMPLETE") or k == "_TYPER_COMPLETE_ARGS" for k in os.environ):
+        return full
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        arg = argv[i]
+        if arg in _TOP_OPTIONS:
+            i += 2 if _TOP_OPTIONS[arg] else 1
+        elif arg.startswith("-C") or arg.startswith("--debug=") or arg.startswith("--no-wait="):
+            i += 1  # -CDIR; a flag given a value is click's to refuse
+        else:
+            return full  # --help, --version or an option tdm does not have
+    if i >= len(argv):
+        return full
+    name = argv[i]
+    from typer.main import get_command_name
+
+    commands = [
+        c
+        for c in full.registered_commands
+        if (c.name or get_command_name(c.callback.__name__ if c.callback else "")) == name
+    ]
+    groups = [g for g in full.registered_groups if g.name == name]
+    if not commands and not groups:
+        return full
+    only = copy.copy(full)
+    only.registered_commands = commands
+    only.registered_groups = groups
+    return only
 
 
 # ------------------------------------------------------------------ versions in git

@@ -211,3 +211,67 @@ def test_yaml_parsed_by_libyaml_equals_the_pure_python_parse(text: str) -> None:
     if node is not None:
         yamlio._walk(node, (), lines, "x.yaml")
     assert (fast.data, fast.lines) == (data, lines)
+
+
+# ------------------------------------------------------------------ only the invoked command built
+
+
+def _names(app: Any) -> set[str]:
+    from typer.main import get_command
+
+    return set(get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_a_run_builds_only_the_command_it_names() -> None:
+    from tdm import cli
+
+    every = _names(cli.app)
+    assert {"generate", "validate", "env", "hooks", "status"} <= every
+    assert _names(cli._for_command(cli.app, ["generate", "--force"])) == {"generate"}
+    assert _names(cli._for_command(cli.app, ["-C", "x", "--no-wait", "validate"])) == {"validate"}
+    assert _names(cli._for_command(cli.app, ["-Cx", "--debug", "status"])) == {"status"}
+    assert _names(cli._for_command(cli.app, ["env", "list"])) == {"env"}
+    for argv in ([], ["--help"], ["--version"], ["gen"], ["-x", "generate"], ["-C"]):
+        assert _names(cli._for_command(cli.app, argv)) == every, argv
+    assert _names(cli.app) == every  # the app itself is left whole
+
+
+def test_shell_completion_sees_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tdm import cli
+
+    monkeypatch.setenv("_TDM_COMPLETE", "complete_bash")
+    assert _names(cli._for_command(cli.app, ["generate"])) == _names(cli.app)
+
+
+def test_each_commands_help_is_the_same_from_the_one_command_app() -> None:
+    from typer.testing import CliRunner
+
+    from tdm import cli
+
+    runner = CliRunner()
+    for name in sorted(_names(cli.app)):
+        whole = runner.invoke(cli.app, [name, "--help"], prog_name="tdm")
+        one = runner.invoke(cli._for_command(cli.app, [name]), [name, "--help"], prog_name="tdm")
+        assert whole.exit_code == one.exit_code == 0, name
+        assert one.output == whole.output, name
+
+
+def test_the_entry_point_runs_the_named_command_and_reports_unknown_ones(
+    smoke_repo: Path,
+) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        code = "import sys; from tdm.cli import main; sys.argv = ['tdm', *sys.argv[1:]]; main()"
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    ok = run("-C", str(smoke_repo), "--no-wait", "status", "smoke")
+    assert ok.returncode == 0, ok.stderr
+    assert "smoke" in ok.stdout
+    bad = run("-C", str(smoke_repo), "statu")
+    assert bad.returncode == 2
+    assert "No such command 'statu'" in bad.stderr and "status" in bad.stderr
