@@ -302,7 +302,18 @@ def generate(
             autocompletion=_complete("templates"),
         ),
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, help="Worker processes.")] = 1,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            max=64,
+            show_default=False,
+            help="Worker processes (default: one per CPU, up to 8, when 50,000 rows or more "
+            "are to be written; else none). The bytes are the same for any number.",
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option("--check", help="Regenerate in memory; exit 1 if any dataset would change."),

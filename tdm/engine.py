@@ -1,6 +1,6 @@
 """``tdm generate``: write datasets from their plans, chunk by chunk, atomically.
 
-Rows are rendered in fixed chunks; with ``jobs > 1`` the chunks are rendered
+Rows are rendered in chunks; with ``jobs > 1`` the chunks are rendered
 by worker processes and written in order by this process, so the output is
 byte-identical for any number of jobs.  Memory stays bounded by the number of
 chunks in flight, not by the row count.
@@ -33,6 +33,29 @@ from tdm.project import Project
 from tdm.recipes import DatasetPlan, SampleChecks, TemplatePlanner, plan_templates
 
 CHUNK_ROWS = 20_000
+#: chunks a worker is given at least, for a balanced split of a dataset over the workers
+_CHUNKS_PER_WORKER = 4
+_MIN_CHUNK_ROWS = 5_000
+#: without --jobs: worker processes only when this many rows are to be rendered (a pool
+#: costs tens of milliseconds to start) ...
+AUTO_JOBS_ROWS = 50_000
+#: ... and at most this many
+AUTO_JOBS_MAX = 8
+
+
+def auto_jobs(rows: int) -> int:
+    """Worker processes for ``rows`` rows to render when the caller did not say: one per
+    CPU this process may run on (at most :data:`AUTO_JOBS_MAX`) for a large run, else none.
+    The bytes are the same for any number."""
+    if rows < AUTO_JOBS_ROWS:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity masks (macOS)
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, AUTO_JOBS_MAX))
+
+
 #: called as progress(dataset, rows just done, total rows of the run)
 Progress = Callable[[str, int, int], None]
 
@@ -115,8 +138,13 @@ def _render(plan_index: int, start: int, stop: int) -> bytes:
     return _WORKER_PLANS[plan_index].render(start, stop)
 
 
-def _chunks(count: int) -> list[tuple[int, int]]:
-    return [(s, min(s + CHUNK_ROWS, count)) for s in range(0, count, CHUNK_ROWS)]
+def _chunks(count: int, jobs: int = 1) -> list[tuple[int, int]]:
+    """Row spans of a dataset: :data:`CHUNK_ROWS` rows, smaller for a dataset that would
+    otherwise leave a worker idle (any split gives the same bytes)."""
+    size = CHUNK_ROWS
+    if jobs > 1:
+        size = max(_MIN_CHUNK_ROWS, min(CHUNK_ROWS, -(-count // (jobs * _CHUNKS_PER_WORKER))))
+    return [(s, min(s + size, count)) for s in range(0, count, size)]
 
 
 class _Renderer:
@@ -150,7 +178,7 @@ class _Renderer:
 
     def chunks(self, index: int) -> Iterator[tuple[int, bytes]]:
         plan = self.plans[index]
-        spans = _chunks(plan.count)
+        spans = _chunks(plan.count, self.jobs)
         if self.pool is None:
             for start, stop in spans:
                 yield stop - start, plan.render(start, stop)
@@ -247,7 +275,7 @@ def generate(
     project: Project,
     templates: list[str] | None = None,
     *,
-    jobs: int = 1,
+    jobs: int | None = 1,
     check: bool = False,
     force: bool = False,
     progress: Progress | None = None,
@@ -259,6 +287,8 @@ def generate(
     left alone.  The lock is updated after each dataset, so an interrupted run
     leaves every finished dataset recorded and every unfinished one untouched.
     ``checks`` remembers the recipes whose 200-row self-check passed (tdm.checkcache).
+    ``jobs`` None: :func:`auto_jobs` for the rows left to render at the first dataset
+    that needs rendering.
     """
     lock = project.read_lock()
     if not force and not check:
@@ -304,7 +334,8 @@ def generate(
                 continue
             if renderer is None:
                 # any worker processes start here, before a dataset file is opened
-                renderer = _Renderer(plans, max(1, jobs))
+                workers = auto_jobs(sum(p.count for p in plans[index:])) if jobs is None else jobs
+                renderer = _Renderer(plans, max(1, workers))
             digest = hashlib.sha256()
             try:
                 if check:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def test_jobs_do_not_change_the_bytes(tmp_path: Path) -> None:
             "opt": {"type": "boolean"},
         },
     }
-    count = engine.CHUNK_ROWS * 2 + 5_000  # several chunks, the last one partial
+    count = engine.CHUNK_ROWS * 2 + 15_000  # several chunks, the last one partial
     one = one_dataset_project(tmp_path / "one", schema, count)
     two = one_dataset_project(tmp_path / "two", schema, count)
 
@@ -84,6 +85,28 @@ def test_jobs_do_not_change_the_bytes(tmp_path: Path) -> None:
     assert data == dataset(one, "t", "s").read_bytes()
     assert data.count(b"\n") == count
     assert read_lock(one)["datasets"] == read_lock(two)["datasets"]
+    # without --jobs a run this large uses a worker per CPU (and smaller chunks): same bytes
+    assert count >= engine.AUTO_JOBS_ROWS
+    result = tdm("generate", "--force", "--repo", two)
+    assert result.exit_code == 0, result.output
+    assert dataset(two, "t", "s").read_bytes() == data
+    result = tdm("generate", "--force", "--jobs", "3", "--repo", two)
+    assert result.exit_code == 0, result.output
+    assert dataset(two, "t", "s").read_bytes() == data
+
+
+@pytest.mark.parametrize("count", [1, 4_999, 5_000, 20_001, 100_000, 1_000_003])
+@pytest.mark.parametrize("jobs", [1, 2, 3, 8])
+def test_chunks_cover_every_row_once_in_order(count: int, jobs: int) -> None:
+    spans = engine._chunks(count, jobs)
+    assert spans[0][0] == 0 and spans[-1][1] == count
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert all(0 < stop - start <= engine.CHUNK_ROWS for start, stop in spans)
+
+
+def test_auto_jobs_starts_workers_only_for_large_runs() -> None:
+    assert engine.auto_jobs(engine.AUTO_JOBS_ROWS - 1) == 1
+    assert 1 <= engine.auto_jobs(engine.AUTO_JOBS_ROWS) <= engine.AUTO_JOBS_MAX
 
 
 def test_jobs_give_identical_bytes_on_the_sample(bare_sample: Path, smoke_repo: Path) -> None:
