@@ -13,14 +13,13 @@ import contextlib
 import functools
 import hashlib
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from tdm import rng
-from tdm._version import ENGINE_VERSION, __version__
+from tdm._version import ENGINE_VERSION, __version__, faker_version
 from tdm.fsutil import write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -160,7 +159,7 @@ def keep_pools_in(folder: Callable[[], Path | None] | None) -> None:
 @functools.cache
 def _pool_salt() -> str:
     source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    return f"{__version__}\0{ENGINE_VERSION}\0{metadata.version('faker')}\0{source}"
+    return f"{__version__}\0{ENGINE_VERSION}\0{faker_version()}\0{source}"
 
 
 def _kept(what: str, build: Callable[[], list[str]]) -> list[str]:

@@ -22,26 +22,18 @@ way, and skipping the check must give the same plan.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-from importlib import metadata
 from pathlib import Path
 
 import orjson
 
 from tdm import gitdir
-from tdm._version import ENGINE_VERSION, __version__
+from tdm._version import ENGINE_VERSION, __version__, faker_version
 from tdm.fsutil import write_bytes_atomic
 from tdm.project import Project
 
 MAX_ENTRIES = 2000
 FILE = "checked.json"
-
-
-@functools.cache
-def faker_version() -> str:
-    """The installed Faker's version, read from its metadata (importing Faker is slow)."""
-    return metadata.version("faker")
 
 
 class CheckedRecipes:

@@ -20,11 +20,10 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from tdm._version import __version__
+from tdm._version import __version__, faker_version
 from tdm.errors import UserError
 from tdm.fsutil import atomic_writer
 from tdm.measure import file_sha256
@@ -309,7 +308,7 @@ def generate(
     outcomes: list[DatasetOutcome] = []
     # recorded in tdm.lock; read from the package metadata (importing Faker takes a while,
     # and with its pools kept in .git/tdm a run may not need Faker itself)
-    faker_version = metadata.version("faker")
+    faker = faker_version()
     renderer: _Renderer | None = None  # made at the first dataset to render
     try:
         for index, plan in enumerate(plans):
@@ -367,7 +366,7 @@ def generate(
                 sha256=sha,
                 recipe=plan.recipe,
                 tdm_version=__version__,
-                faker_version=faker_version,
+                faker_version=faker,
             )
             project.write_lock(Lock(datasets=entries))
             outcomes.append(DatasetOutcome(plan.key, rel, rows, sha, "written"))
