@@ -12,15 +12,15 @@ import abc
 import dataclasses
 import functools
 import math
-import operator
 import re
 import unicodedata
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from tdm import refdraw, rng
 from tdm.rng import U64
@@ -30,6 +30,16 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import sre_constants
     import sre_parse
+
+
+def objects(values: list[Any]) -> npt.NDArray[np.object_]:
+    """A 1-D numpy object array of ``values`` as they are (a list value stays one element):
+    ``table[picks].tolist()`` picks from a table in C, several times faster than a list
+    comprehension, and gives the very same objects."""
+    table = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        table[i] = value
+    return table
 
 
 class Gen(abc.ABC):
@@ -65,8 +75,11 @@ class Choice(Gen):
             picks = rng.weighted(self.key, idx, self.weights)
         else:
             picks = rng.below(self.key, idx, len(self.values))
-        values = self.values
-        return [values[i] for i in picks.tolist()]
+        return cast(list[Any], self._table[picks].tolist())
+
+    @functools.cached_property
+    def _table(self) -> npt.NDArray[np.object_]:
+        return objects(self.values)
 
 
 @dataclass
@@ -246,8 +259,7 @@ class Date(Gen):
         n = self.hi - self.lo + 1
         days = rng.permute(self.key, idx, n) if self.unique else rng.below(self.key, idx, n)
         if n <= _TABLE_DAYS:
-            table = _day_strings(self.lo, self.hi)
-            return [table[d] for d in days.tolist()]
+            return cast(list[Any], _day_table(self.lo, self.hi)[days].tolist())
         return (_EPOCH_DAY + (days + self.lo)).astype(str).tolist()
 
 
@@ -255,9 +267,9 @@ _TABLE_DAYS = 200_000  # about 550 years of ISO dates, a few MB of strings at mo
 
 
 @functools.lru_cache(maxsize=64)
-def _day_strings(lo: int, hi: int) -> list[str]:
+def _day_table(lo: int, hi: int) -> npt.NDArray[np.object_]:
     """ISO dates of days lo..hi since the epoch (formatting once beats formatting per row)."""
-    return (_EPOCH_DAY + np.arange(lo, hi + 1, dtype=np.int64)).astype(str).tolist()
+    return objects((_EPOCH_DAY + np.arange(lo, hi + 1, dtype=np.int64)).astype(str).tolist())
 
 
 @dataclass
@@ -271,19 +283,16 @@ class DateTime(Gen):
         first_day, last_day = self.lo // 86_400, self.hi // 86_400
         if last_day - first_day + 1 > _TABLE_DAYS:
             return [s + "Z" for s in (_EPOCH_S + secs).astype(str).tolist()]
-        days = _day_strings(first_day, last_day)
-        clock = _clock_strings()
-        day_idx = (secs // 86_400 - first_day).tolist()
-        tod = (secs % 86_400).tolist()
-        return list(map(operator.add, map(days.__getitem__, day_idx), map(clock.__getitem__, tod)))
+        days = _day_table(first_day, last_day)[secs // 86_400 - first_day]
+        return cast(list[Any], (days + _clock_table()[secs % 86_400]).tolist())
 
 
 @functools.lru_cache(maxsize=1)
-def _clock_strings() -> list[str]:
+def _clock_table() -> npt.NDArray[np.object_]:
     """ "THH:MM:SSZ" for every second of a day: a date-time's time part."""
     two = [f"{i:02d}" for i in range(60)]
     minutes = [f"T{h}:{m}:" for h in two[:24] for m in two]  # "THH:MM:", 1,440 of them
-    return [hm + sec + "Z" for hm in minutes for sec in two]
+    return objects([hm + sec + "Z" for hm in minutes for sec in two])
 
 
 @dataclass
@@ -308,10 +317,15 @@ class Pool(Gen):
 
     def column(self, idx: U64) -> list[Any]:
         pool = self.pool
-        picks = rng.below(self.key, idx, len(pool)).tolist()
+        picks = rng.below(self.key, idx, len(pool))
         if self.unique:
-            return [f"{pool[p]} {i + 1}" for p, i in zip(picks, idx.tolist(), strict=True)]
-        return [pool[p] for p in picks]
+            pairs = zip(picks.tolist(), idx.tolist(), strict=True)
+            return [f"{pool[p]} {i + 1}" for p, i in pairs]
+        return cast(list[Any], self._table[picks].tolist())
+
+    @functools.cached_property
+    def _table(self) -> npt.NDArray[np.object_]:
+        return objects(self.pool)
 
 
 @dataclass
@@ -386,14 +400,19 @@ class Phone(Gen):
 
     def column(self, idx: U64) -> list[Any]:
         n = 10**self.digits
-        tails = [f"{j:0{self.digits}d}" for j in range(n)]  # digits <= 4: a small table
-        prefixes = self.prefixes
+        prefixes, tails = self._tables
         if self.unique:
-            k = rng.permute(self.key, idx, len(prefixes) * n).tolist()
-            return [prefixes[v // n] + tails[v % n] for v in k]
-        p = rng.below(self.key, idx, len(prefixes)).tolist()
-        s = rng.below(rng.derive(self.key, "sub"), idx, n).tolist()
-        return [prefixes[i] + tails[j] for i, j in zip(p, s, strict=True)]
+            k = rng.permute(self.key, idx, len(self.prefixes) * n)
+            return cast(list[Any], (prefixes[k // n] + tails[k % n]).tolist())
+        p = rng.below(self.key, idx, len(self.prefixes))
+        s = rng.below(rng.derive(self.key, "sub"), idx, n)
+        return cast(list[Any], (prefixes[p] + tails[s]).tolist())
+
+    @functools.cached_property
+    def _tables(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+        # digits <= 4: the tails are a small table
+        tails = [f"{j:0{self.digits}d}" for j in range(10**self.digits)]
+        return objects(self.prefixes), objects(tails)
 
 
 @dataclass
