@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,10 +165,13 @@ def _pool_salt() -> str:
 
 def _kept(what: str, build: Callable[[], list[str]]) -> list[str]:
     folder = _pool_folder() if _pool_folder is not None else None
-    if folder is None:
+    if folder is None or folder.is_symlink():  # tdm writes nothing through a link
         return build()
+    # one sub-folder per tdm/Faker/catalogue version: what older versions kept is removed
+    # when this version keeps its first pool, so the folder holds one version's pools
+    version = folder / hashlib.sha256(_pool_salt().encode()).hexdigest()[:16]
     name = hashlib.sha256(f"{_pool_salt()}\0{what}".encode()).hexdigest()
-    path = folder / f"{name}.json"
+    path = version / f"{name}.json"
     with contextlib.suppress(OSError, orjson.JSONDecodeError):
         doc = orjson.loads(path.read_bytes())
         if isinstance(doc, dict) and doc.get("what") == what:
@@ -176,8 +180,23 @@ def _kept(what: str, build: Callable[[], list[str]]) -> list[str]:
                 return values
     values = build()
     with contextlib.suppress(OSError):  # a read-only folder: built again next time
+        if not version.is_dir():
+            _forget_other_versions(folder)
+            version.mkdir(parents=True)
         write_bytes_atomic(path, orjson.dumps({"what": what, "values": values}))
     return values
+
+
+def _forget_other_versions(folder: Path) -> None:
+    """Remove the pools other tdm, Faker or catalogue versions kept in ``folder``."""
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
 
 def _available_locales() -> list[str]:

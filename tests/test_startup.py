@@ -170,7 +170,7 @@ def test_kept_faker_pools_give_the_same_bytes_without_loading_faker(
     git(bare_sample, "add", "-A")
     assert "faker" in loaded(tmp_path, "generate", "smoke", cwd=bare_sample)  # a fresh process
     pools = bare_sample / ".git" / "tdm" / "pools"
-    assert sorted(pools.glob("*.json"))  # kept by the first run
+    assert sorted(pools.glob("*/*.json"))  # kept by the first run
     before = {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()}
     found = loaded(tmp_path, "generate", "smoke", "--force", cwd=bare_sample)
     assert "faker" not in found  # every pool and the locale list came from .git/tdm/pools
@@ -181,7 +181,7 @@ def test_kept_faker_pools_give_the_same_bytes_without_loading_faker(
     after = {p.name: p.read_bytes() for p in (bare_sample / "datasets" / "smoke").iterdir()}
     assert after == before
     # an unreadable pool file is rebuilt, to the same bytes
-    for path in pools.glob("*.json"):
+    for path in pools.glob("*/*.json"):
         path.write_bytes(b'{"what": "something else", "values": ["x"]}')
     result = tdm("generate", "smoke", "--force", "--repo", bare_sample)
     assert result.exit_code == 0, result.output
@@ -275,3 +275,20 @@ def test_the_entry_point_runs_the_named_command_and_reports_unknown_ones(
     bad = run("-C", str(smoke_repo), "statu")
     assert bad.returncode == 2
     assert "No such command 'statu'" in bad.stderr and "status" in bad.stderr
+
+
+def test_kept_pools_hold_one_version(bare_sample: Path, tmp_path: Path) -> None:
+    """Pools another tdm or Faker version kept are removed when this version keeps its
+    first one: .git/tdm/pools does not grow with every upgrade."""
+    pools = bare_sample / ".git" / "tdm" / "pools"
+    (pools / "0123456789abcdef").mkdir(parents=True)
+    (pools / "0123456789abcdef" / "old.json").write_bytes(b'{"what": "x", "values": []}')
+    (pools / "legacy.json").write_bytes(b"{}")  # the flat layout of earlier versions
+    loaded(tmp_path, "generate", "smoke", cwd=bare_sample)  # a fresh process: no pool in memory
+    kept = sorted(p.relative_to(pools).parts[0] for p in pools.rglob("*.json"))
+    assert kept and len(set(kept)) == 1 and kept[0] != "0123456789abcdef"
+    assert not (pools / "legacy.json").exists()
+    # a second run finds its pools and removes nothing
+    before = sorted(pools.rglob("*.json"))
+    assert "faker" not in loaded(tmp_path, "generate", "smoke", "--force", cwd=bare_sample)
+    assert sorted(pools.rglob("*.json")) == before
