@@ -550,6 +550,10 @@ def main() -> None:
     """Console-script entry point."""
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: temp files removed, exit 143
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # tdm's own models (tdm.yaml, templates, tdm.lock) need no pydantic plugins, and looking
+    # for them reads every installed package's entry points (as typer also skips them);
+    # PYDANTIC_DISABLE_PLUGINS="" in the environment turns the search back on
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _for_command(app, sys.argv[1:])(prog_name="tdm")
 
 
