@@ -27,6 +27,7 @@ from typing import IO, Any, Literal
 from tdm._version import __version__
 from tdm.errors import UserError
 from tdm.fsutil import atomic_writer
+from tdm.hashcache import FileHashes
 from tdm.measure import file_sha256
 from tdm.models import Lock, LockEntry
 from tdm.project import Project
@@ -213,6 +214,7 @@ def _all_unchanged(
     generators, no Faker pools).  None when anything is to do, or to report."""
     chosen = templates or project.template_names()
     found: list[tuple[DatasetOutcome, int]] = []
+    hashes = FileHashes.of(project.root)  # files unchanged since a run hashed them are not read
     try:
         for name in chosen:
             planner = TemplatePlanner(project, name)
@@ -224,13 +226,15 @@ def _all_unchanged(
                     old is None
                     or old.tdm_version != __version__
                     or old.recipe != planner.recipe(dataset)
-                    or old.sha256 != file_sha256(path, missing_ok=True)
+                    or old.sha256 != hashes.sha256(path)
                 ):
                     return None
                 outcome = DatasetOutcome(key, project.rel(path), old.rows, old.sha256, "unchanged")
                 found.append((outcome, planner.template.datasets[dataset].count))
     except UserError:
         return None  # planning reports it, with the same message as always
+    finally:
+        hashes.save()
     keys = {outcome.dataset for outcome, _ in found}
     if not (project.root / "tdm.lock").exists() or any(
         entry.template in chosen and key not in keys for key, entry in lock.datasets.items()

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from tdm import gitio
 from tdm.errors import UserError
-from tdm.measure import file_sha256
+from tdm.hashcache import FileHashes
 from tdm.models import Lock
 from tdm.project import MANAGED, Project
 from tdm.recipes import TemplatePlanner
@@ -80,6 +80,9 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
     report = StatusReport()
     lock = project.read_lock()
     known: set[str] = set()
+    repo = gitio.discover(project.root)
+    # files unchanged since an earlier run hashed them are not read again
+    hashes = FileHashes(None if repo is None else gitio.state_dir(repo))
     for name in project.template_names():
         try:
             planner = TemplatePlanner(project, name)
@@ -95,7 +98,7 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
             path = project.dataset_path(name, ds)
             rel = project.rel(path)
             entry = lock.datasets.get(key)
-            sha = file_sha256(path, missing_ok=True)
+            sha = hashes.sha256(path)
             if sha is None and entry is not None:
                 report.datasets.append(
                     DatasetStatus(
@@ -170,7 +173,7 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
             report.datasets.append(
                 DatasetStatus(key, rel, "orphaned", "no template or tdm.lock entry")
             )
-        elif entry.sha256 != file_sha256(path, missing_ok=True):
+        elif entry.sha256 != hashes.sha256(path):
             report.datasets.append(
                 DatasetStatus(key, rel, "modified", "content differs from tdm.lock")
             )
@@ -178,12 +181,12 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
             report.datasets.append(
                 DatasetStatus(key, rel, "up to date", f"{entry.rows:,} rows (not generated)")
             )
+    hashes.save()
     from tdm.replock import temp_files
 
     report.temp_files = [project.rel(p) for p in temp_files(project)]
     if only is not None:
         report.datasets = [d for d in report.datasets if d.dataset.split("/")[0] in only]
-    repo = gitio.discover(project.root)
     if repo is None:
         report.git = False
     else:
