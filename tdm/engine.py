@@ -207,14 +207,19 @@ def _pools(checks: SampleChecks) -> Path | None:
 
 
 def _all_unchanged(
-    project: Project, templates: list[str] | None, lock: Lock, progress: Progress | None
+    project: Project,
+    templates: list[str] | None,
+    lock: Lock,
+    progress: Progress | None,
+    state: Path | None,
 ) -> list[DatasetOutcome] | None:
     """The outcomes when every chosen dataset is up to date (recipe, file and tdm version as
     tdm.lock records them) and tdm.lock needs no change: then nothing is planned (no
-    generators, no Faker pools).  None when anything is to do, or to report."""
+    generators, no Faker pools).  None when anything is to do, or to report.  ``state`` is
+    tdm's folder in the git directory, where the files' hashes are kept (tdm.hashcache)."""
     chosen = templates or project.template_names()
     found: list[tuple[DatasetOutcome, int]] = []
-    hashes = FileHashes.of(project.root)  # files unchanged since a run hashed them are not read
+    hashes = FileHashes(state)  # a file unchanged since a run hashed it is not read again
     try:
         for name in chosen:
             planner = TemplatePlanner(project, name)
@@ -266,7 +271,8 @@ def generate(
     """
     lock = project.read_lock()
     if not force and not check:
-        unchanged = _all_unchanged(project, templates, lock, progress)
+        state = None if checks is None else checks.folder()
+        unchanged = _all_unchanged(project, templates, lock, progress, state)
         if unchanged is not None:
             return GenerateResult(unchanged)
     from tdm import catalogue

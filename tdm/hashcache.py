@@ -81,14 +81,6 @@ class FileHashes:
         self._clock_failed = False
         self._dirty = False
 
-    @classmethod
-    def of(cls, root: Path) -> FileHashes:
-        """The cache of the git repository holding ``root`` (none outside git)."""
-        from tdm import gitio
-
-        repo = gitio.discover(root)
-        return cls(None if repo is None else gitio.state_dir(repo))
-
     @property
     def path(self) -> Path | None:
         return None if self.folder is None else self.folder / FILE

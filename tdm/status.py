@@ -191,14 +191,24 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
         report.git = False
     else:
         report.files = gitio.status(repo, project.root, MANAGED)
-        from tdm.merge import Conflict, pending_conflicts
-
-        for doc in pending_conflicts(project):
-            key = doc.get("primary_key", "key")
-            for c in doc.get("conflicts", []):
-                conflict = Conflict(c.get("key"), c.get("kind", ""), c.get("ours"), c.get("theirs"))
-                report.conflicts.append(f"{doc.get('dataset')}: {conflict.describe(key)}")
+        report.conflicts = _conflicts(project, repo)
     return report
+
+
+def _conflicts(project: Project, repo: gitio.Repository) -> list[str]:
+    """The row conflicts the merge driver left, in words.  tdm.merge (and the snapshot
+    reader it brings) is only loaded when its reports folder exists."""
+    if not (gitio.state_dir(repo) / "conflicts").is_dir():  # tdm.merge.conflict_dir
+        return []
+    from tdm.merge import Conflict, pending_conflicts
+
+    found = []
+    for doc in pending_conflicts(project):
+        key = doc.get("primary_key", "key")
+        for c in doc.get("conflicts", []):
+            conflict = Conflict(c.get("key"), c.get("kind", ""), c.get("ours"), c.get("theirs"))
+            found.append(f"{doc.get('dataset')}: {conflict.describe(key)}")
+    return found
 
 
 def _blocked(
