@@ -7,17 +7,18 @@ mtime, ctime, inode and device.  A file whose stat data still match is not read 
 
 That alone would not be safe, for the reason git documents as "racy git": a file
 changed again within the file system's timestamp granularity of the hashed version,
-with the same size, keeps its mtime (and ctime), so its stat data match.  Git trusts
-an index entry only when the file's mtime is older than the index file's own write
-time.  Here the clock is read the same way, but *before* a file is read: the file
-system's current time is taken by touching ``.git/tdm`` (its mtime is set to "now"
-by the same clock that stamps writes), and an entry is trusted only when the file's
-mtime is strictly older than that reading.  Any change made after the reading stamps
-the file with that time or a later one, so its stat data no longer match; a file
-modified at or after the reading is hashed again on every call until a later reading
-is taken.  This is stricter than git's rule (the reading comes before the hash, and
-the cache file is written after it), and it needs the clock of the file's own file
-system: a file on another device than ``.git/tdm`` is always hashed.
+with the same size, keeps its mtime and ctime, so its stat data match.  Git trusts an
+index entry only when the file's mtime is older than the index file's own write time.
+Here the clock is read the same way, but *before* a file is read: the file system's
+current time is taken by touching ``.git/tdm`` (its mtime is set to "now" by the same
+clock that stamps writes), and an entry is trusted only when the file's mtime *and*
+ctime are both strictly older than that reading.  Any change made after the reading
+stamps the file's ctime with that time or a later one (a tool can put the mtime back,
+as ``touch -d`` or ``rsync -t`` do, but not the ctime), so its stat data no longer
+match.  A file changed at or after the reading is hashed again on every call until a
+later reading is taken.  This is stricter than git's rule (the reading comes before
+the hash, and the cache file is written after it), and it needs the clock of the
+file's own file system: a file on another device than ``.git/tdm`` is always hashed.
 
 The cache is only a cache: an unreadable, corrupt or foreign file is ignored (and
 replaced at the next write), a read-only git directory means hashing every time, and
@@ -118,8 +119,8 @@ class FileHashes:
 
     def sha256(self, path: Path) -> str | None:
         """The file's sha256 (as :func:`tdm.measure.file_sha256`); None when it does not
-        exist.  Read from the cache when the file's stat data match an entry that was
-        hashed after the file was last written, else hashed (and remembered)."""
+        exist.  Read from the cache when the file's stat data match an entry hashed after
+        the file last changed, else hashed (and remembered)."""
         key = os.path.abspath(path)
         try:
             st = os.stat(key)
@@ -132,7 +133,9 @@ class FileHashes:
             entry is not None
             and stat.S_ISREG(st.st_mode)
             and entry[:5] == _stat_key(st)
-            and st.st_mtime_ns < entry[5]  # written before the hash began: not racy
+            # last written (or its times set) before the clock reading that preceded the
+            # hash: a later change would have moved its ctime
+            and max(st.st_mtime_ns, st.st_ctime_ns) < entry[5]
         ):
             return entry[6]
         clock = self._read_clock()  # before the file is opened
