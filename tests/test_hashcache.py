@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,7 @@ def _doc(path: Path, entry: object, version: object = 1) -> bytes:
     return json.dumps({"version": version, "entries": {os.path.abspath(path): entry}}).encode()
 
 
-CORRUPT = {
+CORRUPT: dict[str, Callable[[Path], bytes]] = {
     "zeros": lambda p: b"\x00" * 64,  # what a power cut can leave
     "not JSON": lambda p: b"not json {",
     "not UTF-8": lambda p: b'{"version": 1, "entries": {"\xff": 1}}',
