@@ -6,6 +6,7 @@ never a silently ignored setting.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -25,6 +26,14 @@ def check_name(value: str, what: str) -> str:
     if not NAME_RE.match(value) or ".." in value:
         raise ValueError(f"{what} {value!r} is not a valid name: use {NAME_HELP}")
     return value
+
+
+# The models below are built with pydantic's plugins off (typer builds its own the same
+# way): looking plugins up reads the entry points of every installed distribution, 10 ms
+# of each command's start here and more in a large environment, and a plugin (tracing,
+# say) has nothing to do in tdm's own file models.  The setting is restored after them.
+_PLUGINS_SETTING = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
 
 class Model(BaseModel):
@@ -291,6 +300,12 @@ class LockEntry(Model):
 class Lock(Model):
     version: Literal[1] = 1
     datasets: dict[str, LockEntry] = Field(default_factory=dict)
+
+
+if _PLUGINS_SETTING is None:
+    del os.environ["PYDANTIC_DISABLE_PLUGINS"]
+else:
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = _PLUGINS_SETTING
 
 
 # ---------------------------------------------------------------- loading helpers
