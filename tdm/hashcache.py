@@ -19,6 +19,8 @@ match.  A file changed at or after the reading is hashed again on every call unt
 later reading is taken.  This is stricter than git's rule (the reading comes before
 the hash, and the cache file is written after it), and it needs the clock of the
 file's own file system: a file on another device than ``.git/tdm`` is always hashed.
+As with git, a file system that keeps no ctime of its own (FAT reports the mtime)
+cannot show an edit that keeps the size and has its mtime put back.
 
 The cache is only a cache: an unreadable, corrupt or foreign file is ignored (and
 replaced at the next write), a read-only git directory means hashing every time, and
