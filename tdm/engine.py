@@ -26,6 +26,7 @@ from typing import IO, Any, Literal
 from tdm._version import __version__, faker_version
 from tdm.errors import UserError
 from tdm.fsutil import atomic_writer
+from tdm.hashcache import FileHashes
 from tdm.measure import file_sha256
 from tdm.models import Lock, LockEntry
 from tdm.project import Project
@@ -229,13 +230,19 @@ def _pools(checks: SampleChecks) -> Path | None:
 
 
 def _all_unchanged(
-    project: Project, templates: list[str] | None, lock: Lock, progress: Progress | None
+    project: Project,
+    templates: list[str] | None,
+    lock: Lock,
+    progress: Progress | None,
+    state: Path | None,
 ) -> list[DatasetOutcome] | None:
     """The outcomes when every chosen dataset is up to date (recipe, file and tdm version as
     tdm.lock records them) and tdm.lock needs no change: then nothing is planned (no
-    generators, no Faker pools).  None when anything is to do, or to report."""
+    generators, no Faker pools).  None when anything is to do, or to report.  ``state`` is
+    tdm's folder in the git directory, where the files' hashes are kept (tdm.hashcache)."""
     chosen = templates or project.template_names()
     found: list[tuple[DatasetOutcome, int]] = []
+    hashes = FileHashes(state)  # a file unchanged since a run hashed it is not read again
     try:
         for name in chosen:
             planner = TemplatePlanner(project, name)
@@ -247,13 +254,15 @@ def _all_unchanged(
                     old is None
                     or old.tdm_version != __version__
                     or old.recipe != planner.recipe(dataset)
-                    or old.sha256 != file_sha256(path, missing_ok=True)
+                    or old.sha256 != hashes.sha256(path)
                 ):
                     return None
                 outcome = DatasetOutcome(key, project.rel(path), old.rows, old.sha256, "unchanged")
                 found.append((outcome, planner.template.datasets[dataset].count))
     except UserError:
         return None  # planning reports it, with the same message as always
+    finally:
+        hashes.save()
     keys = {outcome.dataset for outcome, _ in found}
     if not (project.root / "tdm.lock").exists() or any(
         entry.template in chosen and key not in keys for key, entry in lock.datasets.items()
@@ -287,7 +296,8 @@ def generate(
     """
     lock = project.read_lock()
     if not force and not check:
-        unchanged = _all_unchanged(project, templates, lock, progress)
+        state = None if checks is None else checks.folder()
+        unchanged = _all_unchanged(project, templates, lock, progress, state)
         if unchanged is not None:
             return GenerateResult(unchanged)
     from tdm import catalogue

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from tdm import gitio
 from tdm.errors import UserError
-from tdm.measure import file_sha256
+from tdm.hashcache import FileHashes
 from tdm.models import Lock
 from tdm.project import MANAGED, Project
 from tdm.recipes import TemplatePlanner
@@ -80,6 +80,9 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
     report = StatusReport()
     lock = project.read_lock()
     known: set[str] = set()
+    repo = gitio.discover(project.root)
+    # files unchanged since an earlier run hashed them are not read again
+    hashes = FileHashes(None if repo is None else gitio.state_dir(repo))
     for name in project.template_names():
         try:
             planner = TemplatePlanner(project, name)
@@ -95,7 +98,7 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
             path = project.dataset_path(name, ds)
             rel = project.rel(path)
             entry = lock.datasets.get(key)
-            sha = file_sha256(path, missing_ok=True)
+            sha = hashes.sha256(path)
             if sha is None and entry is not None:
                 report.datasets.append(
                     DatasetStatus(
@@ -170,7 +173,7 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
             report.datasets.append(
                 DatasetStatus(key, rel, "orphaned", "no template or tdm.lock entry")
             )
-        elif entry.sha256 != file_sha256(path, missing_ok=True):
+        elif entry.sha256 != hashes.sha256(path):
             report.datasets.append(
                 DatasetStatus(key, rel, "modified", "content differs from tdm.lock")
             )
@@ -178,24 +181,34 @@ def status(project: Project, templates: list[str] | None = None) -> StatusReport
             report.datasets.append(
                 DatasetStatus(key, rel, "up to date", f"{entry.rows:,} rows (not generated)")
             )
+    hashes.save()
     from tdm.replock import temp_files
 
     report.temp_files = [project.rel(p) for p in temp_files(project)]
     if only is not None:
         report.datasets = [d for d in report.datasets if d.dataset.split("/")[0] in only]
-    repo = gitio.discover(project.root)
     if repo is None:
         report.git = False
     else:
         report.files = gitio.status(repo, project.root, MANAGED)
-        from tdm.merge import Conflict, pending_conflicts
-
-        for doc in pending_conflicts(project):
-            key = doc.get("primary_key", "key")
-            for c in doc.get("conflicts", []):
-                conflict = Conflict(c.get("key"), c.get("kind", ""), c.get("ours"), c.get("theirs"))
-                report.conflicts.append(f"{doc.get('dataset')}: {conflict.describe(key)}")
+        report.conflicts = _conflicts(project, repo)
     return report
+
+
+def _conflicts(project: Project, repo: gitio.Repository) -> list[str]:
+    """The row conflicts the merge driver left, in words.  tdm.merge (and the snapshot
+    reader it brings) is only loaded when its reports folder exists."""
+    if not (gitio.state_dir(repo) / "conflicts").is_dir():  # tdm.merge.conflict_dir
+        return []
+    from tdm.merge import Conflict, pending_conflicts
+
+    found = []
+    for doc in pending_conflicts(project):
+        key = doc.get("primary_key", "key")
+        for c in doc.get("conflicts", []):
+            conflict = Conflict(c.get("key"), c.get("kind", ""), c.get("ours"), c.get("theirs"))
+            found.append(f"{doc.get('dataset')}: {conflict.describe(key)}")
+    return found
 
 
 def _blocked(
