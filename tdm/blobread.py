@@ -283,6 +283,7 @@ def _streamed(
         raise GitError(f"cannot read a git object from {path}: {exc}") from None
     finally:  # also when the caller stops early (close) or fails: the entry is dropped
         pending.put(whole)
+        writer.join()  # the entry is in place (or gone) before the reader goes on or exits
 
 
 def _inflate(path: Path, offset: int = 0, size: int | None = None) -> Iterator[bytes]:

@@ -312,3 +312,14 @@ def test_a_damaged_loose_object_is_a_git_error_and_leaves_no_entry(
             pass
     _wait_for_workers()
     assert not _cache(g).exists() or not any(_cache(g).iterdir())
+
+
+def test_the_entry_is_in_place_when_the_last_line_is_read(tmp_path: Path) -> None:
+    # `tdm show` prints the rows and exits: the thread writing the entry must be done by then
+    data = _payload(14)
+    g, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    oid = ids["a.jsonl"]
+    assert sum(1 for _ in g.lines(oid)) == len(data.splitlines())
+    assert not [t for t in threading.enumerate() if t.name == "tdm-cache"]
+    assert (_cache(g) / oid).read_bytes() == data
+    assert [p.name for p in _cache(g).iterdir()] == [oid]
