@@ -265,11 +265,21 @@ def _streamed(
     pending: queue.Queue[bytes | bool] = queue.Queue(QUEUE_BLOCKS)  # True: commit
 
     def write() -> None:
+        failed = False
         while not isinstance(block := pending.get(), bool):
-            entry.write(block)
-        if block:
-            entry.commit()
-        else:
+            if failed:
+                continue  # still taken off the queue: the reader never blocks on it
+            try:
+                entry.write(block)
+            except Exception:  # the entry is given up, never the read
+                failed = True
+                entry.abort()
+        try:
+            if block and not failed:
+                entry.commit()
+            else:
+                entry.abort()
+        except Exception:
             entry.abort()
 
     writer = threading.Thread(target=write, name="tdm-cache", daemon=True)

@@ -323,3 +323,23 @@ def test_the_entry_is_in_place_when_the_last_line_is_read(tmp_path: Path) -> Non
     assert not [t for t in threading.enumerate() if t.name == "tdm-cache"]
     assert (_cache(g) / oid).read_bytes() == data
     assert [p.name for p in _cache(g).iterdir()] == [oid]
+
+
+def test_a_failing_cache_writer_costs_the_entry_never_the_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _payload(15)
+    g, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    oid = ids["a.jsonl"]
+
+    def broken(self: object, block: bytes) -> None:
+        raise RuntimeError("simulated failure in the writer thread")
+
+    monkeypatch.setattr(blobread._EntryWriter, "write", broken)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.extend(g.lines(oid)), daemon=True)
+    reader.start()
+    reader.join(timeout=20)  # many more blocks than the writer's queue holds
+    assert not reader.is_alive(), "the reader blocked on the cache writer's queue"
+    assert got == data.splitlines(keepends=True)
+    assert not any(_cache(g).iterdir())  # the temporary file was removed
