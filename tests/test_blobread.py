@@ -5,6 +5,8 @@ with the git CLI."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -343,3 +345,21 @@ def test_a_failing_cache_writer_costs_the_entry_never_the_read(
     assert not reader.is_alive(), "the reader blocked on the cache writer's queue"
     assert got == data.splitlines(keepends=True)
     assert not any(_cache(g).iterdir())  # the temporary file was removed
+
+
+def test_without_isal_the_standard_zlib_reads_the_same_bytes(tmp_path: Path) -> None:
+    data = _payload(16)
+    _, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    script = (
+        "import sys; sys.modules['isal'] = None  # as if no isal wheel were installed\n"
+        "from pathlib import Path\n"
+        "from tdm import blobread, gitio\n"
+        "assert blobread.inflater is blobread._zlib_inflater\n"
+        "sys.stdout.buffer.write(b''.join(gitio.Git(Path(sys.argv[1])).lines(sys.argv[2])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "r"), ids["a.jsonl"]],
+        capture_output=True,
+        check=True,
+    )
+    assert done.stdout == data
