@@ -296,8 +296,17 @@ def read_results(cfg: Config, committed: Path, big: str) -> list[Result]:
             f"{median(file_cpu):.2f} s, ratio {median(api_cpu) / median(file_cpu):.2f}x; "
             "tdm CPU s: " + ", ".join(f"{c:.2f}" for c in api_cpu)
         )
+        r.notes.append(f"inflate: {_inflate_library()}")
         out.append(r)
     return out
+
+
+def _inflate_library() -> str:
+    """Which library inflates git objects in tdm.blobread (ISA-L through isal, or zlib)."""
+    from tdm import blobread
+
+    inflater = getattr(blobread, "inflater", None)
+    return "isal (ISA-L)" if inflater is getattr(blobread, "_isal_inflater", False) else "zlib"
 
 
 def run_reads(cfg: Config) -> list[Result]:

@@ -374,9 +374,10 @@ class Git:
         return blobread.BlobCache(state_dir(self.repo) / "blobs", blobread.cap_bytes())
 
     def blob_bytes(self, blob_id: str) -> bytes | Iterator[bytes]:
-        """A blob's bytes: whole, or for a large loose object a stream of blocks inflated
-        beside the caller.  A large blob is read from the blob cache when it is there, and
-        put there otherwise."""
+        """A blob's bytes: whole, or for a large loose or whole packed object a stream of
+        blocks inflated as the caller reads them (:mod:`tdm.blobread`).  A large blob is
+        read from the blob cache when it is there, and put there otherwise (written by a
+        thread beside the caller)."""
         oid = str(blob_id)
         try:
             kind, size = self.repo.odb.read_header(oid)

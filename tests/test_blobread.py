@@ -5,6 +5,8 @@ with the git CLI."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -48,8 +50,9 @@ def _wait_for_workers() -> None:
 
 @pytest.fixture(autouse=True)
 def _small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    # many small blocks: lines cross block boundaries, the queue fills up
+    # many small blocks: lines cross block boundaries, the cache writer's queue fills up
     monkeypatch.setattr(blobread, "INFLATE_STEP", 2048)
+    monkeypatch.setattr(blobread, "BLOCK", 8192)
     monkeypatch.setattr(blobread, "QUEUE_BLOCKS", 2)
     monkeypatch.delenv(blobread.CACHE_ENV, raising=False)
 
@@ -260,3 +263,103 @@ def test_a_stream_never_started_or_read_twice_at_once_in_one_thread(tmp_path: Pa
     _wait_for_workers()
     assert [p.name for p in _cache(g).iterdir()] == [oid]
     assert (_cache(g) / oid).read_bytes() == data
+
+
+def _inflaters() -> list[object]:
+    found: list[object] = [pytest.param(blobread._zlib_inflater, id="zlib")]
+    isal_inflater = getattr(blobread, "_isal_inflater", None)
+    if isal_inflater is not None:
+        found.append(pytest.param(isal_inflater, id="isal"))
+    return found
+
+
+@pytest.mark.parametrize("inflater", _inflaters())
+def test_zlib_and_isal_give_the_same_bytes_loose_and_packed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inflater: object
+) -> None:
+    monkeypatch.setattr(blobread, "inflater", inflater)
+    monkeypatch.setenv(blobread.CACHE_ENV, "0")  # every read inflates
+    data = _payload(12, last_newline=False)
+    g, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    oid = ids["a.jsonl"]
+    assert list(g.lines(oid)) == data.splitlines(keepends=True)  # loose
+    _repack(tmp_path / "r")
+    g = gitio.Git(tmp_path / "r")
+    assert blobread.find_packed(Path(g.repo.path) / "objects", oid) is not None
+    assert b"".join(g.chunks(oid)) == data  # packed
+    assert b"".join(g.streamed_lines(oid)) == data
+
+
+def test_isal_is_used_when_installed() -> None:
+    pytest.importorskip("isal")
+    assert blobread.inflater is getattr(blobread, "_isal_inflater", None)
+
+
+@pytest.mark.parametrize("inflater", _inflaters())
+def test_a_damaged_loose_object_is_a_git_error_and_leaves_no_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inflater: object
+) -> None:
+    monkeypatch.setattr(blobread, "inflater", inflater)
+    data = _payload(13)
+    g, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    oid = ids["a.jsonl"]
+    loose = tmp_path / "r" / ".git" / "objects" / oid[:2] / oid[2:]
+    raw = bytearray(loose.read_bytes())
+    for i in range(len(raw) // 2, len(raw) // 2 + 64):
+        raw[i] ^= 0x55  # deflate data garbled in the middle
+    loose.chmod(0o644)
+    loose.write_bytes(bytes(raw))
+    with pytest.raises(GitError, match="cannot read a git object"):
+        for _ in gitio.Git(tmp_path / "r").lines(oid):
+            pass
+    _wait_for_workers()
+    assert not _cache(g).exists() or not any(_cache(g).iterdir())
+
+
+def test_the_entry_is_in_place_when_the_last_line_is_read(tmp_path: Path) -> None:
+    # `tdm show` prints the rows and exits: the thread writing the entry must be done by then
+    data = _payload(14)
+    g, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    oid = ids["a.jsonl"]
+    assert sum(1 for _ in g.lines(oid)) == len(data.splitlines())
+    assert not [t for t in threading.enumerate() if t.name == "tdm-cache"]
+    assert (_cache(g) / oid).read_bytes() == data
+    assert [p.name for p in _cache(g).iterdir()] == [oid]
+
+
+def test_a_failing_cache_writer_costs_the_entry_never_the_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _payload(15)
+    g, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    oid = ids["a.jsonl"]
+
+    def broken(self: object, block: bytes) -> None:
+        raise RuntimeError("simulated failure in the writer thread")
+
+    monkeypatch.setattr(blobread._EntryWriter, "write", broken)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.extend(g.lines(oid)), daemon=True)
+    reader.start()
+    reader.join(timeout=20)  # many more blocks than the writer's queue holds
+    assert not reader.is_alive(), "the reader blocked on the cache writer's queue"
+    assert got == data.splitlines(keepends=True)
+    assert not any(_cache(g).iterdir())  # the temporary file was removed
+
+
+def test_without_isal_the_standard_zlib_reads_the_same_bytes(tmp_path: Path) -> None:
+    data = _payload(16)
+    _, ids = _repo(tmp_path / "r", {"a.jsonl": data})
+    script = (
+        "import sys; sys.modules['isal'] = None  # as if no isal wheel were installed\n"
+        "from pathlib import Path\n"
+        "from tdm import blobread, gitio\n"
+        "assert blobread.inflater is blobread._zlib_inflater\n"
+        "sys.stdout.buffer.write(b''.join(gitio.Git(Path(sys.argv[1])).lines(sys.argv[2])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "r"), ids["a.jsonl"]],
+        capture_output=True,
+        check=True,
+    )
+    assert done.stdout == data
