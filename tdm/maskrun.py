@@ -15,6 +15,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -443,46 +444,60 @@ def _mask_chunk(chunk: Chunk) -> _ChunkOut:
     return out
 
 
-def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
-    masking, validator, pk = job.masking, job.validator, job.pk
-    loads, dumps = orjson.loads, orjson.dumps
-    check_now = not job.shuffled  # with shuffles, rows are validated after the shuffle
-    unique = [(f, path, out.unique_out[f]) for f, path in job.unique.items()]
+#: a line holding only whitespace (as bytes.strip sees it) that a newline ends; the same
+#: at the start of a chunk (see tdm.measure)
+_BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
+_BLANK_FIRST = re.compile(rb"[ \t\r\x0b\x0c]*\n")
+
+
+def _records(chunk: Chunk) -> tuple[list[bytes], list[int]]:
+    """A chunk's records (its non-blank lines) and the input line of each."""
     first, blob, numbers = chunk
     raws = blob.split(b"\n")
     if raws and not raws[-1]:
         raws.pop()
-    line_nos = out.line_nos
+    if raws and (_BLANK_FIRST.match(blob) or _BLANK_LINE.search(blob) or not raws[-1].strip()):
+        kept = [n for n, raw in enumerate(raws) if raw.strip()]  # a blank line is no record
+        lines = [numbers[n] if numbers is not None else first + n for n in kept]
+        return [raws[n] for n in kept], lines
+    return raws, numbers if numbers is not None else list(range(first, first + len(raws)))
+
+
+def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
+    validator, pk, shuffled = job.validator, job.pk, job.shuffled
+    mask, is_valid = job.masking.mask_owned, validator.is_valid
+    loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    check_now = not shuffled  # with shuffles, rows are validated after the shuffle
+    unique = [(path, out.unique_out[f]) for f, path in job.unique.items()]
+    raws, line_nos = _records(chunk)
+    out.line_nos = line_nos
+    data, keys = out.data, out.keys
     for n, raw in enumerate(raws):
-        line = numbers[n] if numbers is not None else first + n
-        if not raw.strip():
-            continue  # a blank line is no record
-        line_nos.append(line)
         try:
             row = loads(raw)
-            if not isinstance(row, dict):
+            if type(row) is not dict:
                 raise ValueError("a record must be a JSON object")
-            masked = masking.mask_row(row)
+            # the fields no rule rewrites (key, `per`, shuffled) stay as they were in row
+            masked = mask(row)
         except orjson.JSONDecodeError as exc:
             # positions only, never the text
-            out.error = (line, f"not valid JSON ({canon.decode_error(raw, exc)})")
+            out.error = (line_nos[n], f"not valid JSON ({canon.decode_error(raw, exc)})")
             return
         except ValueError as exc:
-            out.error = (line, str(exc))
+            out.error = (line_nos[n], str(exc))
             return
-        for _f, path, values in unique:
+        for path, values in unique:
             value = masked.get(path[0]) if len(path) == 1 else get_path(masked, path)
             values.append(value if type(value) is str else _ukey(value))
-        for fr in job.shuffled:
-            out.shuffle_src[fr.field].append(get_path(row, fr.path))
-        if job.shuffled:
-            out.ids.append((_ukey(row.get(pk)) or b"") if pk else str(line).encode())
-        if check_now and not validator.is_valid(masked):
-            out.invalid.append((len(line_nos) - 1, _problem(validator, masked, job.display)))
+        if shuffled:
+            for fr in shuffled:
+                out.shuffle_src[fr.field].append(get_path(row, fr.path))
+            out.ids.append((_ukey(row.get(pk)) or b"") if pk else str(line_nos[n]).encode())
+        if check_now and not is_valid(masked):
+            out.invalid.append((n, _problem(validator, masked, job.display)))
         if pk is not None:
-            out.keys.append(masked.get(pk))
-        out.data += dumps(masked)
-        out.data += b"\n"
+            keys.append(masked.get(pk))
+        data += dumps(masked, option=newline)
 
 
 def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkOut], list[int]]:
