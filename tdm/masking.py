@@ -90,7 +90,7 @@ class MaskingKey:
 
         return prf
 
-    def keyed(self, purpose: str) -> Any:
+    def keyed(self, purpose: str) -> blake2b:
         """The BLAKE2b state of :meth:`prf` that has absorbed the purpose's sub-key: the
         per-row maskers copy it themselves (``copy(); update(m); digest()`` inline saves
         a Python call per keyed value)."""

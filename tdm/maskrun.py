@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import gc
+import hashlib
 import itertools
 import math
 import multiprocessing
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,29 +249,39 @@ def _coercer(prop: dict[str, Any] | None, column: str) -> Any:
     return coerce
 
 
-#: a piece of the input for one worker: the line number of its first line, its JSON lines
-#: as one buffer, and (for CSV, whose records may span lines) each record's line number
-Chunk = tuple[int, bytes, list[int] | None]
+#: a piece of the input for one worker: the line number of its first line, the byte range
+#: of its JSON lines in the input buffer (which forked workers share, unpickled), and (for
+#: CSV, whose records may span lines) each record's line number
+Chunk = tuple[int, int, int, list[int] | None]
 #: bytes of input per chunk (about 20,000 rows of a typical dataset)
 CHUNK_BYTES = 6 << 20
+#: the input line of each record of a chunk (a range when it has no blank line)
+Lines = Sequence[int]
 
 
-def _jsonl_chunks(path: Path) -> list[Chunk]:
-    """The file cut at line ends into buffers of about CHUNK_BYTES: no object per row."""
-    data = path.read_bytes()
+@dataclass
+class Source:
+    """The input as JSON Lines in one buffer, cut into chunks."""
+
+    data: bytes
+    chunks: list[Chunk]
+    verbatim: bool  # data holds the file's own bytes (JSON Lines), not converted CSV
+
+
+def _jsonl_chunks(data: bytes) -> list[Chunk]:
+    """The buffer cut at line ends into pieces of about CHUNK_BYTES: no object per row."""
     out: list[Chunk] = []
     start, line = 0, 1
     while start < len(data):
         end = data.find(b"\n", start + CHUNK_BYTES)
         end = len(data) if end == -1 else end + 1
-        blob = data[start:end]
-        out.append((line, blob, None))
-        line += blob.count(b"\n")
+        out.append((line, start, end, None))
+        line += data.count(b"\n", start, end)
         start = end
     return out
 
 
-def read_input(path: Path, schema: dict[str, Any]) -> list[Chunk]:
+def read_input(path: Path, schema: dict[str, Any]) -> Source:
     """The input's records as JSON Lines chunks (CSV records converted, typed by the schema)."""
     if not path.is_file():
         raise UserError(f"input file {path} not found")
@@ -278,16 +289,18 @@ def read_input(path: Path, schema: dict[str, Any]) -> list[Chunk]:
     if suffix == ".csv":
         records = _csv_lines(path, schema)
         per = max(1, CHUNK_BYTES // 300)
-        return [
-            (
-                part[0][0],
-                b"\n".join(raw for _, raw in part) + b"\n",
-                [line for line, _ in part],
-            )
-            for part in (records[i : i + per] for i in range(0, len(records), per))
-        ]
+        chunks: list[Chunk] = []
+        start = 0
+        for i in range(0, len(records), per):
+            part = records[i : i + per]
+            end = start + sum(len(raw) + 1 for _, raw in part)
+            chunks.append((part[0][0], start, end, [line for line, _ in part]))
+            start = end
+        data = b"".join(raw + b"\n" for _, raw in records)
+        return Source(data, chunks, verbatim=False)
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _jsonl_chunks(path)
+        data = path.read_bytes()
+        return Source(data, _jsonl_chunks(data), verbatim=True)
     raise UserError(f"{path}: the input must be JSON Lines (.jsonl, .ndjson) or CSV (.csv)")
 
 
@@ -339,15 +352,16 @@ def mask(
         key = load_key(repo_roots(project), key_file)
     masking = Masking(rules, schema, key, project.config.locale, rules_rel)
     warnings = _input_warnings(project, input_path)
-    chunks = read_input(input_path, schema)
-    job = _Job(masking, schema, input_path.name)
+    source = read_input(input_path, schema)
+    job = _Job(masking, schema, input_path.name, source.data)
     source_digest: list[str] = []
     hashing = threading.Thread(  # hashlib releases the GIL: this runs beside the masking
-        target=lambda: source_digest.append(file_sha256(input_path)), daemon=True
+        target=_source_sha256, args=(source, input_path, source_digest), daemon=True
     )
     hashing.start()
-    results, line_of = _run(job, chunks, jobs)
-    del chunks
+    results, line_of = _run(job, source.chunks, jobs)
+    del source
+    job.data = b""
     out = _merge(job, results, line_of)
     del results
     measured = Measure()
@@ -376,6 +390,11 @@ def mask(
     return MaskResult(f"{folder}/{dataset}", project.rel(out_path), rows, sha, rules_rel, warnings)
 
 
+def _source_sha256(source: Source, path: Path, result: list[str]) -> None:
+    """The input file's sha256: of the bytes read, unless they were converted (CSV)."""
+    result.append(hashlib.sha256(source.data).hexdigest() if source.verbatim else file_sha256(path))
+
+
 def _joined(thread: threading.Thread, result: list[str], path: Path) -> str:
     thread.join()
     return result[0] if result else file_sha256(path)
@@ -392,9 +411,10 @@ def _covered(field: str, by: list[str]) -> bool:
 class _Job:
     """Everything a worker needs; inherited by fork (the key is never pickled)."""
 
-    def __init__(self, masking: Masking, schema: dict[str, Any], display: str) -> None:
+    def __init__(self, masking: Masking, schema: dict[str, Any], display: str, data: bytes) -> None:
         self.masking = masking
         self.display = display
+        self.data = data  # the input: chunks are byte ranges of it
         self.validator = jsonschema_rs.validator_for(schema, validate_formats=True)
         self.pk = masking.primary_key
         self.unique = unique_fields(schema, self.pk)
@@ -412,7 +432,7 @@ class _ChunkOut:
     shuffle_src: dict[str, list[Any]] = field(default_factory=dict)
     ids: list[bytes] = field(default_factory=list)  # canonical primary keys (shuffle order)
     keys: list[Any] = field(default_factory=list)  # the masked rows' primary keys
-    line_nos: list[int] = field(default_factory=list)  # each row's line in the input
+    line_nos: Lines = field(default_factory=list)  # each row's line in the input
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (row in chunk, problem)
     error: tuple[int, str] | None = None  # (input line, message): a row that cannot be masked
 
@@ -450,9 +470,8 @@ _BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
 _BLANK_FIRST = re.compile(rb"[ \t\r\x0b\x0c]*\n")
 
 
-def _records(chunk: Chunk) -> tuple[list[bytes], list[int]]:
+def _records(blob: bytes, first: int, numbers: list[int] | None) -> tuple[list[bytes], Lines]:
     """A chunk's records (its non-blank lines) and the input line of each."""
-    first, blob, numbers = chunk
     raws = blob.split(b"\n")
     if raws and not raws[-1]:
         raws.pop()
@@ -460,7 +479,7 @@ def _records(chunk: Chunk) -> tuple[list[bytes], list[int]]:
         kept = [n for n, raw in enumerate(raws) if raw.strip()]  # a blank line is no record
         lines = [numbers[n] if numbers is not None else first + n for n in kept]
         return [raws[n] for n in kept], lines
-    return raws, numbers if numbers is not None else list(range(first, first + len(raws)))
+    return raws, numbers if numbers is not None else range(first, first + len(raws))
 
 
 def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
@@ -469,7 +488,8 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
     loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     check_now = not shuffled  # with shuffles, rows are validated after the shuffle
     unique = [(path, out.unique_out[f]) for f, path in job.unique.items()]
-    raws, line_nos = _records(chunk)
+    first, start, end, numbers = chunk
+    raws, line_nos = _records(job.data[start:end], first, numbers)
     out.line_nos = line_nos
     data, keys = out.data, out.keys
     for n, raw in enumerate(raws):
