@@ -9,6 +9,7 @@ the rules file, never the key.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gc
 import hashlib
@@ -18,7 +19,7 @@ import multiprocessing
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from tdm.masking import (
     load_key,
     set_path,
 )
+from tdm.maskunique import Hashes, first_repeat, hash_keys, key_bytes, set_key
 from tdm.measure import Measure, file_sha256
 from tdm.models import LockEntry, MaskProvenance, check_name
 from tdm.project import DATASET_DIR, MASKING_DIR, Project
@@ -426,8 +428,10 @@ class _ChunkOut:
     #: the masked rows as JSON Lines, one buffer per chunk.  orjson's result for each row
     #: keeps a 4 KiB allocation whatever its length: a list of them cost 2 GB at 1M rows
     data: bytearray = field(default_factory=bytearray)
-    #: unique field -> the masked row's value as a set key (see _ukey; None when absent)
-    unique_out: dict[str, list[Any]] = field(default_factory=dict)
+    #: unique field -> the masked rows' values as set keys (maskunique.set_key), in the
+    #: worker; what it sends are their hashes
+    unique_keys: dict[str, list[Any]] = field(default_factory=dict)
+    unique: dict[str, Hashes] = field(default_factory=dict)
     #: shuffled field -> the row's original value (MISSING when absent)
     shuffle_src: dict[str, list[Any]] = field(default_factory=dict)
     ids: list[bytes] = field(default_factory=list)  # canonical primary keys (shuffle order)
@@ -440,27 +444,20 @@ class _ChunkOut:
 _ACTIVE: _Job | None = None
 
 
-def _ukey(value: Any) -> Any:
-    """A value as a set key: strings as they are, anything else as canonical JSON bytes
-    (never equal to a string; True and 1 differ), None when absent or null."""
-    if value is None or value is MISSING:
-        return None
-    if type(value) is int:  # the common primary key: its canonical JSON without the encoder
-        return b"%d" % value
-    return canon.dumps(value)
-
-
 def _mask_chunk(chunk: Chunk) -> _ChunkOut:
     job = _ACTIVE
     assert job is not None
     out = _ChunkOut(
-        unique_out={f: [] for f in job.unique}, shuffle_src={fr.field: [] for fr in job.shuffled}
+        unique_keys={f: [] for f in job.unique}, shuffle_src={fr.field: [] for fr in job.shuffled}
     )
     gc.disable()  # a chunk builds thousands of acyclic objects: no cycles to collect
     try:
         _mask_rows(job, chunk, out)
     finally:
         gc.enable()
+    if out.error is None:
+        out.unique = {f: hash_keys(keys) for f, keys in out.unique_keys.items()}
+    out.unique_keys = {}
     return out
 
 
@@ -487,7 +484,7 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
     mask, is_valid = job.masking.mask_owned, validator.is_valid
     loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     check_now = not shuffled  # with shuffles, rows are validated after the shuffle
-    unique = [(path, out.unique_out[f]) for f, path in job.unique.items()]
+    unique = [(path, out.unique_keys[f]) for f, path in job.unique.items()]
     first, start, end, numbers = chunk
     raws, line_nos = _records(job.data[start:end], first, numbers)
     out.line_nos = line_nos
@@ -506,13 +503,13 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
         except ValueError as exc:
             out.error = (line_nos[n], str(exc))
             return
-        for path, values in unique:
+        for path, keys_of in unique:  # set_key(value), inline
             value = masked.get(path[0]) if len(path) == 1 else get_path(masked, path)
-            values.append(value if type(value) is str else _ukey(value))
+            keys_of.append(value if type(value) is str else key_bytes(value))
         if shuffled:
             for fr in shuffled:
                 out.shuffle_src[fr.field].append(get_path(row, fr.path))
-            out.ids.append((_ukey(row.get(pk)) or b"") if pk else str(line_nos[n]).encode())
+            out.ids.append((key_bytes(row.get(pk)) or b"") if pk else str(line_nos[n]).encode())
         if check_now and not is_valid(masked):
             out.invalid.append((n, _problem(validator, masked, job.display)))
         if pk is not None:
@@ -548,32 +545,54 @@ def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkO
 
 def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], list[int]]:
     """Take results in order: a row that could not be masked, or a unique field whose
-    masked values repeat, stops everything (values are never shown)."""
-    seen: dict[str, dict[Any, int]] = {f: {} for f in job.unique}
+    masked values repeat, stops everything (values are never shown).  Which comes first
+    in the input is reported: a repeat within the chunks before a row's error, else it."""
+    hashes: dict[str, list[tuple[int, Hashes]]] = {f: [] for f in job.unique}
     line_of: list[int] = []
     out: list[_ChunkOut] = []
     for res in results:
         if res.error is not None:
+            _check_unique(job, out, hashes, line_of)
             line, message = res.error
             raise UserError(message, path=job.display, line=line)
-        base = len(line_of)
+        for f, part in res.unique.items():
+            hashes[f].append((len(line_of), part))
+        res.unique = {}
         line_of.extend(res.line_nos)
-        for f, values in res.unique_out.items():
-            known = seen[f]
-            # the common case in C: the chunk's values distinct and new (value -> row)
-            fresh = dict(zip(values, range(base, base + len(values)), strict=True))
-            fresh.pop(None, None)
-            if len(fresh) == len(values) - values.count(None) and known.keys().isdisjoint(fresh):
-                known.update(fresh)
-                continue
-            for n, value in enumerate(values, base):  # a repeat: find the first one
-                if value is not None:
-                    first = known.setdefault(value, n)
-                    if first != n:
-                        _collision(job, f, line_of[first], line_of[n])
-        res.unique_out = {}
         out.append(res)
+    _check_unique(job, out, hashes, line_of)
     return out, line_of
+
+
+def _check_unique(
+    job: _Job,
+    results: list[_ChunkOut],
+    hashes: dict[str, list[tuple[int, Hashes]]],
+    line_of: list[int],
+) -> None:
+    """The first repeat of a unique field's masked value, as taking the chunks in order
+    and the fields in order within a chunk finds it, is a MaskCheckFailed."""
+    starts = list(itertools.accumulate((len(res.line_nos) for res in results), initial=0))
+    lines: dict[int, list[bytearray]] = {}
+
+    def key_of(path: tuple[str, ...]) -> Callable[[int], Any]:
+        def key(row: int) -> Any:  # read back from the masked row
+            chunk = bisect.bisect_right(starts, row) - 1
+            if chunk not in lines:
+                lines[chunk] = results[chunk].data.split(b"\n")
+            return set_key(get_path(orjson.loads(lines[chunk][row - starts[chunk]]), path))
+
+        return key
+
+    repeats = []
+    for order, (f, path) in enumerate(job.unique.items()):
+        found = first_repeat(hashes[f], key_of(path))
+        if found is not None:
+            chunk = bisect.bisect_right(starts, found[1]) - 1
+            repeats.append((chunk, order, f, *found))
+    if repeats:
+        _, _, f, first, row = min(repeats)
+        _collision(job, f, line_of[first], line_of[row])
 
 
 def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[bytes]:
