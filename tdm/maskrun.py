@@ -425,9 +425,10 @@ class _Job:
 
 @dataclass
 class _ChunkOut:
-    #: the masked rows as JSON Lines, one buffer per chunk.  orjson's result for each row
-    #: keeps a 4 KiB allocation whatever its length: a list of them cost 2 GB at 1M rows
-    data: bytearray = field(default_factory=bytearray)
+    #: the masked rows as JSON Lines, one buffer per chunk (built in a bytearray: orjson's
+    #: result for each row keeps a 4 KiB allocation whatever its length, and a list of
+    #: them cost 2 GB at 1M rows; bytes when sent, as pickle copies a bytearray twice)
+    data: bytes = b""
     #: unique field -> the masked rows' values as set keys (maskunique.set_key), in the
     #: worker; what it sends are their hashes
     unique_keys: dict[str, list[Any]] = field(default_factory=dict)
@@ -488,7 +489,7 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
     first, start, end, numbers = chunk
     raws, line_nos = _records(job.data[start:end], first, numbers)
     out.line_nos = line_nos
-    data, keys = out.data, out.keys
+    data, keys = bytearray(), out.keys
     for n, raw in enumerate(raws):
         try:
             row = loads(raw)
@@ -515,6 +516,7 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
         if pk is not None:
             keys.append(masked.get(pk))
         data += dumps(masked, option=newline)
+    out.data = bytes(data)
 
 
 def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkOut], list[int]]:
@@ -573,7 +575,7 @@ def _check_unique(
     """The first repeat of a unique field's masked value, as taking the chunks in order
     and the fields in order within a chunk finds it, is a MaskCheckFailed."""
     starts = list(itertools.accumulate((len(res.line_nos) for res in results), initial=0))
-    lines: dict[int, list[bytearray]] = {}
+    lines: dict[int, list[bytes]] = {}
 
     def key_of(path: tuple[str, ...]) -> Callable[[int], Any]:
         def key(row: int) -> Any:  # read back from the masked row
@@ -604,8 +606,8 @@ def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[byte
         and not any(res.invalid for res in results)
         and (job.pk is None or _ascending(keys))
     ):
-        return [bytes(res.data) for res in results]  # already in order: the buffers as they are
-    lines = [line for res in results for line in bytes(res.data).split(b"\n")[:-1]]
+        return [res.data for res in results]  # already in order: the buffers as they are
+    lines = [line for res in results for line in res.data.split(b"\n")[:-1]]
     invalid = [(res.line_nos[i], p) for res in results for i, p in res.invalid]
     if job.shuffled:
         invalid = _shuffle(job, results, lines, line_of, keys)
@@ -630,8 +632,8 @@ def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[byte
 
 def _ascending(keys: list[Any]) -> bool:
     """Already in primary-key order (the common case: an export sorted by its key)?"""
-    if all(type(k) is int for k in keys) or all(type(k) is str for k in keys):
-        return all(a <= b for a, b in itertools.pairwise(keys))
+    if set(map(type, keys)) in ({int}, {str}):
+        return keys == sorted(keys)  # in C: a sorted list is one run for the sort
     sort_keys = [_sort_key(k) for k in keys]
     return all(a <= b for a, b in itertools.pairwise(sort_keys))
 
