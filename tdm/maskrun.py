@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import csv
 import gc
-import hashlib
 import itertools
 import math
 import multiprocessing
@@ -251,10 +250,12 @@ def _coercer(prop: dict[str, Any] | None, column: str) -> Any:
     return coerce
 
 
-#: a piece of the input for one worker: the line number of its first line, the byte range
-#: of its JSON lines in the input buffer (which forked workers share, unpickled), and (for
-#: CSV, whose records may span lines) each record's line number
-Chunk = tuple[int, int, int, list[int] | None]
+#: a piece of the input for one worker: the byte range of its JSON lines (in the input
+#: file, which the workers read themselves, or in the converted CSV, which forked
+#: workers share unpickled) and, for CSV (whose records may span lines), each record's
+#: line number; a JSON Lines chunk numbers its lines from 0 and the parent, taking the
+#: chunks in order, adds the line it starts at
+Chunk = tuple[int, int, list[int] | None]
 #: bytes of input per chunk (about 20,000 rows of a typical dataset)
 CHUNK_BYTES = 6 << 20
 #: the input line of each record of a chunk (a range when it has no blank line)
@@ -263,22 +264,40 @@ Lines = Sequence[int]
 
 @dataclass
 class Source:
-    """The input as JSON Lines in one buffer, cut into chunks."""
+    """The input cut into chunks: byte ranges of a file (JSON Lines) or of a buffer."""
 
-    data: bytes
     chunks: list[Chunk]
-    verbatim: bool  # data holds the file's own bytes (JSON Lines), not converted CSV
+    fd: int | None = None  # the JSON Lines file, open for reading
+    data: bytes = b""  # the CSV records as JSON Lines
+
+    def read(self, start: int, end: int) -> bytes:
+        return self.data[start:end] if self.fd is None else os.pread(self.fd, end - start, start)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-def _jsonl_chunks(data: bytes) -> list[Chunk]:
-    """The buffer cut at line ends into pieces of about CHUNK_BYTES: no object per row."""
+def _jsonl_chunks(fd: int) -> list[Chunk]:
+    """The file cut at line ends into pieces of about CHUNK_BYTES: nothing is read but a
+    little after each cut, up to its line end."""
+    size = os.fstat(fd).st_size
     out: list[Chunk] = []
-    start, line = 0, 1
-    while start < len(data):
-        end = data.find(b"\n", start + CHUNK_BYTES)
-        end = len(data) if end == -1 else end + 1
-        out.append((line, start, end, None))
-        line += data.count(b"\n", start, end)
+    start = 0
+    while start < size:
+        end = start + CHUNK_BYTES
+        while end < size:
+            window = os.pread(fd, 1 << 16, end)
+            if not window:
+                break
+            cut = window.find(b"\n")
+            if cut >= 0:
+                end += cut + 1
+                break
+            end += len(window)
+        end = min(end, size)
+        out.append((start, end, None))
         start = end
     return out
 
@@ -296,13 +315,16 @@ def read_input(path: Path, schema: dict[str, Any]) -> Source:
         for i in range(0, len(records), per):
             part = records[i : i + per]
             end = start + sum(len(raw) + 1 for _, raw in part)
-            chunks.append((part[0][0], start, end, [line for line, _ in part]))
+            chunks.append((start, end, [line for line, _ in part]))
             start = end
-        data = b"".join(raw + b"\n" for _, raw in records)
-        return Source(data, chunks, verbatim=False)
+        return Source(chunks, data=b"".join(raw + b"\n" for _, raw in records))
     if suffix in (".jsonl", ".ndjson", ".json"):
-        data = path.read_bytes()
-        return Source(data, _jsonl_chunks(data), verbatim=True)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            return Source(_jsonl_chunks(fd), fd=fd)
+        except BaseException:
+            os.close(fd)
+            raise
     raise UserError(f"{path}: the input must be JSON Lines (.jsonl, .ndjson) or CSV (.csv)")
 
 
@@ -355,15 +377,18 @@ def mask(
     masking = Masking(rules, schema, key, project.config.locale, rules_rel)
     warnings = _input_warnings(project, input_path)
     source = read_input(input_path, schema)
-    job = _Job(masking, schema, input_path.name, source.data)
+    job = _Job(masking, schema, input_path.name, source)
     source_digest: list[str] = []
     hashing = threading.Thread(  # hashlib releases the GIL: this runs beside the masking
-        target=_source_sha256, args=(source, input_path, source_digest), daemon=True
+        target=lambda: source_digest.append(file_sha256(input_path)), daemon=True
     )
     hashing.start()
-    results, line_of = _run(job, source.chunks, jobs)
+    try:
+        results, line_of = _run(job, source.chunks, jobs)
+    finally:
+        source.close()
     del source
-    job.data = b""
+    job.source = Source([])  # the CSV records are not needed any more
     out = _merge(job, results, line_of)
     del results
     measured = Measure()
@@ -392,11 +417,6 @@ def mask(
     return MaskResult(f"{folder}/{dataset}", project.rel(out_path), rows, sha, rules_rel, warnings)
 
 
-def _source_sha256(source: Source, path: Path, result: list[str]) -> None:
-    """The input file's sha256: of the bytes read, unless they were converted (CSV)."""
-    result.append(hashlib.sha256(source.data).hexdigest() if source.verbatim else file_sha256(path))
-
-
 def _joined(thread: threading.Thread, result: list[str], path: Path) -> str:
     thread.join()
     return result[0] if result else file_sha256(path)
@@ -413,10 +433,12 @@ def _covered(field: str, by: list[str]) -> bool:
 class _Job:
     """Everything a worker needs; inherited by fork (the key is never pickled)."""
 
-    def __init__(self, masking: Masking, schema: dict[str, Any], display: str, data: bytes) -> None:
+    def __init__(
+        self, masking: Masking, schema: dict[str, Any], display: str, source: Source
+    ) -> None:
         self.masking = masking
         self.display = display
-        self.data = data  # the input: chunks are byte ranges of it
+        self.source = source  # the input: chunks are byte ranges of it
         self.validator = jsonschema_rs.validator_for(schema, validate_formats=True)
         self.pk = masking.primary_key
         self.unique = unique_fields(schema, self.pk)
@@ -437,7 +459,11 @@ class _ChunkOut:
     shuffle_src: dict[str, list[Any]] = field(default_factory=dict)
     ids: list[bytes] = field(default_factory=list)  # canonical primary keys (shuffle order)
     keys: list[Any] = field(default_factory=list)  # the masked rows' primary keys
-    line_nos: Lines = field(default_factory=list)  # each row's line in the input
+    #: each row's line in the input (counted from the chunk's first line, as 0, when
+    #: relative; the parent makes them absolute)
+    line_nos: Lines = field(default_factory=list)
+    relative: bool = True
+    newlines: int = 0  # the line ends in the chunk
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (row in chunk, problem)
     error: tuple[int, str] | None = None  # (input line, message): a row that cannot be masked
 
@@ -486,8 +512,10 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
     loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     check_now = not shuffled  # with shuffles, rows are validated after the shuffle
     unique = [(path, out.unique_keys[f]) for f, path in job.unique.items()]
-    first, start, end, numbers = chunk
-    raws, line_nos = _records(job.data[start:end], first, numbers)
+    start, end, numbers = chunk
+    blob = job.source.read(start, end)
+    out.newlines, out.relative = blob.count(b"\n"), numbers is None
+    raws, line_nos = _records(blob, 0, numbers)
     out.line_nos = line_nos
     data, keys = bytearray(), out.keys
     for n, raw in enumerate(raws):
@@ -510,7 +538,8 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
         if shuffled:
             for fr in shuffled:
                 out.shuffle_src[fr.field].append(get_path(row, fr.path))
-            out.ids.append((key_bytes(row.get(pk)) or b"") if pk else str(line_nos[n]).encode())
+            if pk:  # else each row's input line (known to the parent): see _shuffle
+                out.ids.append(key_bytes(row.get(pk)) or b"")
         if check_now and not is_valid(masked):
             out.invalid.append((n, _problem(validator, masked, job.display)))
         if pk is not None:
@@ -552,7 +581,14 @@ def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], 
     hashes: dict[str, list[tuple[int, Hashes]]] = {f: [] for f in job.unique}
     line_of: list[int] = []
     out: list[_ChunkOut] = []
+    line = 1  # where the next JSON Lines chunk starts
     for res in results:
+        if res.relative:
+            res.line_nos = _shifted(res.line_nos, line)
+            if res.error is not None:
+                res.error = (res.error[0] + line, res.error[1])
+            res.relative = False
+        line += res.newlines
         if res.error is not None:
             _check_unique(job, out, hashes, line_of)
             line, message = res.error
@@ -564,6 +600,12 @@ def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], 
         out.append(res)
     _check_unique(job, out, hashes, line_of)
     return out, line_of
+
+
+def _shifted(lines: Lines, by: int) -> Lines:
+    if isinstance(lines, range):
+        return range(lines.start + by, lines.stop + by)
+    return [n + by for n in lines]
 
 
 def _check_unique(
@@ -647,7 +689,11 @@ def _shuffle(
 ) -> list[tuple[int, str]]:
     """Each shuffled column permuted over all rows (see :meth:`Masking.shuffle_order`),
     then every row validated."""
-    ids = [i for res in results for i in res.ids]
+    ids = (
+        [i for res in results for i in res.ids]
+        if job.pk
+        else [str(line).encode() for line in line_of]
+    )
     rows = [orjson.loads(line) for line in lines]
     for fr in job.shuffled:
         src = [v for res in results for v in res.shuffle_src[fr.field]]
