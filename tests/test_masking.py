@@ -2026,6 +2026,38 @@ def test_the_first_problem_in_input_order_is_reported_whatever_the_chunks(
     assert tmp_leftovers(root) == []
 
 
+def test_chunks_cut_at_line_ends_even_past_long_lines(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maskrun, "CHUNK_BYTES", 1000)
+    props = {"email": {"type": "string"}, "note": {"type": "string"}}
+    root = custom_project(
+        tmp_path / "repo", {"people": schema_of(props)}, {"people": {"email": {"strategy": "fake"}}}
+    )
+    rows = [
+        {"id": n + 1, "email": f"user{n}@gmail.com", "note": "x" * (n % 3) * 70_000}
+        for n in range(40)
+    ]
+    lines = [orjson.dumps(r) + b"\n" for r in rows]
+    lines.insert(7, b"\n")
+    source = tmp_path / "prod.jsonl"
+    source.write_bytes(b"".join(lines)[:-1])  # the last line without its newline
+    project = Project.find(root)
+
+    outs = []
+    for jobs in (1, 2):
+        out = root / "datasets" / f"jobs{jobs}" / "people.jsonl"
+        result = maskrun.mask(project, source, "people", out, jobs=jobs)
+        assert result.rows == 40
+        outs.append(out.read_bytes())
+
+    assert outs[0] == outs[1]
+    masked = [orjson.loads(line) for line in outs[0].splitlines()]
+    assert [r["id"] for r in masked] == list(range(1, 41))
+    assert [r["note"] for r in masked] == [r["note"] for r in rows]
+    assert all(EMAIL_FAKE.match(r["email"]) for r in masked)
+
+
 # ---------------------------------------------------------------- scan-safe output
 
 
