@@ -40,7 +40,7 @@ from tdm.masking import (
     load_key,
     set_path,
 )
-from tdm.maskunique import Hashes, first_repeat, hash_keys, key_bytes, set_key
+from tdm.maskunique import Hashes, first_repeat, hash_key, hash_keys, key_bytes, set_key
 from tdm.measure import Measure, file_sha256
 from tdm.models import LockEntry, MaskProvenance, check_name
 from tdm.project import DATASET_DIR, MASKING_DIR, Project
@@ -451,7 +451,7 @@ class _ChunkOut:
     #: result for each row keeps a 4 KiB allocation whatever its length, and a list of
     #: them cost 2 GB at 1M rows; bytes when sent, as pickle copies a bytearray twice)
     data: bytes = b""
-    #: unique field -> the masked rows' values as set keys (maskunique.set_key), in the
+    #: unique field -> the masked rows' values as hash keys (maskunique.hash_key), in the
     #: worker; what it sends are their hashes
     unique_keys: dict[str, list[Any]] = field(default_factory=dict)
     unique: dict[str, Hashes] = field(default_factory=dict)
@@ -511,7 +511,8 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
     mask, is_valid = job.masking.mask_owned, validator.is_valid
     loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     check_now = not shuffled  # with shuffles, rows are validated after the shuffle
-    unique = [(path, out.unique_keys[f]) for f, path in job.unique.items()]
+    top = [(path[0], out.unique_keys[f]) for f, path in job.unique.items() if len(path) == 1]
+    nested = [(path, out.unique_keys[f]) for f, path in job.unique.items() if len(path) > 1]
     start, end, numbers = chunk
     blob = job.source.read(start, end)
     out.newlines, out.relative = blob.count(b"\n"), numbers is None
@@ -532,9 +533,11 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
         except ValueError as exc:
             out.error = (line_nos[n], str(exc))
             return
-        for path, keys_of in unique:  # set_key(value), inline
-            value = masked.get(path[0]) if len(path) == 1 else get_path(masked, path)
-            keys_of.append(value if type(value) is str else key_bytes(value))
+        for name, keys_of in top:  # maskunique.hash_key, inline
+            value = masked.get(name)
+            keys_of.append(value if type(value) is str or type(value) is int else key_bytes(value))
+        for path, keys_of in nested:
+            keys_of.append(hash_key(get_path(masked, path)))
         if shuffled:
             for fr in shuffled:
                 out.shuffle_src[fr.field].append(get_path(row, fr.path))

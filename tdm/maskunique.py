@@ -1,8 +1,7 @@
 """The unique fields of a masked dataset, checked over all its chunks by 64-bit hashes.
 
-A worker turns each row's value of a unique field into a set key (:func:`set_key`) and
-hands over only the keys' hashes: Python's ``hash`` of a str or bytes, the same in every
-worker forked from one process.  The parent sorts all the hashes of a field once, in C;
+A worker hands over only the hash of each row's value of a unique field (of
+:func:`hash_key`: Python's ``hash``, the same in every worker forked from one process).  The parent sorts all the hashes of a field once, in C;
 equal hashes are only candidates, and the keys themselves, read back from the masked
 rows, decide.  So a million masked e-mail addresses are never pickled, sent between
 processes or put in a dict.
@@ -36,6 +35,13 @@ def set_key(value: Any) -> Any:
     return value if type(value) is str else key_bytes(value)
 
 
+def hash_key(value: Any) -> Any:
+    """What a value's hash is taken of: a string or an integer as it is (``hash(1)`` is
+    ``hash(True)``, but equal hashes are only candidates: :func:`set_key` decides), else
+    :func:`key_bytes`; None when absent or null."""
+    return value if type(value) is str or type(value) is int else key_bytes(value)
+
+
 @dataclass
 class Hashes:
     """One chunk's hashes of one unique field's set keys."""
@@ -45,7 +51,8 @@ class Hashes:
 
 
 def hash_keys(keys: list[Any]) -> Hashes:
-    """The hashes of a chunk's set keys, one per row (None: the row has no value)."""
+    """The hashes of a chunk's hash keys (:func:`hash_key`), one per row (None: the row
+    has no value)."""
     if None not in keys:
         return Hashes(None, np.fromiter(map(hash, keys), np.int64, len(keys)))
     rows = [n for n, key in enumerate(keys) if key is not None]

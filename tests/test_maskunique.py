@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tdm.masking import MISSING
-from tdm.maskunique import Hashes, first_repeat, hash_keys, key_bytes, set_key
+from tdm.maskunique import Hashes, first_repeat, hash_key, hash_keys, key_bytes, set_key
 
 
 def parts_of(chunks: list[list[Any]]) -> tuple[list[tuple[int, Hashes]], list[Any]]:
@@ -32,6 +32,17 @@ def test_set_keys_tell_types_apart_and_skip_absent_values() -> None:
     assert keys == ["1", b"1", b"true", b"1.0", None, None, b'{"a":1}']
     assert len({k for k in keys if k is not None}) == 5
     assert key_bytes("1") == b'"1"'  # shuffle ids: bytes for every value
+    assert [hash_key(v) for v in ("1", 1, True, 1.0, None)] == ["1", 1, b"true", b"1.0", None]
+
+
+def test_integers_whose_hashes_are_equal_are_still_distinct() -> None:
+    values = [-1, -2, 7, True, 1]  # hash(-1) == hash(-2) and hash(True) == hash(1) in CPython
+    parts, _ = parts_of([[hash_key(v) for v in values]])
+
+    assert first_repeat(parts, lambda row: set_key(values[row])) is None
+    values.append(7)
+    parts, _ = parts_of([[hash_key(v) for v in values]])
+    assert first_repeat(parts, lambda row: set_key(values[row])) == (2, 5)
 
 
 def test_distinct_keys_have_no_repeat_even_when_their_hashes_are_equal() -> None:
