@@ -383,18 +383,22 @@ def mask(
         target=lambda: source_digest.append(file_sha256(input_path)), daemon=True
     )
     hashing.start()
+    # the masked rows are measured as they come, in input order, beside the workers: that
+    # is what is written unless they need a shuffle or a sort (see _merge)
+    collected = None if job.shuffled else Measure()
     try:
-        results, line_of = _run(job, source.chunks, jobs)
+        results, line_of = _run(job, source.chunks, jobs, collected)
     finally:
         source.close()
     del source
     job.source = Source([])  # the CSV records are not needed any more
-    out = _merge(job, results, line_of)
+    out, as_collected = _merge(job, results, line_of)
     del results
-    measured = Measure()
+    measured = collected if as_collected and collected is not None else Measure()
     with atomic_writer(out_path) as fh:
         for blob in out:
-            measured.update(blob)
+            if measured is not collected:
+                measured.update(blob)
             fh.write(blob)
     rows, sha = measured.rows, measured.sha256
     lock = project.read_lock()
@@ -551,7 +555,9 @@ def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
     out.data = bytes(data)
 
 
-def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkOut], list[int]]:
+def _run(
+    job: _Job, chunks: list[Chunk], jobs: int | None, measured: Measure | None = None
+) -> tuple[list[_ChunkOut], list[int]]:
     """Mask every chunk; results are checked (errors, uniqueness) as they arrive, while the
     workers go on.  Returns the results and each row's input line."""
     global _ACTIVE
@@ -559,14 +565,14 @@ def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkO
     _ACTIVE = job
     try:
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            return _collect(job, (_mask_chunk(c) for c in chunks))
+            return _collect(job, (_mask_chunk(c) for c in chunks), measured)
         # the forked workers share the parent's objects copy-on-write; a garbage collection
         # in a worker would touch (and so copy) every one of them: freeze them first
         gc.collect()
         gc.freeze()
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         try:
-            return _collect(job, pool.map(_mask_chunk, chunks))
+            return _collect(job, pool.map(_mask_chunk, chunks), measured)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -577,7 +583,9 @@ def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkO
         _ACTIVE = None
 
 
-def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], list[int]]:
+def _collect(
+    job: _Job, results: Iterator[_ChunkOut], measured: Measure | None
+) -> tuple[list[_ChunkOut], list[int]]:
     """Take results in order: a row that could not be masked, or a unique field whose
     masked values repeat, stops everything (values are never shown).  Which comes first
     in the input is reported: a repeat within the chunks before a row's error, else it."""
@@ -601,6 +609,8 @@ def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], 
         res.unique = {}
         line_of.extend(res.line_nos)
         out.append(res)
+        if measured is not None:
+            measured.update(res.data)
     _check_unique(job, out, hashes, line_of)
     return out, line_of
 
@@ -642,8 +652,9 @@ def _check_unique(
         _collision(job, f, line_of[first], line_of[row])
 
 
-def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[bytes]:
-    """Shuffles, validation and the primary-key order, over all rows."""
+def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> tuple[list[bytes], bool]:
+    """Shuffles, validation and the primary-key order, over all rows: the output, and
+    whether it is the chunks' buffers as they were collected."""
     display = job.display
     keys = [k for res in results for k in res.keys]
     if (
@@ -651,7 +662,7 @@ def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[byte
         and not any(res.invalid for res in results)
         and (job.pk is None or _ascending(keys))
     ):
-        return [res.data for res in results]  # already in order: the buffers as they are
+        return [res.data for res in results], True  # already in order: the buffers as they are
     lines = [line for res in results for line in res.data.split(b"\n")[:-1]]
     invalid = [(res.line_nos[i], p) for res in results for i, p in res.invalid]
     if job.shuffled:
@@ -672,7 +683,7 @@ def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[byte
         sort_keys = [_sort_key(k) for k in keys]
         order = sorted(range(len(lines)), key=sort_keys.__getitem__)
         lines = [lines[i] for i in order]
-    return [b"".join(line + b"\n" for line in lines)]
+    return [b"".join(line + b"\n" for line in lines)], False
 
 
 def _ascending(keys: list[Any]) -> bool:
