@@ -19,6 +19,7 @@ import hmac
 import math
 import os
 import re
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from hashlib import blake2b
@@ -80,7 +81,7 @@ class MaskingKey:
         sub-key (RFC 7693's MAC mode), three times faster here than HMAC-SHA256.  Each
         call copies a state that has already absorbed the key block (the same digest as
         ``blake2b(message, key=...)``, a quarter faster than setting the key up again)."""
-        keyed = blake2b(key=self.subkey(purpose))
+        keyed = self.keyed(purpose)
 
         def prf(message: bytes) -> bytes:
             h = keyed.copy()
@@ -88,6 +89,12 @@ class MaskingKey:
             return h.digest()
 
         return prf
+
+    def keyed(self, purpose: str) -> blake2b:
+        """The BLAKE2b state of :meth:`prf` that has absorbed the purpose's sub-key: the
+        per-row maskers copy it themselves (``copy(); update(m); digest()`` inline saves
+        a Python call per keyed value)."""
+        return blake2b(key=self.subkey(purpose))
 
     def subkey(self, purpose: str) -> bytes:
         sub = self._subkeys.get(purpose)
@@ -148,9 +155,13 @@ class _Missing:
 MISSING = _Missing()
 
 
-def _unit(digest: bytes) -> float:
-    """A float in [0, 1) from the first 8 bytes of a digest."""
-    return (int.from_bytes(digest[:8], "big") >> 11) * (1.0 / (1 << 53))
+#: a float in [0, 1) is (the first 8 bytes of a digest, big-endian, >> 11) * _UNIT
+_UNIT = 1.0 / (1 << 53)
+_HEAD64 = struct.Struct(">Q").unpack_from
+#: a digest's bytes 0-3 and 4-7 as big-endian integers and bytes 8-12 (fake e-mails)
+_EMAIL_BITS = struct.Struct(">II5s").unpack_from
+#: a digest's bytes 0-3 as a big-endian integer and byte 4 (date shifts)
+_SHIFT_BITS = struct.Struct(">IB").unpack_from
 
 
 # ---------------------------------------------------------------------- fake values
@@ -199,6 +210,7 @@ class _Faker:
 
     def __init__(self, key: MaskingKey, locale: str) -> None:
         self.prf = key.prf("fake")
+        self.keyed = key.keyed("fake")
         self.locale = locale
         self._pools: dict[str, list[str]] = {}
 
@@ -217,13 +229,17 @@ class _Faker:
 
         if kind in UNIQUE_FAKES:  # every input is different: nothing to remember
             fold = kind == "email"  # addresses that differ only in case are one mailbox
+            copy = self.keyed.copy
 
             def fresh(value: Any, _row: Any = None) -> Any:
                 if value is None:
                     return None
-                if fold and type(value) is str:
-                    value = value.strip().lower()
-                return make(prf(tag + _fast_canon(value)))
+                h = copy()  # prf(tag + canonical JSON), inline: one call fewer per value
+                if type(value) is str:
+                    h.update(tag + _str_canon(value.strip().lower() if fold else value))
+                else:
+                    h.update(tag + _fast_canon(value))
+                return make(h.digest())
 
             return fresh
 
@@ -263,8 +279,8 @@ class _Faker:
 
             def email(d: bytes) -> str:
                 # 40 bits of the digest keep a million masked addresses distinct
-                i = int.from_bytes(d[:8], "big")
-                return f"{firsts[(i >> 32) % nf]}.{lasts[(i & 0xFFFFFFFF) % nl]}.{d[8:13].hex()}@example.org"
+                high, low, tail = _EMAIL_BITS(d)  # bytes 0-3, 4-7 and 8-12
+                return f"{firsts[high % nf]}.{lasts[low % nl]}.{tail.hex()}@example.org"
 
             return email
         if kind == "phone":
@@ -319,14 +335,23 @@ def _partial(rule: PartialRule) -> Masker:
         masked = text.translate(table)  # every ASCII letter and digit hidden, in C
         if not text.isascii():
             masked = "".join(char if ch.isalnum() else ch for ch in text)
-        begin, seen = 0, 0
-        while begin < len(text) and seen < first:  # reveal the first `first` letters/digits
-            seen += text[begin].isalnum()
-            begin += 1
-        end, seen = len(text), 0
-        while end > begin and seen < last:  # and the last `last`; separators stay as they are
-            end -= 1
-            seen += text[end].isalnum()
+        size = len(text)
+        # the common case: the characters to reveal are all letters/digits (a phone's last
+        # four digits), so the loops that count them are not needed
+        if first and size >= first and text[:first].isalnum():
+            begin = first
+        else:
+            begin, seen = 0, 0
+            while begin < size and seen < first:  # reveal the first `first` letters/digits
+                seen += text[begin].isalnum()
+                begin += 1
+        if last and size - last >= begin and text[size - last :].isalnum():
+            end = size - last
+        else:
+            end, seen = size, 0
+            while end > begin and seen < last:  # and the last `last`; separators stay
+                end -= 1
+                seen += text[end].isalnum()
         return text[:begin] + masked[begin:end] + text[end:]
 
     return mask
@@ -340,22 +365,28 @@ _ISO_DATES: dict[int, str] = {}  # ordinal -> YYYY-MM-DD (a few decades of days)
 
 
 def _shift_text(value: str, days: int) -> str:
-    head = value[:10]
-    ordinal = _ORDINALS.get(head)
-    if ordinal is None:
-        try:
-            ordinal = dt.date.fromisoformat(head).toordinal()
-        except ValueError:
-            raise ValueError("date_shift needs dates written YYYY-MM-DD...") from None
-        if len(_ORDINALS) < MEMO_LIMIT:
-            _ORDINALS[head] = ordinal
-    ordinal += days
-    text = _ISO_DATES.get(ordinal)
-    if text is None:
-        text = dt.date.fromordinal(ordinal).isoformat()
-        if len(_ISO_DATES) < MEMO_LIMIT:
-            _ISO_DATES[ordinal] = text
+    ordinal = _ORDINALS.get(value[:10]) or _ordinal(value[:10])
+    text = _ISO_DATES.get(ordinal + days) or _iso_date(ordinal + days)
     return text + value[10:] if len(value) > 10 else text
+
+
+def _ordinal(head: str) -> int:
+    """The day number of YYYY-MM-DD (remembered: :func:`_shift_text` looks it up first)."""
+    try:
+        ordinal = dt.date.fromisoformat(head).toordinal()
+    except ValueError:
+        raise ValueError("date_shift needs dates written YYYY-MM-DD...") from None
+    if len(_ORDINALS) < MEMO_LIMIT:
+        _ORDINALS[head] = ordinal
+    return ordinal
+
+
+def _iso_date(ordinal: int) -> str:
+    """YYYY-MM-DD of a day number (remembered: :func:`_shift_text` looks it up first)."""
+    text = dt.date.fromordinal(ordinal).isoformat()
+    if len(_ISO_DATES) < MEMO_LIMIT:
+        _ISO_DATES[ordinal] = text
+    return text
 
 
 def _fast_canon(value: Any) -> bytes:
@@ -365,8 +396,16 @@ def _fast_canon(value: Any) -> bytes:
     return canon.dumps(value)
 
 
+def _str_canon(value: str) -> bytes:
+    """Canonical JSON of a string: orjson's bytes, without :func:`canon.dumps`'s call."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return canon.dumps(value)
+
+
 def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
-    prf = key.prf("date_shift")
+    copy = key.keyed("date_shift").copy  # prf(message), inline (see MaskingKey.keyed)
     per = tuple(rule.per.split(".")) if rule.per else None
     span = rule.max_days
 
@@ -378,13 +417,18 @@ def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
             return None
         if type(value) is not str:
             raise ValueError(f"{field}: date_shift needs a date string, got {_type_of(value)}")
-        if per is not None:
-            entity = row.get(top) if top is not None else get_path(row, per)
-            d = prf(b"per\0" + _fast_canon(None if entity is MISSING else entity))
+        h = copy()
+        if per is None:
+            h.update(tag + value.encode())
         else:
-            d = prf(tag + value.encode())
-        days = int.from_bytes(d[:4], "big") % span + 1  # never 0: every date moves
-        return _shift_text(value, days if d[4] & 1 else -days)
+            entity = row.get(top) if top is not None else get_path(row, per)
+            if type(entity) is int:
+                h.update(b"per\0%d" % entity)
+            else:
+                h.update(b"per\0" + _fast_canon(None if entity is MISSING else entity))
+        days, sign = _SHIFT_BITS(h.digest())
+        days = days % span + 1  # never 0: every date moves
+        return _shift_text(value, days if sign & 1 else -days)
 
     return mask
 
@@ -392,13 +436,14 @@ def _date_shift(rule: DateShiftRule, key: MaskingKey, field: str) -> Masker:
 def _noise(
     rule: NoiseRule, key: MaskingKey, field: str, prop: dict[str, Any], pk: tuple[str, ...] | None
 ) -> Masker:
-    prf = key.prf("noise")
+    copy = key.keyed("noise").copy  # prf(message), inline (see MaskingKey.keyed)
     integral = prop.get("type") == "integer"
     low = prop.get("minimum") if isinstance(prop.get("minimum"), (int, float)) else None
     high = prop.get("maximum") if isinstance(prop.get("maximum"), (int, float)) else None
     tag = field.encode() + b"\0"
     relative, absolute = rule.relative, rule.absolute or 0
     top = pk[0] if pk is not None and len(pk) == 1 else None
+    untyped = "type" not in prop
 
     def mask(value: Any, row: dict[str, Any]) -> Any:
         if value is None or isinstance(value, bool):
@@ -406,16 +451,23 @@ def _noise(
         if not isinstance(value, (int, float)):
             raise ValueError(f"{field}: noise needs a number, got {_type_of(value)}")
         ident = (row.get(top, MISSING) if top is not None else get_path(row, pk)) if pk else MISSING
-        material = (
-            tag + (_fast_canon(ident) if ident is not MISSING else b"") + b"\0" + _fast_canon(value)
-        )
-        u = _unit(prf(material)) * 2 - 1
+        h = copy()
+        if type(ident) is int and type(value) is int:  # the common case, without the encoder
+            h.update(b"%b%d\0%d" % (tag, ident, value))
+        else:
+            h.update(
+                tag
+                + (_fast_canon(ident) if ident is not MISSING else b"")
+                + b"\0"
+                + _fast_canon(value)
+            )
+        u = (_HEAD64(h.digest())[0] >> 11) * _UNIT * 2 - 1  # _unit of the digest
         out = value * (1 + u * relative) if relative is not None else value + u * absolute
         if low is not None and out < low:
             out = low
         if high is not None and out > high:
             out = high
-        if integral or (type(value) is int and "type" not in prop):
+        if integral or (untyped and type(value) is int):
             return round(out)
         return round(out, 6)
 
@@ -518,6 +570,14 @@ class Masking:
         self._per_value = [f for f in self.fields if f.mask is not None]
         self._nested = any(len(f.path) > 1 for f in self.fields)
         self._flat = [(f.path[0], f.mask) for f in self._per_value if f.mask is not None]
+        # the top-level fields a rule reads besides its own value: the primary key (noise)
+        # and date_shift's `per`; masking in place is safe when no rule rewrites them
+        read = {self.primary_key} | {
+            r.per.split(".")[0]
+            for r in rules.rules.values()
+            if isinstance(r, DateShiftRule) and r.per
+        }
+        self._in_place = not self._nested and read.isdisjoint(name for name, _ in self._flat)
 
     def _compile(
         self,
@@ -585,6 +645,18 @@ class Masking:
                 continue
             set_path(out, fr.path, fr.mask(value, row))  # type: ignore[misc]
         return out
+
+    def mask_owned(self, row: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`mask_row` of a row the caller gives up (a freshly parsed record): its
+        values are replaced in place, without a copy, when no rule reads a field another
+        rule rewrites.  The fields no per-value rule rewrites (the primary key, ``per``
+        fields, shuffled columns) keep their original values in ``row`` either way."""
+        if not self._in_place:
+            return self.mask_row(row)
+        for name, mask in self._flat:
+            if name in row:
+                row[name] = mask(row[name], row)
+        return row
 
     def shuffle_order(self, field: str, ids: list[bytes]) -> list[int]:
         """A keyed order of the rows for shuffling ``field``: rows sorted by the keyed hash

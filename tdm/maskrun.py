@@ -9,14 +9,16 @@ the rules file, never the key.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gc
 import itertools
 import math
 import multiprocessing
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,7 @@ from tdm.masking import (
     load_key,
     set_path,
 )
+from tdm.maskunique import Hashes, first_repeat, hash_key, hash_keys, key_bytes, set_key
 from tdm.measure import Measure, file_sha256
 from tdm.models import LockEntry, MaskProvenance, check_name
 from tdm.project import DATASET_DIR, MASKING_DIR, Project
@@ -247,29 +250,59 @@ def _coercer(prop: dict[str, Any] | None, column: str) -> Any:
     return coerce
 
 
-#: a piece of the input for one worker: the line number of its first line, its JSON lines
-#: as one buffer, and (for CSV, whose records may span lines) each record's line number
-Chunk = tuple[int, bytes, list[int] | None]
+#: a piece of the input for one worker: the byte range of its JSON lines (in the input
+#: file, which the workers read themselves, or in the converted CSV, which forked
+#: workers share unpickled) and, for CSV (whose records may span lines), each record's
+#: line number; a JSON Lines chunk numbers its lines from 0 and the parent, taking the
+#: chunks in order, adds the line it starts at
+Chunk = tuple[int, int, list[int] | None]
 #: bytes of input per chunk (about 20,000 rows of a typical dataset)
 CHUNK_BYTES = 6 << 20
+#: the input line of each record of a chunk (a range when it has no blank line)
+Lines = Sequence[int]
 
 
-def _jsonl_chunks(path: Path) -> list[Chunk]:
-    """The file cut at line ends into buffers of about CHUNK_BYTES: no object per row."""
-    data = path.read_bytes()
+@dataclass
+class Source:
+    """The input cut into chunks: byte ranges of a file (JSON Lines) or of a buffer."""
+
+    chunks: list[Chunk]
+    fd: int | None = None  # the JSON Lines file, open for reading
+    data: bytes = b""  # the CSV records as JSON Lines
+
+    def read(self, start: int, end: int) -> bytes:
+        return self.data[start:end] if self.fd is None else os.pread(self.fd, end - start, start)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _jsonl_chunks(fd: int) -> list[Chunk]:
+    """The file cut at line ends into pieces of about CHUNK_BYTES: nothing is read but a
+    little after each cut, up to its line end."""
+    size = os.fstat(fd).st_size
     out: list[Chunk] = []
-    start, line = 0, 1
-    while start < len(data):
-        end = data.find(b"\n", start + CHUNK_BYTES)
-        end = len(data) if end == -1 else end + 1
-        blob = data[start:end]
-        out.append((line, blob, None))
-        line += blob.count(b"\n")
+    start = 0
+    while start < size:
+        end = start + CHUNK_BYTES
+        while end < size:
+            window = os.pread(fd, 1 << 16, end)
+            if not window:
+                break
+            cut = window.find(b"\n")
+            if cut >= 0:
+                end += cut + 1
+                break
+            end += len(window)
+        end = min(end, size)
+        out.append((start, end, None))
         start = end
     return out
 
 
-def read_input(path: Path, schema: dict[str, Any]) -> list[Chunk]:
+def read_input(path: Path, schema: dict[str, Any]) -> Source:
     """The input's records as JSON Lines chunks (CSV records converted, typed by the schema)."""
     if not path.is_file():
         raise UserError(f"input file {path} not found")
@@ -277,16 +310,21 @@ def read_input(path: Path, schema: dict[str, Any]) -> list[Chunk]:
     if suffix == ".csv":
         records = _csv_lines(path, schema)
         per = max(1, CHUNK_BYTES // 300)
-        return [
-            (
-                part[0][0],
-                b"\n".join(raw for _, raw in part) + b"\n",
-                [line for line, _ in part],
-            )
-            for part in (records[i : i + per] for i in range(0, len(records), per))
-        ]
+        chunks: list[Chunk] = []
+        start = 0
+        for i in range(0, len(records), per):
+            part = records[i : i + per]
+            end = start + sum(len(raw) + 1 for _, raw in part)
+            chunks.append((start, end, [line for line, _ in part]))
+            start = end
+        return Source(chunks, data=b"".join(raw + b"\n" for _, raw in records))
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _jsonl_chunks(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            return Source(_jsonl_chunks(fd), fd=fd)
+        except BaseException:
+            os.close(fd)
+            raise
     raise UserError(f"{path}: the input must be JSON Lines (.jsonl, .ndjson) or CSV (.csv)")
 
 
@@ -338,21 +376,38 @@ def mask(
         key = load_key(repo_roots(project), key_file)
     masking = Masking(rules, schema, key, project.config.locale, rules_rel)
     warnings = _input_warnings(project, input_path)
-    chunks = read_input(input_path, schema)
-    job = _Job(masking, schema, input_path.name)
+    before = _identity(input_path) if input_path.is_file() else None
+    source = read_input(input_path, schema)  # a missing input is its error
+    job = _Job(masking, schema, input_path.name, source)
     source_digest: list[str] = []
     hashing = threading.Thread(  # hashlib releases the GIL: this runs beside the masking
         target=lambda: source_digest.append(file_sha256(input_path)), daemon=True
     )
     hashing.start()
-    results, line_of = _run(job, chunks, jobs)
-    del chunks
-    out = _merge(job, results, line_of)
+    # the masked rows are measured as they come, in input order, beside the workers: that
+    # is what is written unless they need a shuffle or a sort (see _merge)
+    collected = None if job.shuffled else Measure()
+    try:
+        results, line_of = _run(job, source.chunks, jobs, collected)
+    finally:
+        source.close()
+    del source
+    job.source = Source([])  # the CSV records are not needed any more
+    # the workers read the input as they go, and its hash is taken apart from them: a file
+    # rewritten meanwhile would give masked rows and a recorded source hash of mixed origin
+    source_sha256 = _joined(hashing, source_digest, input_path)
+    if _identity(input_path) != before:
+        raise UserError(
+            f"{input_path} changed while it was being masked; nothing was written: "
+            "mask it again once it is complete"
+        )
+    out, as_collected = _merge(job, results, line_of)
     del results
-    measured = Measure()
+    measured = collected if as_collected and collected is not None else Measure()
     with atomic_writer(out_path) as fh:
         for blob in out:
-            measured.update(blob)
+            if measured is not collected:
+                measured.update(blob)
             fh.write(blob)
     rows, sha = measured.rows, measured.sha256
     lock = project.read_lock()
@@ -365,7 +420,7 @@ def mask(
         tdm_version=__version__,
         masked=MaskProvenance(
             source=input_path.name,
-            source_sha256=_joined(hashing, source_digest, input_path),
+            source_sha256=source_sha256,
             rules=rules_rel,
             rules_sha256=file_sha256(project.root / rules_rel),
             allowed_unmasked=sorted(allowed),
@@ -373,6 +428,12 @@ def mask(
     )
     project.write_lock(lock.model_copy(update={"datasets": entries}))
     return MaskResult(f"{folder}/{dataset}", project.rel(out_path), rows, sha, rules_rel, warnings)
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes when a file is rewritten: size, modification and change times, inode."""
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def _joined(thread: threading.Thread, result: list[str], path: Path) -> str:
@@ -391,9 +452,12 @@ def _covered(field: str, by: list[str]) -> bool:
 class _Job:
     """Everything a worker needs; inherited by fork (the key is never pickled)."""
 
-    def __init__(self, masking: Masking, schema: dict[str, Any], display: str) -> None:
+    def __init__(
+        self, masking: Masking, schema: dict[str, Any], display: str, source: Source
+    ) -> None:
         self.masking = masking
         self.display = display
+        self.source = source  # the input: chunks are byte ranges of it
         self.validator = jsonschema_rs.validator_for(schema, validate_formats=True)
         self.pk = masking.primary_key
         self.unique = unique_fields(schema, self.pk)
@@ -402,16 +466,23 @@ class _Job:
 
 @dataclass
 class _ChunkOut:
-    #: the masked rows as JSON Lines, one buffer per chunk.  orjson's result for each row
-    #: keeps a 4 KiB allocation whatever its length: a list of them cost 2 GB at 1M rows
-    data: bytearray = field(default_factory=bytearray)
-    #: unique field -> the masked row's value as a set key (see _ukey; None when absent)
-    unique_out: dict[str, list[Any]] = field(default_factory=dict)
+    #: the masked rows as JSON Lines, one buffer per chunk (built in a bytearray: orjson's
+    #: result for each row keeps a 4 KiB allocation whatever its length, and a list of
+    #: them cost 2 GB at 1M rows; bytes when sent, as pickle copies a bytearray twice)
+    data: bytes = b""
+    #: unique field -> the masked rows' values as hash keys (maskunique.hash_key), in the
+    #: worker; what it sends are their hashes
+    unique_keys: dict[str, list[Any]] = field(default_factory=dict)
+    unique: dict[str, Hashes] = field(default_factory=dict)
     #: shuffled field -> the row's original value (MISSING when absent)
     shuffle_src: dict[str, list[Any]] = field(default_factory=dict)
     ids: list[bytes] = field(default_factory=list)  # canonical primary keys (shuffle order)
     keys: list[Any] = field(default_factory=list)  # the masked rows' primary keys
-    line_nos: list[int] = field(default_factory=list)  # each row's line in the input
+    #: each row's line in the input (counted from the chunk's first line, as 0, when
+    #: relative; the parent makes them absolute)
+    line_nos: Lines = field(default_factory=list)
+    relative: bool = True
+    newlines: int = 0  # the line ends in the chunk
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (row in chunk, problem)
     error: tuple[int, str] | None = None  # (input line, message): a row that cannot be masked
 
@@ -419,73 +490,89 @@ class _ChunkOut:
 _ACTIVE: _Job | None = None
 
 
-def _ukey(value: Any) -> Any:
-    """A value as a set key: strings as they are, anything else as canonical JSON bytes
-    (never equal to a string; True and 1 differ), None when absent or null."""
-    if value is None or value is MISSING:
-        return None
-    if type(value) is int:  # the common primary key: its canonical JSON without the encoder
-        return b"%d" % value
-    return canon.dumps(value)
-
-
 def _mask_chunk(chunk: Chunk) -> _ChunkOut:
     job = _ACTIVE
     assert job is not None
     out = _ChunkOut(
-        unique_out={f: [] for f in job.unique}, shuffle_src={fr.field: [] for fr in job.shuffled}
+        unique_keys={f: [] for f in job.unique}, shuffle_src={fr.field: [] for fr in job.shuffled}
     )
     gc.disable()  # a chunk builds thousands of acyclic objects: no cycles to collect
     try:
         _mask_rows(job, chunk, out)
     finally:
         gc.enable()
+    if out.error is None:
+        out.unique = {f: hash_keys(keys) for f, keys in out.unique_keys.items()}
+    out.unique_keys = {}
     return out
 
 
-def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
-    masking, validator, pk = job.masking, job.validator, job.pk
-    loads, dumps = orjson.loads, orjson.dumps
-    check_now = not job.shuffled  # with shuffles, rows are validated after the shuffle
-    unique = [(f, path, out.unique_out[f]) for f, path in job.unique.items()]
-    first, blob, numbers = chunk
+#: a line holding only whitespace (as bytes.strip sees it) that a newline ends; the same
+#: at the start of a chunk (see tdm.measure)
+_BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
+_BLANK_FIRST = re.compile(rb"[ \t\r\x0b\x0c]*\n")
+
+
+def _records(blob: bytes, first: int, numbers: list[int] | None) -> tuple[list[bytes], Lines]:
+    """A chunk's records (its non-blank lines) and the input line of each."""
     raws = blob.split(b"\n")
     if raws and not raws[-1]:
         raws.pop()
-    line_nos = out.line_nos
+    if raws and (_BLANK_FIRST.match(blob) or _BLANK_LINE.search(blob) or not raws[-1].strip()):
+        kept = [n for n, raw in enumerate(raws) if raw.strip()]  # a blank line is no record
+        lines = [numbers[n] if numbers is not None else first + n for n in kept]
+        return [raws[n] for n in kept], lines
+    return raws, numbers if numbers is not None else range(first, first + len(raws))
+
+
+def _mask_rows(job: _Job, chunk: Chunk, out: _ChunkOut) -> None:
+    validator, pk, shuffled = job.validator, job.pk, job.shuffled
+    mask, is_valid = job.masking.mask_owned, validator.is_valid
+    loads, dumps, newline = orjson.loads, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    check_now = not shuffled  # with shuffles, rows are validated after the shuffle
+    top = [(path[0], out.unique_keys[f]) for f, path in job.unique.items() if len(path) == 1]
+    nested = [(path, out.unique_keys[f]) for f, path in job.unique.items() if len(path) > 1]
+    start, end, numbers = chunk
+    blob = job.source.read(start, end)
+    out.newlines, out.relative = blob.count(b"\n"), numbers is None
+    raws, line_nos = _records(blob, 0, numbers)
+    out.line_nos = line_nos
+    data, keys = bytearray(), out.keys
     for n, raw in enumerate(raws):
-        line = numbers[n] if numbers is not None else first + n
-        if not raw.strip():
-            continue  # a blank line is no record
-        line_nos.append(line)
         try:
             row = loads(raw)
-            if not isinstance(row, dict):
+            if type(row) is not dict:
                 raise ValueError("a record must be a JSON object")
-            masked = masking.mask_row(row)
+            # the fields no rule rewrites (key, `per`, shuffled) stay as they were in row
+            masked = mask(row)
         except orjson.JSONDecodeError as exc:
             # positions only, never the text
-            out.error = (line, f"not valid JSON ({canon.decode_error(raw, exc)})")
+            out.error = (line_nos[n], f"not valid JSON ({canon.decode_error(raw, exc)})")
             return
         except ValueError as exc:
-            out.error = (line, str(exc))
+            out.error = (line_nos[n], str(exc))
             return
-        for _f, path, values in unique:
-            value = masked.get(path[0]) if len(path) == 1 else get_path(masked, path)
-            values.append(value if type(value) is str else _ukey(value))
-        for fr in job.shuffled:
-            out.shuffle_src[fr.field].append(get_path(row, fr.path))
-        if job.shuffled:
-            out.ids.append((_ukey(row.get(pk)) or b"") if pk else str(line).encode())
-        if check_now and not validator.is_valid(masked):
-            out.invalid.append((len(line_nos) - 1, _problem(validator, masked, job.display)))
+        for name, keys_of in top:  # maskunique.hash_key, inline
+            value = masked.get(name)
+            keys_of.append(value if type(value) is str or type(value) is int else key_bytes(value))
+        for path, keys_of in nested:
+            keys_of.append(hash_key(get_path(masked, path)))
+        if shuffled:
+            for fr in shuffled:
+                out.shuffle_src[fr.field].append(get_path(row, fr.path))
+            if pk:  # else each row's input line (known to the parent): see _shuffle
+                out.ids.append(key_bytes(row.get(pk)) or b"")
+        if check_now and not is_valid(masked):
+            out.invalid.append((n, _problem(validator, masked, job.display)))
         if pk is not None:
-            out.keys.append(masked.get(pk))
-        out.data += dumps(masked)
-        out.data += b"\n"
+            keys.append(masked.get(pk))
+        data += dumps(masked, option=newline)
+    out.data = bytes(data)
 
 
-def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkOut], list[int]]:
+def _run(
+    job: _Job, chunks: list[Chunk], jobs: int | None, measured: Measure | None = None
+) -> tuple[list[_ChunkOut], list[int]]:
     """Mask every chunk; results are checked (errors, uniqueness) as they arrive, while the
     workers go on.  Returns the results and each row's input line."""
     global _ACTIVE
@@ -493,14 +580,14 @@ def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkO
     _ACTIVE = job
     try:
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            return _collect(job, (_mask_chunk(c) for c in chunks))
+            return _collect(job, (_mask_chunk(c) for c in chunks), measured)
         # the forked workers share the parent's objects copy-on-write; a garbage collection
         # in a worker would touch (and so copy) every one of them: freeze them first
         gc.collect()
         gc.freeze()
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         try:
-            return _collect(job, pool.map(_mask_chunk, chunks))
+            return _collect(job, pool.map(_mask_chunk, chunks), measured)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -511,38 +598,78 @@ def _run(job: _Job, chunks: list[Chunk], jobs: int | None) -> tuple[list[_ChunkO
         _ACTIVE = None
 
 
-def _collect(job: _Job, results: Iterator[_ChunkOut]) -> tuple[list[_ChunkOut], list[int]]:
+def _collect(
+    job: _Job, results: Iterator[_ChunkOut], measured: Measure | None
+) -> tuple[list[_ChunkOut], list[int]]:
     """Take results in order: a row that could not be masked, or a unique field whose
-    masked values repeat, stops everything (values are never shown)."""
-    seen: dict[str, dict[Any, int]] = {f: {} for f in job.unique}
+    masked values repeat, stops everything (values are never shown).  Which comes first
+    in the input is reported: a repeat within the chunks before a row's error, else it."""
+    hashes: dict[str, list[tuple[int, Hashes]]] = {f: [] for f in job.unique}
     line_of: list[int] = []
     out: list[_ChunkOut] = []
+    line = 1  # where the next JSON Lines chunk starts
     for res in results:
+        if res.relative:
+            res.line_nos = _shifted(res.line_nos, line)
+            if res.error is not None:
+                res.error = (res.error[0] + line, res.error[1])
+            res.relative = False
+        line += res.newlines
         if res.error is not None:
+            _check_unique(job, out, hashes, line_of)
             line, message = res.error
             raise UserError(message, path=job.display, line=line)
-        base = len(line_of)
+        for f, part in res.unique.items():
+            hashes[f].append((len(line_of), part))
+        res.unique = {}
         line_of.extend(res.line_nos)
-        for f, values in res.unique_out.items():
-            known = seen[f]
-            # the common case in C: the chunk's values distinct and new (value -> row)
-            fresh = dict(zip(values, range(base, base + len(values)), strict=True))
-            fresh.pop(None, None)
-            if len(fresh) == len(values) - values.count(None) and known.keys().isdisjoint(fresh):
-                known.update(fresh)
-                continue
-            for n, value in enumerate(values, base):  # a repeat: find the first one
-                if value is not None:
-                    first = known.setdefault(value, n)
-                    if first != n:
-                        _collision(job, f, line_of[first], line_of[n])
-        res.unique_out = {}
         out.append(res)
+        if measured is not None:
+            measured.update(res.data)
+    _check_unique(job, out, hashes, line_of)
     return out, line_of
 
 
-def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[bytes]:
-    """Shuffles, validation and the primary-key order, over all rows."""
+def _shifted(lines: Lines, by: int) -> Lines:
+    if isinstance(lines, range):
+        return range(lines.start + by, lines.stop + by)
+    return [n + by for n in lines]
+
+
+def _check_unique(
+    job: _Job,
+    results: list[_ChunkOut],
+    hashes: dict[str, list[tuple[int, Hashes]]],
+    line_of: list[int],
+) -> None:
+    """The first repeat of a unique field's masked value, as taking the chunks in order
+    and the fields in order within a chunk finds it, is a MaskCheckFailed."""
+    starts = list(itertools.accumulate((len(res.line_nos) for res in results), initial=0))
+    lines: dict[int, list[bytes]] = {}
+
+    def key_of(path: tuple[str, ...]) -> Callable[[int], Any]:
+        def key(row: int) -> Any:  # read back from the masked row
+            chunk = bisect.bisect_right(starts, row) - 1
+            if chunk not in lines:
+                lines[chunk] = results[chunk].data.split(b"\n")
+            return set_key(get_path(orjson.loads(lines[chunk][row - starts[chunk]]), path))
+
+        return key
+
+    repeats = []
+    for order, (f, path) in enumerate(job.unique.items()):
+        found = first_repeat(hashes[f], key_of(path))
+        if found is not None:
+            chunk = bisect.bisect_right(starts, found[1]) - 1
+            repeats.append((chunk, order, f, *found))
+    if repeats:
+        _, _, f, first, row = min(repeats)
+        _collision(job, f, line_of[first], line_of[row])
+
+
+def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> tuple[list[bytes], bool]:
+    """Shuffles, validation and the primary-key order, over all rows: the output, and
+    whether it is the chunks' buffers as they were collected."""
     display = job.display
     keys = [k for res in results for k in res.keys]
     if (
@@ -550,8 +677,8 @@ def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[byte
         and not any(res.invalid for res in results)
         and (job.pk is None or _ascending(keys))
     ):
-        return [bytes(res.data) for res in results]  # already in order: the buffers as they are
-    lines = [line for res in results for line in bytes(res.data).split(b"\n")[:-1]]
+        return [res.data for res in results], True  # already in order: the buffers as they are
+    lines = [line for res in results for line in res.data.split(b"\n")[:-1]]
     invalid = [(res.line_nos[i], p) for res in results for i, p in res.invalid]
     if job.shuffled:
         invalid = _shuffle(job, results, lines, line_of, keys)
@@ -571,13 +698,13 @@ def _merge(job: _Job, results: list[_ChunkOut], line_of: list[int]) -> list[byte
         sort_keys = [_sort_key(k) for k in keys]
         order = sorted(range(len(lines)), key=sort_keys.__getitem__)
         lines = [lines[i] for i in order]
-    return [b"".join(line + b"\n" for line in lines)]
+    return [b"".join(line + b"\n" for line in lines)], False
 
 
 def _ascending(keys: list[Any]) -> bool:
     """Already in primary-key order (the common case: an export sorted by its key)?"""
-    if all(type(k) is int for k in keys) or all(type(k) is str for k in keys):
-        return all(a <= b for a, b in itertools.pairwise(keys))
+    if set(map(type, keys)) in ({int}, {str}):
+        return keys == sorted(keys)  # in C: a sorted list is one run for the sort
     sort_keys = [_sort_key(k) for k in keys]
     return all(a <= b for a, b in itertools.pairwise(sort_keys))
 
@@ -591,7 +718,11 @@ def _shuffle(
 ) -> list[tuple[int, str]]:
     """Each shuffled column permuted over all rows (see :meth:`Masking.shuffle_order`),
     then every row validated."""
-    ids = [i for res in results for i in res.ids]
+    ids = (
+        [i for res in results for i in res.ids]
+        if job.pk
+        else [str(line).encode() for line in line_of]
+    )
     rows = [orjson.loads(line) for line in lines]
     for fr in job.shuffled:
         src = [v for res in results for v in res.shuffle_src[fr.field]]

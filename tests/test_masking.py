@@ -41,11 +41,14 @@ from helpers import (
     tmp_leftovers,
     write_file,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tdm import catalogue, maskrun
 from tdm._version import __version__
 from tdm.errors import UserError
-from tdm.masking import MaskingKey
+from tdm.masking import Masking, MaskingKey
+from tdm.models import MaskingRules
 from tdm.project import Project
 from tdm.scan import scan_bytes
 
@@ -764,6 +767,46 @@ def test_partial_keeps_first_and_last_characters_and_separators(tmp_path: Path, 
             "pin": "##-#6",
         },
     ]
+
+
+def reference_partial(text: str, first: int, last: int, char: str) -> str:
+    """partial, character by character: letters and digits hidden but the first ``first``
+    and the last ``last`` of them; everything else kept."""
+    alnum = [n for n, ch in enumerate(text) if ch.isalnum()]
+    shown = set(alnum[:first]) | set(alnum[max(len(alnum) - last, 0) :] if last else [])
+    return "".join(ch if n in shown or not ch.isalnum() else char for n, ch in enumerate(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="ab09Zé٣Ⅷ_-+ ()*#", max_size=12),
+    first=st.integers(0, 5),
+    last=st.integers(0, 5),
+    char=st.sampled_from(["*", "#", "x"]),
+)
+def test_partial_reveals_exactly_the_first_and_last_letters_or_digits(
+    text: str, first: int, last: int, char: str
+) -> None:
+    rules = MaskingRules.model_validate(
+        {
+            "schema": "people",
+            "rules": {
+                "code": {
+                    "strategy": "partial",
+                    "keep_first": first,
+                    "keep_last": last,
+                    "mask_char": char,
+                }
+            },
+        }
+    )
+    schema = schema_of({"code": {"type": "string"}})
+    masking = Masking(rules, schema, MaskingKey(KEY.encode()), "en_US", "masking/people.yaml")
+
+    assert masking.mask_row({"id": 1, "code": text}) == {
+        "id": 1,
+        "code": reference_partial(text, first, last, char),
+    }
 
 
 def test_date_shift_per_entity_keeps_intervals_within_the_entity(tmp_path: Path, key: str) -> None:
@@ -1938,6 +1981,83 @@ def test_parallel_errors_name_lines_in_later_chunks(tmp_path: Path, key: str) ->
     assert tmp_leftovers(root) == []
 
 
+@pytest.mark.parametrize(
+    ("repeat", "bad_date", "expected"),
+    [
+        # a repeat in an early chunk is reported though a later row cannot be masked
+        ((40, 250), 280, "masked email is not unique: the rows at lines 43 and 253 get"),
+        # a row that cannot be masked before the repeat is reported, not the repeat
+        ((40, 250), 100, "prod.jsonl:103: date_shift needs dates written YYYY-MM-DD"),
+        ((40, 41), 39, "prod.jsonl:42: date_shift needs dates written YYYY-MM-DD"),
+        ((40, 41), None, "masked email is not unique: the rows at lines 43 and 44 get"),
+    ],
+)
+def test_the_first_problem_in_input_order_is_reported_whatever_the_chunks(
+    tmp_path: Path,
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    repeat: tuple[int, int],
+    bad_date: int | None,
+    expected: str,
+) -> None:
+    monkeypatch.setattr(maskrun, "CHUNK_BYTES", 1000)  # chunks of about 15 rows
+    props = {
+        "email": {"type": "string", "format": "email", "x-tdm": {"unique": True}},
+        "born": {"type": "string"},
+    }
+    rules = {"email": {"strategy": "fake"}, "born": {"strategy": "date_shift", "max_days": 9}}
+    root = custom_project(tmp_path / "repo", {"people": schema_of(props)}, {"people": rules})
+    rows = [{"id": n + 1, "email": f"user{n}@gmail.com", "born": "1990-01-01"} for n in range(300)]
+    rows[repeat[1]]["email"] = rows[repeat[0]]["email"]
+    if bad_date is not None:
+        rows[bad_date]["born"] = "soon"
+    lines = [orjson.dumps(r) + b"\n" for r in rows]
+    lines[20:20] = [b"\n", b" \t\n"]  # blank lines count as lines, not as rows
+    source = tmp_path / "prod.jsonl"
+    source.write_bytes(b"".join(lines))
+    out = root / "datasets" / "prod" / "people.jsonl"
+
+    for jobs in (1, 2):
+        with pytest.raises((UserError, maskrun.MaskCheckFailed)) as failed:
+            maskrun.mask(Project.find(root), source, "people", out, jobs=jobs)
+        assert expected in str(failed.value)
+        assert "user" not in str(failed.value)
+    assert not out.exists()
+    assert tmp_leftovers(root) == []
+
+
+def test_chunks_cut_at_line_ends_even_past_long_lines(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maskrun, "CHUNK_BYTES", 1000)
+    props = {"email": {"type": "string"}, "note": {"type": "string"}}
+    root = custom_project(
+        tmp_path / "repo", {"people": schema_of(props)}, {"people": {"email": {"strategy": "fake"}}}
+    )
+    rows = [
+        {"id": n + 1, "email": f"user{n}@gmail.com", "note": "x" * (n % 3) * 70_000}
+        for n in range(40)
+    ]
+    lines = [orjson.dumps(r) + b"\n" for r in rows]
+    lines.insert(7, b"\n")
+    source = tmp_path / "prod.jsonl"
+    source.write_bytes(b"".join(lines)[:-1])  # the last line without its newline
+    project = Project.find(root)
+
+    outs = []
+    for jobs in (1, 2):
+        out = root / "datasets" / f"jobs{jobs}" / "people.jsonl"
+        result = maskrun.mask(project, source, "people", out, jobs=jobs)
+        assert result.rows == 40
+        outs.append(out.read_bytes())
+
+    assert outs[0] == outs[1]
+    masked = [orjson.loads(line) for line in outs[0].splitlines()]
+    assert [r["id"] for r in masked] == list(range(1, 41))
+    assert [r["note"] for r in masked] == [r["note"] for r in rows]
+    assert all(EMAIL_FAKE.match(r["email"]) for r in masked)
+
+
 # ---------------------------------------------------------------- scan-safe output
 
 
@@ -2059,3 +2179,25 @@ def test_fake_emails_are_valid_ascii_addresses_in_every_locale(
     assert result.exit_code == 0, result.output
     emails = [r["email"] for r in read_rows(sample_repo / OUT)]
     assert all(re.fullmatch(r"[a-z0-9]+\.[a-z0-9]+\.[0-9a-f]{10}@example\.org", e) for e in emails)
+
+
+def test_an_input_rewritten_while_it_is_masked_is_refused(
+    sample_repo: Path, prod: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers read the input as they go and its hash is taken apart from them: a file
+    rewritten meanwhile is an error, and nothing is written."""
+    real_run = maskrun._run
+
+    def run_then_rewrite(*args: Any, **kwargs: Any) -> Any:
+        out = real_run(*args, **kwargs)
+        prod.write_bytes(b"".join(prod.read_bytes().splitlines(keepends=True)[:-1]))
+        return out
+
+    monkeypatch.setattr(maskrun, "_run", run_then_rewrite)
+    lock_before = (sample_repo / "tdm.lock").read_bytes()
+    result = mask_cli(sample_repo, prod)
+    assert_refused(result, 2, "changed while it was being masked", "nothing was written")
+    assert not (sample_repo / OUT).exists()
+    assert (sample_repo / "tdm.lock").read_bytes() == lock_before
+    monkeypatch.setattr(maskrun, "_run", real_run)
+    assert mask_cli(sample_repo, prod).exit_code == 0  # the complete file masks as usual
