@@ -1,8 +1,8 @@
 """``tdm generate``: write datasets from their plans, chunk by chunk, atomically.
 
-Rows are rendered in chunks; with ``jobs > 1`` the chunks are rendered
-by worker processes and written in order by this process, so the output is
-byte-identical for any number of jobs.  Memory stays bounded by the number of
+Rows are rendered in chunks; with ``jobs > 1`` the chunks are shared between this
+process and ``jobs - 1`` worker processes and written in order by this process, so
+the output is byte-identical for any number of jobs.  Memory stays bounded by the number of
 chunks in flight, not by the row count.
 """
 
@@ -37,16 +37,16 @@ from tdm.recipes import DatasetPlan, SampleChecks, TemplatePlanner, plan_templat
 #: dataset evenly; any split gives the same bytes
 CHUNK_ROWS = 5_000
 #: without --jobs: worker processes only when this many rows are to be rendered (a pool
-#: costs tens of milliseconds to start) ...
+#: costs milliseconds to start and its chunks travel through pipes) ...
 AUTO_JOBS_ROWS = 50_000
 #: ... and at most this many
 AUTO_JOBS_MAX = 8
 
 
 def auto_jobs(rows: int) -> int:
-    """Worker processes for ``rows`` rows to render when the caller did not say: one per
-    CPU this process may run on (at most :data:`AUTO_JOBS_MAX`) for a large run, else none.
-    The bytes are the same for any number."""
+    """Processes to render ``rows`` rows (this one included) when the caller did not say:
+    one per CPU this process may run on (at most :data:`AUTO_JOBS_MAX`) for a large run,
+    else 1.  The bytes are the same for any number."""
     if rows < AUTO_JOBS_ROWS:
         return 1
     try:
@@ -143,7 +143,10 @@ def _chunks(count: int) -> list[tuple[int, int]]:
 
 
 class _Renderer:
-    """Renders chunks in this process or in a pool of workers, always in order."""
+    """Renders chunks in this process, with ``jobs - 1`` worker processes beside it,
+    always in order: this process renders every ``jobs``-th chunk itself (and writes and
+    hashes them all), the workers the others, so ``jobs`` processes render and only the
+    workers' chunks travel through pipes."""
 
     def __init__(self, plans: list[DatasetPlan], jobs: int) -> None:
         self.plans = plans
@@ -162,7 +165,7 @@ class _Renderer:
             try:
                 with _sigint_held():
                     self.pool = ProcessPoolExecutor(
-                        max_workers=jobs,
+                        max_workers=jobs - 1,
                         mp_context=multiprocessing.get_context(method),
                         initializer=_init_worker,
                         initargs=(plans, os.getpid()),
@@ -179,20 +182,28 @@ class _Renderer:
             for start, stop in spans:
                 yield stop - start, plan.render(start, stop)
             return
-        window = self.jobs * 2  # chunks in flight (more made no measurable difference)
-        pending: list[tuple[int, Future[bytes]]] = []
-        todo = iter(spans)
-        for start, stop in todo:
-            pending.append((stop - start, self.pool.submit(_render, index, start, stop)))
-            if len(pending) >= window:
-                break
-        while pending:
-            n, fut = pending.pop(0)
-            data = fut.result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append((nxt[1] - nxt[0], self.pool.submit(_render, index, *nxt)))
-            yield n, data
+        pool, jobs = self.pool, self.jobs
+        window = (jobs - 1) * 2  # worker chunks in flight (more made no difference)
+        futures: dict[int, Future[bytes]] = {}
+        ahead = 0  # the next span to consider handing to a worker
+
+        def top_up(position: int) -> None:
+            nonlocal ahead
+            ahead = max(ahead, position)
+            while ahead < len(spans) and len(futures) < window:
+                if ahead % jobs:  # every jobs-th span is this process's own
+                    futures[ahead] = pool.submit(_render, index, *spans[ahead])
+                ahead += 1
+
+        top_up(0)
+        for i, (start, stop) in enumerate(spans):
+            if i % jobs:
+                data = futures.pop(i).result()
+                top_up(i + 1)
+            else:
+                top_up(i + 1)  # the workers go on while this process renders its own
+                data = plan.render(start, stop)
+            yield stop - start, data
 
     def close(self) -> None:
         if self.pool is not None:

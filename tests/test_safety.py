@@ -283,7 +283,8 @@ def _generate_project(tmp_path: Path) -> Path:
 
 
 def _start_and_wait_for_workers(root: Path) -> tuple[subprocess.Popen[str], list[int]]:
-    proc = _tdm_popen("generate", "--jobs", "2", "--repo", root)
+    # --jobs 3: this process renders beside two workers
+    proc = _tdm_popen("generate", "--jobs", "3", "--repo", root)
     deadline = time.monotonic() + 120
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:

@@ -292,3 +292,59 @@ def test_kept_pools_hold_one_version(bare_sample: Path, tmp_path: Path) -> None:
     before = sorted(pools.rglob("*.json"))
     assert "faker" not in loaded(tmp_path, "generate", "smoke", "--force", cwd=bare_sample)
     assert sorted(pools.rglob("*.json")) == before
+
+
+# ------------------------------------------------------------------ the fast exit
+
+
+EXITING = """
+import atexit, sys, threading, time
+out = sys.argv[1]
+def later() -> None:
+    time.sleep(0.3)
+    open(out + ".thread", "w").write("done")
+threading.Thread(target=later).start()  # not a daemon: an exit waits for it
+atexit.register(lambda: open(out + ".atexit", "w").write("ran"))
+sys.argv = ["tdm", *sys.argv[2:]]
+from tdm.cli import main
+print("printed before main", flush=False)
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["--version"], 0), (["validate", "--repo", "{root}"], 0), (["no-such-command"], 2)],
+)
+def test_the_entry_point_exits_like_python_without_its_teardown(
+    smoke_repo: Path, tmp_path: Path, args: list[str], code: int
+) -> None:
+    """main() ends the process with os._exit, after what an exit must do: waiting for
+    threads that are not daemons, the atexit handlers, flushing the output."""
+    out = tmp_path / "marker"
+    argv = [a.replace("{root}", str(smoke_repo)) for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-c", EXITING, str(out), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout.startswith("printed before main")  # buffered output was flushed
+    assert (tmp_path / "marker.thread").read_text() == "done"
+    assert (tmp_path / "marker.atexit").read_text() == "ran"
+
+
+def test_findings_exit_1_through_the_entry_point(smoke_repo: Path) -> None:
+    path = dataset(smoke_repo, "smoke", "customers")
+    path.write_bytes(path.read_bytes() + b'{"id": "not a number"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "tdm", "validate", "--repo", str(smoke_repo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "customers.jsonl" in proc.stdout + proc.stderr
