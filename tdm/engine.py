@@ -11,17 +11,15 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from tdm._version import __version__, faker_version
 from tdm.errors import UserError
@@ -31,6 +29,9 @@ from tdm.measure import file_sha256
 from tdm.models import Lock, LockEntry
 from tdm.project import Project
 from tdm.recipes import DatasetPlan, SampleChecks, TemplatePlanner, plan_templates
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 #: rows rendered at a time: small enough for a chunk's strings to stay in the CPU's caches
 #: (5,000 rows render about a third faster than 20,000) and for workers to share a
@@ -158,6 +159,9 @@ class _Renderer:
             # collection first: it costs tens of milliseconds, and a run this short does
             # not miss the little garbage that is frozen with the rest)
             gc.freeze()
+            import multiprocessing  # only with workers: ~20 ms of imports
+            from concurrent.futures import ProcessPoolExecutor
+
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             # The workers start now, before any dataset file is opened, and not lazily at
             # the first chunk.  A Ctrl-C in the middle of the pool's start-up would leave
