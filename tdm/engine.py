@@ -12,6 +12,7 @@ import contextlib
 import gc
 import hashlib
 import os
+import queue
 import signal
 import sys
 import threading
@@ -227,15 +228,41 @@ def _consume(
     total: int,
     progress: Progress | None,
 ) -> int:
-    """Hash (and write, when ``out`` is given) the chunks in order; the number of rows."""
+    """Hash (and write, when ``out`` is given) the chunks in order; the number of rows.
+
+    A thread writes and hashes (both release the GIL for large buffers) while this one
+    renders the next chunks or collects them from the workers; at most a few chunks wait
+    between them, and the thread is done with the file when this returns or raises."""
     rows = 0
-    for n, data in chunks:
-        if out is not None:
-            out.write(data)
-        digest.update(data)
-        rows += n
-        if progress:
-            progress(name, n, total)
+    waiting: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        while (data := waiting.get()) is not None:
+            if failed:
+                continue  # drain: the producer must never block on a full queue
+            try:
+                if out is not None:
+                    out.write(data)
+                digest.update(data)
+            except BaseException as exc:  # raised again in the caller's thread
+                failed.append(exc)
+
+    writer = threading.Thread(target=write, name="tdm-writer", daemon=True)
+    writer.start()
+    try:
+        for n, data in chunks:
+            if failed:
+                break
+            waiting.put(data)
+            rows += n
+            if progress:
+                progress(name, n, total)
+    finally:
+        waiting.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
     return rows
 
 

@@ -342,3 +342,33 @@ GOLDEN = {
     "4": _GOLDEN_V1,  # v4: first and last name pools drawn from the locale word lists
     "5": _GOLDEN_V1,  # v5: x-tdm.ref draws (consistent hashing; self-references look back)
 }
+
+
+def test_consume_writes_and_hashes_in_order_and_raises_a_write_error() -> None:
+    import hashlib
+    import io
+
+    chunks = [(i + 1, bytes([65 + i]) * (100_000 + i)) for i in range(12)]
+    out = io.BytesIO()
+    digest = hashlib.sha256()
+    rows = engine._consume(iter(chunks), digest, out, "t/s", 78, None)
+    whole = b"".join(data for _, data in chunks)
+    assert rows == 78 and out.getvalue() == whole
+    assert digest.hexdigest() == hashlib.sha256(whole).hexdigest()
+
+    class Full(io.BytesIO):
+        def write(self, data: Any) -> int:
+            if self.tell() > 250_000:
+                raise OSError(28, "No space left on device")
+            return super().write(data)
+
+    taken: list[int] = []
+
+    def produce() -> Any:
+        for n, data in chunks:
+            taken.append(n)
+            yield n, data
+
+    with pytest.raises(OSError, match="No space left"):
+        engine._consume(produce(), hashlib.sha256(), Full(), "t/s", 78, None)
+    assert len(taken) < len(chunks)  # the producer stopped soon after the failure
