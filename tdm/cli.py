@@ -313,7 +313,7 @@ def generate(
             max=64,
             show_default=False,
             help="Processes rendering rows, this one included (default: one per CPU, up to "
-            "8, when 50,000 rows or more are to be written; else 1). The bytes are the same "
+            "8, when 200,000 rows or more are to be written; else 1). The bytes are the same "
             "for any number.",
         ),
     ] = None,
