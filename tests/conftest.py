@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hypothesis.configuration
 import pygit2
 import pytest
 from helpers import generate_in_process, init_repo, strip_generated
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tdm.server.settings import Settings
 
 # hypothesis caches what it learns in ./.hypothesis; keep the checkout clean
 hypothesis.configuration.set_hypothesis_home_dir(
@@ -142,3 +148,39 @@ def served(_served_master: Path, tmp_path: Path) -> Path:
     root = tmp_path / "shop"
     shutil.copytree(_served_master, root, symlinks=True)
     return root
+
+
+# the fixtures of tdm serve's tests (tests/test_server.py, tests/test_server_writes.py);
+# a module defining a fixture of the same name uses its own
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def repo(served: Path) -> Path:
+    return served
+
+
+@pytest.fixture
+def tokens(tmp_path: Path) -> dict[str, str]:
+    from serverkit import make_tokens
+
+    return make_tokens(tmp_path / "config" / "tokens")
+
+
+@pytest.fixture
+def settings(repo: Path, tmp_path: Path, tokens: dict[str, str]) -> Settings:
+    from tdm.server.settings import Settings
+
+    return Settings(root=repo, tokens_file=tmp_path / "config" / "tokens")
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    from serverkit import client_for
+
+    async with client_for(settings) as c:
+        yield c

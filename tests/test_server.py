@@ -13,37 +13,11 @@ import httpx
 import orjson
 import pytest
 from helpers import git, tdm
-from serverkit import auth, client_for, make_tokens
+from serverkit import auth, client_for
 
 from tdm.server.settings import Settings
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def repo(served: Path) -> Path:
-    return served
-
-
-@pytest.fixture
-def tokens(tmp_path: Path) -> dict[str, str]:
-    return make_tokens(tmp_path / "config" / "tokens")
-
-
-@pytest.fixture
-def settings(repo: Path, tmp_path: Path, tokens: dict[str, str]) -> Settings:
-    return Settings(root=repo, tokens_file=tmp_path / "config" / "tokens")
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(settings) as c:
-        yield c
 
 
 def blob(repo: Path, rev: str, path: str) -> bytes:

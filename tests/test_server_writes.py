@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import orjson
 import pytest
 import yaml
 from helpers import git, snapshot, write_file
-from serverkit import auth, client_for, make_tokens
+from serverkit import auth, client_for
 
 from tdm.server.services import writes
 from tdm.server.services.repository import Repository
@@ -34,32 +33,6 @@ PERSON = {
         "email": {"type": "string", "format": "email", "x-tdm": {"unique": True}},
     },
 }
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def repo(served: Path) -> Path:
-    return served
-
-
-@pytest.fixture
-def tokens(tmp_path: Path) -> dict[str, str]:
-    return make_tokens(tmp_path / "config" / "tokens")
-
-
-@pytest.fixture
-def settings(repo: Path, tmp_path: Path, tokens: dict[str, str]) -> Settings:
-    return Settings(root=repo, tokens_file=tmp_path / "config" / "tokens")
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(settings) as c:
-        yield c
 
 
 def show(repo: Path, spec: str) -> bytes:
