@@ -277,15 +277,14 @@ def _all_unchanged(
     templates: list[str] | None,
     lock: Lock,
     progress: Progress | None,
-    state: Path | None,
+    hashes: FileHashes,
 ) -> list[DatasetOutcome] | None:
     """The outcomes when every chosen dataset is up to date (recipe, file and tdm version as
     tdm.lock records them) and tdm.lock needs no change: then nothing is planned (no
-    generators, no Faker pools).  None when anything is to do, or to report.  ``state`` is
-    tdm's folder in the git directory, where the files' hashes are kept (tdm.hashcache)."""
+    generators, no Faker pools).  None when anything is to do, or to report.  ``hashes``
+    holds the files' hashes between runs (tdm.hashcache)."""
     chosen = templates or project.template_names()
     found: list[tuple[DatasetOutcome, int]] = []
-    hashes = FileHashes(state)  # a file unchanged since a run hashed it is not read again
     try:
         for name in chosen:
             planner = TemplatePlanner(project, name)
@@ -338,9 +337,10 @@ def generate(
     that needs rendering.
     """
     lock = project.read_lock()
+    # a file unchanged since a run hashed it is not read again (tdm.hashcache)
+    hashes = FileHashes(None if checks is None else checks.folder())
     if not force and not check:
-        state = None if checks is None else checks.folder()
-        unchanged = _all_unchanged(project, templates, lock, progress, state)
+        unchanged = _all_unchanged(project, templates, lock, progress, hashes)
         if unchanged is not None:
             return GenerateResult(unchanged)
     from tdm import catalogue
@@ -365,7 +365,7 @@ def generate(
             rel = project.rel(path)
             old = entries.get(plan.key)
             # the old file is hashed only when its hash decides something
-            current = file_sha256(path, missing_ok=True) if check or not force else None
+            current = hashes.sha256(path) if check or not force else None
             up_to_date = (
                 old is not None
                 and old.recipe == plan.recipe
@@ -420,6 +420,7 @@ def generate(
             project.write_lock(Lock(datasets=entries))
             outcomes.append(DatasetOutcome(plan.key, rel, rows, sha, "written"))
     finally:
+        hashes.save()
         if renderer is not None:
             renderer.close()
     if not check:
