@@ -42,6 +42,7 @@ import orjson
 
 from tdm.errors import UserError
 from tdm.fsutil import atomic_writer
+from tdm.measure import stat_key
 
 FILE = "hashes.json"
 VERSION = 1
@@ -51,10 +52,6 @@ MAX_ENTRIES = 4096
 _SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
 #: an entry: size, mtime_ns, ctime_ns, inode, device, clock reading before the hash, sha256
 _Entry = tuple[int, int, int, int, int, int, str]
-
-
-def _stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def _entry(value: object) -> _Entry | None:
@@ -134,7 +131,7 @@ class FileHashes:
         if (
             entry is not None
             and stat.S_ISREG(st.st_mode)
-            and entry[:5] == _stat_key(st)
+            and entry[:5] == stat_key(st)
             # last written (or its times set) before the clock reading that preceded the
             # hash: a later change would have moved its ctime
             and max(st.st_mtime_ns, st.st_ctime_ns) < entry[5]
@@ -151,12 +148,12 @@ class FileHashes:
         if (
             clock is not None
             and stat.S_ISREG(before.st_mode)
-            and _stat_key(before) == _stat_key(after)
+            and stat_key(before) == stat_key(after)
             and before.st_dev == clock[1]
         ):
             entries = self._load()
             entries.pop(key, None)  # the most recently hashed go last, and stay longest
-            entries[key] = (*_stat_key(before), clock[0], sha)
+            entries[key] = (*stat_key(before), clock[0], sha)
             self._dirty = True
         return sha
 

@@ -41,7 +41,7 @@ from tdm.masking import (
     set_path,
 )
 from tdm.maskunique import Hashes, first_repeat, hash_key, hash_keys, key_bytes, set_key
-from tdm.measure import Measure, file_sha256
+from tdm.measure import Measure, file_sha256, stat_key
 from tdm.models import LockEntry, MaskProvenance, check_name
 from tdm.project import DATASET_DIR, MASKING_DIR, Project
 
@@ -376,7 +376,7 @@ def mask(
         key = load_key(repo_roots(project), key_file)
     masking = Masking(rules, schema, key, project.config.locale, rules_rel)
     warnings = _input_warnings(project, input_path)
-    before = _identity(input_path) if input_path.is_file() else None
+    before = stat_key(input_path.stat()) if input_path.is_file() else None
     source = read_input(input_path, schema)  # a missing input is its error
     job = _Job(masking, schema, input_path.name, source)
     source_digest: list[str] = []
@@ -396,7 +396,7 @@ def mask(
     # the workers read the input as they go, and its hash is taken apart from them: a file
     # rewritten meanwhile would give masked rows and a recorded source hash of mixed origin
     source_sha256 = _joined(hashing, source_digest, input_path)
-    if _identity(input_path) != before:
+    if stat_key(input_path.stat()) != before:
         raise UserError(
             f"{input_path} changed while it was being masked; nothing was written: "
             "mask it again once it is complete"
@@ -428,12 +428,6 @@ def mask(
     )
     project.write_lock(lock.model_copy(update={"datasets": entries}))
     return MaskResult(f"{folder}/{dataset}", project.rel(out_path), rows, sha, rules_rel, warnings)
-
-
-def _identity(path: Path) -> tuple[int, ...]:
-    """What changes when a file is rewritten: size, modification and change times, inode."""
-    st = path.stat()
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def _joined(thread: threading.Thread, result: list[str], path: Path) -> str:

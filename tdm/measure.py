@@ -71,6 +71,12 @@ def measure(data: bytes) -> tuple[int, str]:
     return m.rows, m.sha256
 
 
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What changes when a file is rewritten: size, modification and change times (ns),
+    inode and device (as git's index compares them)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
 @overload
 def file_sha256(path: os.PathLike[str] | str, *, missing_ok: Literal[False] = False) -> str: ...
 @overload
