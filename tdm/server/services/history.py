@@ -8,20 +8,22 @@ from tdm.server.models import EnvironmentItem, VersionDataset, VersionItem
 
 
 def list_versions(project: Project) -> list[VersionItem]:
-    return [
-        VersionItem(
-            version=v.name,
-            commit=v.commit,
-            date=v.date,
-            tagger=v.tagger,
-            message=v.message,
-            datasets=[
-                VersionDataset(dataset=d.dataset, rows=d.rows, sha256=d.sha256, schema=d.schema)
-                for d in v.datasets
-            ],
-        )
-        for v in versions.versions(project)
-    ]
+    return [version_item(v) for v in versions.versions(project)]
+
+
+def version_item(v: versions.Version) -> VersionItem:
+    """A version (tag) as the API shows it."""
+    return VersionItem(
+        version=v.name,
+        commit=v.commit,
+        date=v.date,
+        tagger=v.tagger,
+        message=v.message,
+        datasets=[
+            VersionDataset(dataset=d.dataset, rows=d.rows, sha256=d.sha256, schema=d.schema)
+            for d in v.datasets
+        ],
+    )
 
 
 def list_environments(project: Project) -> list[EnvironmentItem]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from tdm import envs, gitio, versions
 from tdm.server.auth import Caller
 from tdm.server.errors import Conflict, NotFound
-from tdm.server.models import Promote, Promotion, VersionCreate, VersionDataset, VersionItem
-from tdm.server.services import writes
+from tdm.server.models import Promote, Promotion, VersionCreate, VersionItem
+from tdm.server.services import history, writes
 from tdm.server.services.repository import Repository
 
 
@@ -20,17 +20,7 @@ def tag(repo: Repository, caller: Caller, request: VersionCreate) -> VersionItem
     made = versions.tag(
         repo.project(), request.version, request.message or None, rev=view.commit_id
     )
-    return VersionItem(
-        version=made.name,
-        commit=made.commit,
-        date=made.date,
-        tagger=made.tagger,
-        message=made.message,
-        datasets=[
-            VersionDataset(dataset=d.dataset, rows=d.rows, sha256=d.sha256, schema=d.schema)
-            for d in made.datasets
-        ],
-    )
+    return history.version_item(made)
 
 
 def promote(repo: Repository, caller: Caller, target: str, request: Promote) -> Promotion:
